@@ -1,0 +1,126 @@
+//! The quota ledger's records: reservations and per-period usage counters.
+//!
+//! A request reserves an estimate before the work, then settles with the measured amount or is
+//! refunded. Counters include what is reserved, so concurrent reservations can never together pass
+//! a limit; settling may record more than was reserved (the work is already done), which then
+//! blocks further reservations until the period rolls over.
+
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::domain::{Period, Unit};
+
+/// One period's cap for a reservation, with the counter key it lands in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodLimit {
+    /// Day or month.
+    pub period: Period,
+    /// The counter key (`2026-11-24`, `2026-11`).
+    pub key: String,
+    /// The cap, `None` when unlimited (the counter is still kept, for reporting).
+    pub max: Option<u64>,
+}
+
+/// What `QuotaStore::reserve` is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReserveRequest {
+    /// The new reservation's id (`rsv_…`).
+    pub reservation_id: String,
+    /// Whose quota.
+    pub agent_id: String,
+    /// Which unit.
+    pub unit: Unit,
+    /// How many units to hold.
+    pub amount: u64,
+    /// One entry per period; all must have room or nothing is reserved.
+    pub periods: Vec<PeriodLimit>,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// The answer to a reservation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReserveOutcome {
+    /// The units are held.
+    Reserved,
+    /// A period had no room; nothing was held.
+    Exceeded {
+        /// The period that was full.
+        period: Period,
+        /// Its cap.
+        max: u64,
+        /// Units already used or held in it.
+        used: u64,
+    },
+}
+
+/// Where a reservation is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReservationState {
+    /// Units held, work in progress.
+    Reserved,
+    /// Work done; the counter holds the measured amount.
+    Settled,
+    /// Work failed; the units were given back.
+    Refunded,
+}
+
+impl ReservationState {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reserved => "reserved",
+            Self::Settled => "settled",
+            Self::Refunded => "refunded",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "reserved" => Some(Self::Reserved),
+            "settled" => Some(Self::Settled),
+            "refunded" => Some(Self::Refunded),
+            _ => None,
+        }
+    }
+}
+
+/// A reservation, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reservation {
+    /// `rsv_…`
+    pub id: String,
+    /// Whose quota.
+    pub agent_id: String,
+    /// Which unit.
+    pub unit: Unit,
+    /// Units held at reservation.
+    pub reserved: u64,
+    /// Units finally charged (after settle; 0 after refund).
+    pub charged: Option<u64>,
+    /// Its state.
+    pub state: ReservationState,
+    /// The day counter it touched.
+    pub day_key: String,
+    /// The month counter it touched.
+    pub month_key: String,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When it was settled or refunded.
+    pub closed_at: Option<Timestamp>,
+}
+
+/// Units used (settled plus held) by an agent in one unit and period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageCounter {
+    /// Which unit.
+    pub unit: Unit,
+    /// Day or month.
+    pub period: Period,
+    /// The counter key.
+    pub key: String,
+    /// Units used or held.
+    pub used: u64,
+}

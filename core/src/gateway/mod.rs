@@ -1,0 +1,96 @@
+//! The `Gateway`: the service facade every runtime and the HTTP adapter call. It holds the ports
+//! and implements the use cases (registration, authentication, keys, quota, admin), enforcing
+//! tenant isolation and scopes itself so no adapter can forget to.
+
+mod admin;
+mod admin_agents;
+mod admin_models;
+mod auth;
+mod bootstrap;
+mod keys;
+mod models;
+mod profile;
+mod quota;
+mod register;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use admin::{AdminKeyRequest, InstancePatch, NewInstance, NewProject, Page};
+pub use admin_agents::{AgentDetail, AgentListRequest};
+pub use admin_models::ModelPatch;
+pub use auth::{AdminPrincipal, AgentPrincipal, RateLimited};
+pub use bootstrap::BootstrapReport;
+pub use keys::{IssuedAdminKey, IssuedKey, NewKeyRequest};
+pub use profile::AgentProfile;
+pub use quota::{Hold, PeriodUsage, UnitUsage, UsageReport};
+pub use register::Registered;
+
+use crate::clock::Clock;
+use crate::ids::Ids;
+use crate::ports::{RateLimiter, Stores};
+
+/// Settings that shape the gateway's behaviour, the same on every runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayConfig {
+    /// Instance that registrations without an `instance` field join.
+    pub default_instance: String,
+    /// The rate-limit window (requests per minute means 60 s).
+    pub rate_window: Duration,
+    /// Largest page an admin list returns.
+    pub max_page_size: u32,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            default_instance: "default".to_owned(),
+            rate_window: Duration::from_secs(60),
+            max_page_size: 200,
+        }
+    }
+}
+
+/// The ports a gateway runs on.
+#[derive(Clone)]
+pub struct Ports {
+    /// Storage.
+    pub stores: Stores,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Ids and secrets.
+    pub ids: Arc<dyn Ids>,
+    /// Request rates.
+    pub rate_limiter: Arc<dyn RateLimiter>,
+}
+
+/// The molts service facade. Cheap to clone: everything inside is shared.
+#[derive(Clone)]
+pub struct Gateway {
+    ports: Ports,
+    config: Arc<GatewayConfig>,
+}
+
+impl Gateway {
+    /// A gateway over `ports`.
+    pub fn new(ports: Ports, config: GatewayConfig) -> Self {
+        Self {
+            ports,
+            config: Arc::new(config),
+        }
+    }
+
+    /// The stores, for runtimes that need direct access (migrations, health checks).
+    pub fn stores(&self) -> &Stores {
+        &self.ports.stores
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.config
+    }
+
+    fn now(&self) -> crate::clock::Timestamp {
+        self.ports.clock.now()
+    }
+}

@@ -1,0 +1,77 @@
+//! What an agent may use: listing its instance's models and resolving a request's `model`.
+
+use crate::domain::{Instance, Modality, ModelConfig, ModelFilter, Provider};
+use crate::error::{Error, Result};
+
+use super::{AgentPrincipal, Gateway};
+
+impl Gateway {
+    /// Enabled models the caller's instance allows, optionally of one modality.
+    pub async fn list_models_for(
+        &self,
+        principal: &AgentPrincipal,
+        modality: Option<Modality>,
+    ) -> Result<Vec<ModelConfig>> {
+        let filter = ModelFilter {
+            modality,
+            enabled_only: true,
+            ..ModelFilter::default()
+        };
+        let mut models = self.ports.stores.models.list_models(&filter).await?;
+        models.retain(|m| principal.instance.settings.allows_model(&m.id));
+        Ok(models)
+    }
+
+    /// Resolves a request's `model` — a config id, or the legacy `provider:model` form — to an
+    /// enabled config the instance allows. When `modality` is given, the config must make it.
+    pub async fn resolve_model(
+        &self,
+        instance: &Instance,
+        requested: &str,
+        modality: Option<Modality>,
+    ) -> Result<ModelConfig> {
+        let not_found = || {
+            Error::not_found("model", requested)
+                .with_code("model_not_found")
+                .with_param("model")
+        };
+        let usable = |m: &ModelConfig| m.enabled && instance.settings.allows_model(&m.id);
+        let found = match self.ports.stores.models.get_model(requested).await? {
+            Some(m) => Some(m),
+            None => match requested.split_once(':') {
+                Some((provider, provider_model)) => {
+                    let provider = Provider::parse(provider).ok_or_else(not_found)?;
+                    let filter = ModelFilter {
+                        provider: Some(provider),
+                        enabled_only: true,
+                        ..ModelFilter::default()
+                    };
+                    self.ports
+                        .stores
+                        .models
+                        .list_models(&filter)
+                        .await?
+                        .into_iter()
+                        .filter(|m| usable(m))
+                        .find(|m| m.provider_model == provider_model || m.id == provider_model)
+                }
+                None => None,
+            },
+        };
+        let model = found.filter(|m| usable(m)).ok_or_else(not_found)?;
+        if let Some(wanted) = modality {
+            if model.modality != wanted {
+                return Err(Error::invalid(
+                    "model",
+                    format!(
+                        "model '{}' makes {}, not {}",
+                        model.id,
+                        model.modality.as_str(),
+                        wanted.as_str()
+                    ),
+                ));
+            }
+        }
+        Ok(model)
+    }
+}

@@ -1,0 +1,120 @@
+//! Agent registration: open, by registration token, or by an admin, per instance setting.
+
+use crate::domain::{Agent, AgentStatus, NewAgent, RegistrationMode};
+use crate::error::{Error, ErrorKind, Result};
+use crate::{secret, validate};
+
+use super::keys::IssuedKey;
+use super::{AdminPrincipal, Gateway};
+
+/// A new agent and its first key, shown this once.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    /// The agent.
+    pub agent: Agent,
+    /// Its first key, with the clear secret.
+    pub key: IssuedKey,
+}
+
+impl Gateway {
+    /// Registers an agent. `admin` is the caller when an admin key was presented; admins may
+    /// register into their own instance whatever its mode.
+    pub async fn register_agent(
+        &self,
+        request: NewAgent,
+        admin: Option<&AdminPrincipal>,
+    ) -> Result<Registered> {
+        let name = validate::name("name", &request.name, 100)?;
+        let email = request.email.as_deref().map(validate::email).transpose()?;
+        validate::soul_md(&request.soul_md)?;
+        let voice = request
+            .voice_sample_url
+            .as_deref()
+            .map(|u| validate::http_url("voice_sample_url", u))
+            .transpose()?;
+        let instance_id = request
+            .instance
+            .clone()
+            .unwrap_or_else(|| self.config.default_instance.clone());
+        let instance = self
+            .ports
+            .stores
+            .instances
+            .get_instance(&instance_id)
+            .await?
+            .ok_or_else(|| Error::not_found("instance", &instance_id).with_param("instance"))?;
+
+        match admin {
+            Some(admin) => admin.require_instance_write(&instance.id)?,
+            None => match instance.settings.registration {
+                RegistrationMode::Open => {}
+                RegistrationMode::Token => {
+                    let presented = request.registration_token.as_deref().ok_or_else(|| {
+                        Error::forbidden("this instance needs a registration_token")
+                            .with_code("registration_token_required")
+                            .with_param("registration_token")
+                    })?;
+                    let ok = instance
+                        .settings
+                        .registration_token_hash
+                        .as_deref()
+                        .is_some_and(|h| secret::verify(presented, h));
+                    if !ok {
+                        return Err(Error::forbidden("registration_token is not valid")
+                            .with_code("registration_token_invalid")
+                            .with_param("registration_token"));
+                    }
+                }
+                RegistrationMode::AdminOnly => {
+                    return Err(Error::forbidden(
+                        "agents on this instance are created by its admins",
+                    )
+                    .with_code("registration_closed"));
+                }
+            },
+        }
+
+        if let Some(project_id) = &request.project_id {
+            let project = self.ports.stores.projects.get_project(project_id).await?;
+            if project.is_none_or(|p| p.instance_id != instance.id) {
+                return Err(Error::not_found("project", project_id).with_param("project_id"));
+            }
+        }
+
+        let now = self.now();
+        let agent = Agent {
+            id: self.ports.ids.id("agt"),
+            instance_id: instance.id.clone(),
+            project_id: request.project_id,
+            name,
+            email,
+            soul_md: request.soul_md,
+            voice_sample_ref: voice,
+            tier_id: instance.settings.default_tier.clone(),
+            status: AgentStatus::Active,
+            created_at: now,
+            updated_at: now,
+        };
+        self.ports
+            .stores
+            .agents
+            .insert_agent(&agent)
+            .await
+            .map_err(|e| {
+                if e.kind() == ErrorKind::Conflict {
+                    Error::conflict("an agent with this email already exists on this instance")
+                        .with_param("email")
+                } else {
+                    e
+                }
+            })?;
+        // A key that fails to store leaves no half-registered agent behind.
+        match self.issue_key(&agent, "default", None).await {
+            Ok(key) => Ok(Registered { agent, key }),
+            Err(e) => {
+                let _ = self.ports.stores.agents.delete_agent(&agent.id).await;
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! A process-local fixed-window rate limiter. Correct for one process; several replicas need a
+//! shared limiter (a database, Redis, or a Durable Object on Workers).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::clock::Timestamp;
+use crate::error::Result;
+use crate::ports::{RateDecision, RateLimiter};
+
+/// Windows kept before old ones are swept.
+const SWEEP_EVERY: usize = 4096;
+
+/// Counts requests per key per window in a map behind one lock.
+#[derive(Debug, Default)]
+pub struct MemoryRateLimiter {
+    windows: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl MemoryRateLimiter {
+    /// An empty limiter.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// The window index `now` falls in and the time left in it.
+pub(crate) fn window_of(now: Timestamp, window: Duration) -> (i64, Duration) {
+    let width = i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1);
+    let ms = now.timestamp_millis();
+    let index = ms.div_euclid(width);
+    let left = width - ms.rem_euclid(width);
+    (
+        index,
+        Duration::from_millis(u64::try_from(left).unwrap_or(0)),
+    )
+}
+
+#[async_trait]
+impl RateLimiter for MemoryRateLimiter {
+    async fn hit(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now: Timestamp,
+    ) -> Result<RateDecision> {
+        let (index, reset_after) = window_of(now, window);
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        if windows.len() >= SWEEP_EVERY {
+            windows.retain(|_, (i, _)| *i >= index);
+        }
+        let entry = windows.entry(key.to_owned()).or_insert((index, 0));
+        if entry.0 != index {
+            *entry = (index, 0);
+        }
+        let allowed = entry.1 < limit;
+        if allowed {
+            entry.1 += 1;
+        }
+        Ok(RateDecision {
+            allowed,
+            limit,
+            remaining: limit - entry.1,
+            reset_after,
+        })
+    }
+}

@@ -1,0 +1,15 @@
+//! The ports: narrow traits through which core reaches storage, time, randomness, rate limiting,
+//! outbound HTTP and blob storage. Adapters implement them; core never names an adapter.
+
+mod blob;
+mod http;
+mod rate;
+mod store;
+
+pub use blob::{BlobMeta, BlobObject, BlobStore};
+pub use http::{ByteStream, HttpClient, HttpClientExt, HttpRequest, HttpResponse, RequestOptions};
+pub use rate::{RateDecision, RateLimiter};
+pub use store::{
+    AdminKeyStore, AgentQuery, AgentStore, ApiKeyStore, InstanceStore, ModelConfigStore,
+    ProjectStore, QuotaStore, Stores, TierStore,
+};

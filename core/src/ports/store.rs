@@ -1,0 +1,215 @@
+//! Store traits, one per aggregate. Every store adapter (memory, sea-orm, D1) implements all of
+//! them and passes the contract suites in [`crate::testkit`].
+//!
+//! # Contract (all traits)
+//! - `insert_*` fails with [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when the id (or a
+//!   unique field named in the method's docs) is taken, and changes nothing.
+//! - `get_*` answers `Ok(None)` for a missing id; `update_*` fails with `NotFound`.
+//! - `delete_*` answers whether something was deleted.
+//! - Lists are ordered by id ascending (ids are time-ordered, so this is creation order).
+//! - Backend failures map to `Unavailable` (connection, timeout) or `Internal` (anything else).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::clock::Timestamp;
+use crate::domain::{
+    AdminKey, Agent, AgentStatus, ApiKey, Instance, ModelConfig, ModelFilter, Period, Project,
+    Reservation, ReserveOutcome, ReserveRequest, Tier, UsageCounter,
+};
+use crate::error::Result;
+
+/// Tenants.
+#[async_trait]
+pub trait InstanceStore: Send + Sync {
+    /// Adds an instance; `Conflict` if the id exists.
+    async fn insert_instance(&self, instance: &Instance) -> Result<()>;
+    /// One instance.
+    async fn get_instance(&self, id: &str) -> Result<Option<Instance>>;
+    /// Every instance.
+    async fn list_instances(&self) -> Result<Vec<Instance>>;
+    /// Replaces an instance's name and settings; `NotFound` if missing.
+    async fn update_instance(&self, instance: &Instance) -> Result<()>;
+    /// Removes an instance (callers first make sure it holds no agents).
+    async fn delete_instance(&self, id: &str) -> Result<bool>;
+}
+
+/// Projects inside instances.
+#[async_trait]
+pub trait ProjectStore: Send + Sync {
+    /// Adds a project; `Conflict` if the id, or the name within the instance, is taken.
+    async fn insert_project(&self, project: &Project) -> Result<()>;
+    /// One project.
+    async fn get_project(&self, id: &str) -> Result<Option<Project>>;
+    /// An instance's projects.
+    async fn list_projects(&self, instance_id: &str) -> Result<Vec<Project>>;
+    /// Removes a project; agents in it keep existing, with no project.
+    async fn delete_project(&self, id: &str) -> Result<bool>;
+}
+
+/// Which agents to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentQuery {
+    /// Only this instance.
+    pub instance_id: Option<String>,
+    /// Only this project.
+    pub project_id: Option<String>,
+    /// Only this tier.
+    pub tier_id: Option<String>,
+    /// Only this status.
+    pub status: Option<AgentStatus>,
+    /// Only ids greater than this (pagination cursor).
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Agents.
+#[async_trait]
+pub trait AgentStore: Send + Sync {
+    /// Adds an agent; `Conflict` if the id, or a non-empty email within the instance, is taken.
+    async fn insert_agent(&self, agent: &Agent) -> Result<()>;
+    /// One agent.
+    async fn get_agent(&self, id: &str) -> Result<Option<Agent>>;
+    /// Agents matching the query, by id ascending, at most `limit`.
+    async fn list_agents(&self, query: &AgentQuery) -> Result<Vec<Agent>>;
+    /// Replaces an agent's mutable fields; `NotFound` if missing.
+    async fn update_agent(&self, agent: &Agent) -> Result<()>;
+    /// Removes an agent together with its API keys.
+    async fn delete_agent(&self, id: &str) -> Result<bool>;
+}
+
+/// Agents' API keys.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Adds a key; `Conflict` if the id exists.
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<()>;
+    /// Keys whose lookup prefix is `prefix` (usually one; the caller checks each hash).
+    async fn find_api_keys_by_prefix(&self, prefix: &str) -> Result<Vec<ApiKey>>;
+    /// An agent's keys, revoked ones included.
+    async fn list_api_keys(&self, agent_id: &str) -> Result<Vec<ApiKey>>;
+    /// Marks the agent's key revoked at `at`; `false` if it is not the agent's or already revoked.
+    async fn revoke_api_key(&self, agent_id: &str, key_id: &str, at: Timestamp) -> Result<bool>;
+}
+
+/// Admin keys.
+#[async_trait]
+pub trait AdminKeyStore: Send + Sync {
+    /// Adds a key; `Conflict` if the id exists.
+    async fn insert_admin_key(&self, key: &AdminKey) -> Result<()>;
+    /// Keys whose lookup prefix is `prefix`.
+    async fn find_admin_keys_by_prefix(&self, prefix: &str) -> Result<Vec<AdminKey>>;
+    /// Every admin key, revoked ones included.
+    async fn list_admin_keys(&self) -> Result<Vec<AdminKey>>;
+    /// Marks a key revoked at `at`; `false` if missing or already revoked.
+    async fn revoke_admin_key(&self, id: &str, at: Timestamp) -> Result<bool>;
+}
+
+/// Tiers.
+#[async_trait]
+pub trait TierStore: Send + Sync {
+    /// Adds a tier; `Conflict` if the id exists.
+    async fn insert_tier(&self, tier: &Tier) -> Result<()>;
+    /// One tier.
+    async fn get_tier(&self, id: &str) -> Result<Option<Tier>>;
+    /// Every tier.
+    async fn list_tiers(&self) -> Result<Vec<Tier>>;
+    /// Replaces a tier; `NotFound` if missing.
+    async fn update_tier(&self, tier: &Tier) -> Result<()>;
+    /// Removes a tier (callers first make sure no agent is on it).
+    async fn delete_tier(&self, id: &str) -> Result<bool>;
+}
+
+/// The quota ledger.
+///
+/// # Contract
+/// - `reserve` is atomic across every period in the request and across concurrent callers,
+///   including other processes sharing the database: it adds `amount` to each period's counter
+///   only if every capped counter stays within its cap, else adds nothing and answers
+///   `Exceeded` with the first full period. N concurrent reservations against R remaining units
+///   of size 1 succeed exactly min(N, R) times.
+/// - `settle` replaces the held amount with `actual` in the counters the reservation touched;
+///   `refund` removes it. Each works once: on a reservation that is not `Reserved` it fails with
+///   `Conflict` and changes nothing; on a missing id, `NotFound`.
+#[async_trait]
+pub trait QuotaStore: Send + Sync {
+    /// Holds units, or reports the period that is full.
+    async fn reserve(&self, request: &ReserveRequest) -> Result<ReserveOutcome>;
+    /// Charges the measured amount.
+    async fn settle(&self, reservation_id: &str, actual: u64, at: Timestamp)
+    -> Result<Reservation>;
+    /// Gives the held units back.
+    async fn refund(&self, reservation_id: &str, at: Timestamp) -> Result<Reservation>;
+    /// One reservation.
+    async fn get_reservation(&self, reservation_id: &str) -> Result<Option<Reservation>>;
+    /// The agent's counters for the given periods' keys (only counters that exist).
+    async fn usage(
+        &self,
+        agent_id: &str,
+        periods: &[(Period, String)],
+    ) -> Result<Vec<UsageCounter>>;
+}
+
+/// Model configs.
+#[async_trait]
+pub trait ModelConfigStore: Send + Sync {
+    /// Adds a config; `Conflict` if the id exists.
+    async fn insert_model(&self, model: &ModelConfig) -> Result<()>;
+    /// One config.
+    async fn get_model(&self, id: &str) -> Result<Option<ModelConfig>>;
+    /// Configs passing the filter.
+    async fn list_models(&self, filter: &ModelFilter) -> Result<Vec<ModelConfig>>;
+    /// Replaces a config; `NotFound` if missing.
+    async fn update_model(&self, model: &ModelConfig) -> Result<()>;
+    /// Removes a config.
+    async fn delete_model(&self, id: &str) -> Result<bool>;
+}
+
+/// Every store port, as trait objects. Usually all point at one adapter value.
+#[derive(Clone)]
+pub struct Stores {
+    /// Tenants.
+    pub instances: Arc<dyn InstanceStore>,
+    /// Projects.
+    pub projects: Arc<dyn ProjectStore>,
+    /// Agents.
+    pub agents: Arc<dyn AgentStore>,
+    /// Agents' keys.
+    pub api_keys: Arc<dyn ApiKeyStore>,
+    /// Admin keys.
+    pub admin_keys: Arc<dyn AdminKeyStore>,
+    /// Tiers.
+    pub tiers: Arc<dyn TierStore>,
+    /// The quota ledger.
+    pub quota: Arc<dyn QuotaStore>,
+    /// Model configs.
+    pub models: Arc<dyn ModelConfigStore>,
+}
+
+impl Stores {
+    /// All ports served by one adapter value.
+    pub fn from_one<S>(store: Arc<S>) -> Self
+    where
+        S: InstanceStore
+            + ProjectStore
+            + AgentStore
+            + ApiKeyStore
+            + AdminKeyStore
+            + TierStore
+            + QuotaStore
+            + ModelConfigStore
+            + 'static,
+    {
+        Self {
+            instances: store.clone(),
+            projects: store.clone(),
+            agents: store.clone(),
+            api_keys: store.clone(),
+            admin_keys: store.clone(),
+            tiers: store.clone(),
+            quota: store.clone(),
+            models: store,
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The store contract suite: plain async functions every store adapter runs against itself
+//! (memory here, sea-orm on SQLite and PostgreSQL, D1 inside workerd). Each function makes its
+//! own uniquely named rows, so they can share one database and run in any order.
+//!
+//! ```ignore
+//! molts_core::testkit::run_all(&stores).await?;
+//! ```
+
+mod accounts;
+mod catalog;
+mod quota;
+
+pub use accounts::{admin_keys, agents, api_keys, instances, projects};
+pub use catalog::{models, tiers};
+pub use quota::{quota_concurrent_exactness, quota_ledger};
+
+use crate::error::Result;
+use crate::ports::Stores;
+
+/// Runs every contract function in turn.
+pub async fn run_all(stores: &Stores) -> Result<()> {
+    instances(stores).await?;
+    projects(stores).await?;
+    agents(stores).await?;
+    api_keys(stores).await?;
+    admin_keys(stores).await?;
+    tiers(stores).await?;
+    models(stores).await?;
+    quota_ledger(stores).await?;
+    quota_concurrent_exactness(stores, 200, 10).await?;
+    Ok(())
+}
+
+/// A fresh unique suffix for row ids and names.
+pub(crate) fn unique(prefix: &str) -> String {
+    use crate::ids::Ids;
+    crate::ids::SystemIds.id(prefix)
+}
+
+/// A timestamp with whole milliseconds (what every store keeps).
+pub(crate) fn now_ms() -> crate::Timestamp {
+    let now = crate::Timestamp::from(std::time::SystemTime::now());
+    chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}

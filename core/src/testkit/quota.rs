@@ -1,0 +1,186 @@
+//! Contract checks for the quota ledger, including exactness under concurrency.
+
+use crate::domain::{Period, PeriodLimit, ReservationState, ReserveOutcome, ReserveRequest, Unit};
+use crate::error::{ErrorKind, Result};
+use crate::ports::Stores;
+
+use super::accounts::{sample_agent, sample_instance};
+use super::{now_ms, unique};
+
+fn request(
+    agent_id: &str,
+    unit: Unit,
+    amount: u64,
+    day_max: Option<u64>,
+    month_max: Option<u64>,
+) -> ReserveRequest {
+    ReserveRequest {
+        reservation_id: unique("rsv"),
+        agent_id: agent_id.to_owned(),
+        unit,
+        amount,
+        periods: vec![
+            PeriodLimit {
+                period: Period::Day,
+                key: "2026-11-24".to_owned(),
+                max: day_max,
+            },
+            PeriodLimit {
+                period: Period::Month,
+                key: "2026-11".to_owned(),
+                max: month_max,
+            },
+        ],
+        at: now_ms(),
+    }
+}
+
+async fn used(stores: &Stores, agent_id: &str, unit: Unit, period: Period) -> Result<u64> {
+    let keys = [
+        (Period::Day, "2026-11-24".to_owned()),
+        (Period::Month, "2026-11".to_owned()),
+    ];
+    Ok(stores
+        .quota
+        .usage(agent_id, &keys)
+        .await?
+        .into_iter()
+        .filter(|c| c.unit == unit && c.period == period)
+        .map(|c| c.used)
+        .sum())
+}
+
+/// Reserve, settle (more or less than held), refund, once each; limits on either period block.
+pub async fn quota_ledger(stores: &Stores) -> Result<()> {
+    let inst = sample_instance();
+    stores.instances.insert_instance(&inst).await?;
+    let agent = sample_agent(&inst.id, None);
+    stores.agents.insert_agent(&agent).await?;
+    let id = agent.id.as_str();
+
+    let r1 = request(id, Unit::TextToken, 500, None, Some(1000));
+    assert_eq!(stores.quota.reserve(&r1).await?, ReserveOutcome::Reserved);
+    assert_eq!(used(stores, id, Unit::TextToken, Period::Month).await?, 500);
+    assert_eq!(used(stores, id, Unit::TextToken, Period::Day).await?, 500);
+
+    let too_big = request(id, Unit::TextToken, 501, None, Some(1000));
+    assert_eq!(
+        stores.quota.reserve(&too_big).await?,
+        ReserveOutcome::Exceeded {
+            period: Period::Month,
+            max: 1000,
+            used: 500
+        }
+    );
+    assert_eq!(
+        stores
+            .quota
+            .get_reservation(&too_big.reservation_id)
+            .await?,
+        None
+    );
+    // A full day blocks even with month room, and holds nothing in the month either.
+    let day_capped = request(id, Unit::TextToken, 10, Some(505), Some(1000));
+    assert!(matches!(
+        stores.quota.reserve(&day_capped).await?,
+        ReserveOutcome::Exceeded {
+            period: Period::Day,
+            ..
+        }
+    ));
+    assert_eq!(used(stores, id, Unit::TextToken, Period::Month).await?, 500);
+
+    let settled = stores
+        .quota
+        .settle(&r1.reservation_id, 320, now_ms())
+        .await?;
+    assert_eq!(settled.state, ReservationState::Settled);
+    assert_eq!(settled.charged, Some(320));
+    assert_eq!(used(stores, id, Unit::TextToken, Period::Month).await?, 320);
+    assert_eq!(used(stores, id, Unit::TextToken, Period::Day).await?, 320);
+    let twice = stores.quota.settle(&r1.reservation_id, 320, now_ms()).await;
+    assert_eq!(twice.err().map(|e| e.kind()), Some(ErrorKind::Conflict));
+    let refund_after_settle = stores.quota.refund(&r1.reservation_id, now_ms()).await;
+    assert_eq!(
+        refund_after_settle.err().map(|e| e.kind()),
+        Some(ErrorKind::Conflict)
+    );
+    assert_eq!(used(stores, id, Unit::TextToken, Period::Month).await?, 320);
+
+    // Settling above the hold records the truth.
+    let r2 = request(id, Unit::TextToken, 100, None, Some(1000));
+    stores.quota.reserve(&r2).await?;
+    stores
+        .quota
+        .settle(&r2.reservation_id, 250, now_ms())
+        .await?;
+    assert_eq!(used(stores, id, Unit::TextToken, Period::Month).await?, 570);
+
+    let r3 = request(id, Unit::Image, 3, None, Some(3));
+    assert_eq!(stores.quota.reserve(&r3).await?, ReserveOutcome::Reserved);
+    let refunded = stores.quota.refund(&r3.reservation_id, now_ms()).await?;
+    assert_eq!(refunded.state, ReservationState::Refunded);
+    assert_eq!(refunded.charged, Some(0));
+    assert_eq!(used(stores, id, Unit::Image, Period::Month).await?, 0);
+    let again = stores.quota.refund(&r3.reservation_id, now_ms()).await;
+    assert_eq!(again.err().map(|e| e.kind()), Some(ErrorKind::Conflict));
+    let missing = stores.quota.settle("rsv_missing", 1, now_ms()).await;
+    assert_eq!(missing.err().map(|e| e.kind()), Some(ErrorKind::NotFound));
+
+    // Unlimited units are still counted.
+    let r4 = request(id, Unit::Video, 7, None, None);
+    assert_eq!(stores.quota.reserve(&r4).await?, ReserveOutcome::Reserved);
+    assert_eq!(used(stores, id, Unit::Video, Period::Month).await?, 7);
+    let stored = stores.quota.get_reservation(&r4.reservation_id).await?;
+    assert_eq!(
+        stored.map(|r| (r.reserved, r.day_key, r.month_key)),
+        Some((7, "2026-11-24".to_owned(), "2026-11".to_owned()))
+    );
+    Ok(())
+}
+
+/// `attempts` concurrent one-unit reservations against `remaining` free units: exactly
+/// `min(attempts, remaining)` succeed and the counter ends exactly at the limit.
+pub async fn quota_concurrent_exactness(
+    stores: &Stores,
+    attempts: usize,
+    remaining: u64,
+) -> Result<()> {
+    let inst = sample_instance();
+    stores.instances.insert_instance(&inst).await?;
+    let agent = sample_agent(&inst.id, None);
+    stores.agents.insert_agent(&agent).await?;
+    let limit = remaining + 5;
+    // Use up 5 first, so the race is against a partly used counter.
+    let warmup = request(&agent.id, Unit::Video, 5, None, Some(limit));
+    assert_eq!(
+        stores.quota.reserve(&warmup).await?,
+        ReserveOutcome::Reserved
+    );
+    stores
+        .quota
+        .settle(&warmup.reservation_id, 5, now_ms())
+        .await?;
+
+    let requests: Vec<ReserveRequest> = (0..attempts)
+        .map(|_| request(&agent.id, Unit::Video, 1, Some(limit + 1000), Some(limit)))
+        .collect();
+    let outcomes =
+        futures::future::join_all(requests.iter().map(|r| stores.quota.reserve(r))).await;
+    let mut reserved = 0u64;
+    for outcome in outcomes {
+        if outcome? == ReserveOutcome::Reserved {
+            reserved += 1;
+        }
+    }
+    let expected = remaining.min(attempts as u64);
+    assert_eq!(
+        reserved, expected,
+        "{reserved} of {attempts} reservations succeeded against {remaining} remaining"
+    );
+    assert_eq!(
+        used(stores, &agent.id, Unit::Video, Period::Month).await?,
+        5 + expected
+    );
+    Ok(())
+}
