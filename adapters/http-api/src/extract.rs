@@ -1,0 +1,220 @@
+//! Extractors that turn every malformed input into the one error format: JSON bodies (syntax,
+//! types, unknown fields, size, content type), query strings, and bearer credentials.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use bytes::Bytes;
+use molts_core::gateway::AdminPrincipal;
+use molts_core::{Error, ErrorKind};
+use serde::de::DeserializeOwned;
+
+use crate::ApiState;
+use crate::error::ApiError;
+
+/// A JSON body parsed strictly. An empty body reads as `{}`, so endpoints whose fields are all
+/// optional accept a bare POST.
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+fn is_json(content_type: &str) -> bool {
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// Parses JSON bytes, naming the offending field in errors.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        bytes
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        classify(path, e.into_inner())
+    })?;
+    de.end().map_err(|e| classify(String::new(), e))?;
+    Ok(value)
+}
+
+fn classify(path: String, inner: serde_json::Error) -> Error {
+    match inner.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => Error::new(
+            ErrorKind::Invalid,
+            format!("request body is not valid JSON: {inner}"),
+        )
+        .with_code("invalid_json"),
+        _ => {
+            let message = inner.to_string();
+            // serde names an unknown field only in its message: `unknown field `x``.
+            let unknown = message
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split('`').next())
+                .map(str::to_owned);
+            let (code, param) = match unknown {
+                Some(field) if path == "." || path.is_empty() => ("unknown_field", field),
+                Some(field) => ("unknown_field", format!("{path}.{field}")),
+                None => ("invalid_value", path),
+            };
+            let mut err = Error::new(ErrorKind::Invalid, message).with_code(code);
+            if param != "." && !param.is_empty() {
+                err = err.with_param(param);
+            }
+            err
+        }
+    }
+}
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::new(
+                    ErrorKind::Invalid,
+                    "request body is larger than this server accepts",
+                )
+                .with_code("body_too_large")
+            } else {
+                Error::new(ErrorKind::Invalid, "could not read the request body")
+                    .with_code("invalid_body")
+            }
+        })?;
+        if !bytes.is_empty() && !content_type.as_deref().is_some_and(is_json) {
+            return Err(Error::new(
+                ErrorKind::Invalid,
+                "send the body as JSON with content-type: application/json",
+            )
+            .with_code("unsupported_media_type")
+            .into());
+        }
+        Ok(Self(parse_json(&bytes)?))
+    }
+}
+
+/// A query string parsed into `T`, with errors in the one format.
+pub(crate) struct ApiQuery<T>(pub(crate) T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded_like(query).map(Self).map_err(ApiError)
+    }
+}
+
+fn serde_urlencoded_like<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
+    axum::extract::Query::<T>::try_from_uri(&format!("/?{query}").parse().map_err(|_| {
+        Error::new(ErrorKind::Invalid, "malformed query string").with_code("invalid_query")
+    })?)
+    .map(|q| q.0)
+    .map_err(|e| Error::new(ErrorKind::Invalid, e.body_text()).with_code("invalid_query"))
+}
+
+/// The bearer token of a request, if it has an `Authorization: Bearer …` header.
+pub(crate) fn bearer(parts: &Parts) -> Result<Option<String>, Error> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| Error::unauthorized("the Authorization header is not valid text"))?;
+    let (scheme, token) = text.trim().split_once(' ').unwrap_or((text, ""));
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(Error::unauthorized("use 'Authorization: Bearer <key>'"));
+    }
+    Ok(Some(token.to_owned()))
+}
+
+/// A required bearer token.
+pub(crate) fn required_bearer(parts: &Parts) -> Result<String, Error> {
+    bearer(parts)?.ok_or_else(|| {
+        Error::unauthorized("missing API key; send 'Authorization: Bearer <key>'")
+            .with_code("missing_api_key")
+    })
+}
+
+/// An authenticated admin.
+pub(crate) struct Admin(pub(crate) AdminPrincipal);
+
+impl FromRequestParts<ApiState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = required_bearer(parts)?;
+        Ok(Self(state.gateway.authenticate_admin(&token).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        name: String,
+        #[serde(default)]
+        count: Option<u32>,
+    }
+
+    #[test]
+    fn json_errors_name_what_is_wrong() {
+        let syntax = parse_json::<Sample>(b"{\"name\":").err();
+        assert_eq!(syntax.as_ref().and_then(|e| e.code()), Some("invalid_json"));
+        let unknown = parse_json::<Sample>(br#"{"name":"a","nmae":"b"}"#).err();
+        assert_eq!(
+            unknown.as_ref().and_then(|e| e.code()),
+            Some("unknown_field")
+        );
+        assert_eq!(unknown.as_ref().and_then(|e| e.param()), Some("nmae"));
+        let wrong_type = parse_json::<Sample>(br#"{"name":"a","count":"many"}"#).err();
+        assert_eq!(
+            wrong_type.as_ref().and_then(|e| e.code()),
+            Some("invalid_value")
+        );
+        assert_eq!(wrong_type.as_ref().and_then(|e| e.param()), Some("count"));
+        let missing = parse_json::<Sample>(b"").err();
+        assert!(missing.is_some_and(|e| e.message().contains("missing field `name`")));
+        let trailing = parse_json::<Sample>(br#"{"name":"a"} x"#).err();
+        assert_eq!(
+            trailing.as_ref().and_then(|e| e.code()),
+            Some("invalid_json")
+        );
+        assert!(parse_json::<Sample>(br#"{"name":"a","count":3}"#).is_ok());
+    }
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("text/plain"));
+    }
+}

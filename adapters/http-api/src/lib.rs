@@ -1,0 +1,81 @@
+//! molts-http-api: the one axum [`Router`] every runtime serves (standalone, Lambda, Workers).
+//!
+//! [`router`] takes an [`ApiState`] holding the core [`Gateway`] (itself built from ports as
+//! `Arc<dyn …>`), so a runtime only chooses adapters and never routes. Every response carries an
+//! `x-request-id`; every error is `{"error":{"message","type","code","param"}}`.
+
+mod error;
+mod extract;
+mod middleware;
+mod routes;
+mod views;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderName;
+use axum::response::{IntoResponse, Response};
+use molts_core::{Error, ErrorKind, Gateway};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+pub use error::{ApiError, ApiResult, status_and_type};
+pub use extract::parse_json;
+
+/// Largest request body accepted by default (SOUL.md texts are at most 64 KiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What the router needs.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The core service.
+    pub gateway: Gateway,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl ApiState {
+    /// State with default limits.
+    pub fn new(gateway: Gateway) -> Self {
+        Self {
+            gateway,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the molts router: the API, its error format, request ids and body limits.
+pub fn router(state: ApiState) -> Router {
+    let max_body = state.max_body_bytes;
+    routes::routes(state)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+async fn not_found() -> ApiError {
+    ApiError(Error::new(ErrorKind::NotFound, "no such route").with_code("route_not_found"))
+}
+
+async fn method_not_allowed() -> Response {
+    let mut response = ApiError(
+        Error::new(ErrorKind::Invalid, "this route does not accept that method")
+            .with_code("method_not_allowed"),
+    )
+    .into_response();
+    *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    response
+}
+
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError(Error::internal("a handler panicked")).into_response()
+}
+
+/// How long clients are told to wait when the rate limiter itself cannot answer.
+pub(crate) const LIMITER_DOWN_RETRY: Duration = Duration::from_secs(1);

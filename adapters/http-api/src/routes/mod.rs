@@ -1,0 +1,94 @@
+//! The route table: the one place paths are bound to handlers.
+
+mod admin;
+mod admin_agents;
+mod admin_models;
+mod agents;
+mod health;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{delete, get, post};
+
+use crate::ApiState;
+use crate::middleware::agent_auth;
+
+pub(crate) fn routes(state: ApiState) -> Router {
+    // Routes an agent calls with its key: authenticated and rate-limited together.
+    let agent = Router::new()
+        .route("/v1/agents/me", get(agents::me))
+        .route("/agents/me", get(agents::me))
+        .route("/v1/keys", get(agents::list_keys).post(agents::create_key))
+        .route("/v1/keys/{id}", delete(agents::revoke_key))
+        .route("/v1/usage", get(agents::usage))
+        .route("/v1/models", get(agents::models))
+        .route_layer(from_fn_with_state(state.clone(), agent_auth));
+
+    let admin = Router::new()
+        .route("/v1/admin/whoami", get(admin::whoami))
+        .route(
+            "/v1/admin/instances",
+            get(admin::list_instances).post(admin::create_instance),
+        )
+        .route(
+            "/v1/admin/instances/{id}",
+            get(admin::get_instance)
+                .patch(admin::update_instance)
+                .delete(admin::delete_instance),
+        )
+        .route(
+            "/v1/admin/projects",
+            get(admin::list_projects).post(admin::create_project),
+        )
+        .route("/v1/admin/projects/{id}", delete(admin::delete_project))
+        .route(
+            "/v1/admin/tiers",
+            get(admin::list_tiers).post(admin::create_tier),
+        )
+        .route(
+            "/v1/admin/tiers/{id}",
+            get(admin::get_tier)
+                .put(admin::replace_tier)
+                .delete(admin::delete_tier),
+        )
+        .route(
+            "/v1/admin/keys",
+            get(admin::list_keys).post(admin::create_key),
+        )
+        .route("/v1/admin/keys/{id}", delete(admin::revoke_key))
+        .route(
+            "/v1/admin/agents",
+            get(admin_agents::list).post(admin_agents::create),
+        )
+        .route(
+            "/v1/admin/agents/{id}",
+            get(admin_agents::get)
+                .patch(admin_agents::update)
+                .delete(admin_agents::remove),
+        )
+        .route("/v1/admin/agents/{id}/suspend", post(admin_agents::suspend))
+        .route(
+            "/v1/admin/agents/{id}/activate",
+            post(admin_agents::activate),
+        )
+        .route(
+            "/v1/admin/models",
+            get(admin_models::list).post(admin_models::create),
+        )
+        .route(
+            "/v1/admin/models/{id}",
+            get(admin_models::get)
+                .put(admin_models::replace)
+                .patch(admin_models::update)
+                .delete(admin_models::remove),
+        );
+
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/v1/health", get(health::health))
+        .route("/v1/agents/register", post(agents::register))
+        .route("/agents/register", post(agents::register))
+        .merge(agent)
+        .merge(admin)
+        .with_state(state)
+}
