@@ -56,9 +56,10 @@ fn classify(path: String, inner: serde_json::Error) -> Error {
                 .strip_prefix("unknown field `")
                 .and_then(|rest| rest.split('`').next())
                 .map(str::to_owned);
+            // serde_path_to_error's path already ends at the unknown field itself.
             let (code, param) = match unknown {
                 Some(field) if path == "." || path.is_empty() => ("unknown_field", field),
-                Some(field) => ("unknown_field", format!("{path}.{field}")),
+                Some(_) => ("unknown_field", path),
                 None => ("invalid_value", path),
             };
             let mut err = Error::new(ErrorKind::Invalid, message).with_code(code);

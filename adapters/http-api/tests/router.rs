@@ -1,0 +1,211 @@
+//! The router in-process (`tower::ServiceExt::oneshot`): status mapping, the error shape,
+//! request ids and the rate-limit headers, without a socket.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use molts_core::memory::{MemoryRateLimiter, MemoryStore};
+use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+use molts_http_api::{ApiState, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const ADMIN: &str = "test-operator-token-0123456789abcdef";
+
+async fn app() -> Result<Router, String> {
+    let ports = Ports {
+        stores: Stores::from_one(Arc::new(MemoryStore::new())),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(SystemIds),
+        rate_limiter: Arc::new(MemoryRateLimiter::new()),
+    };
+    let gateway = Gateway::new(ports, GatewayConfig::default());
+    gateway
+        .bootstrap(Some(ADMIN))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(router(ApiState {
+        max_body_bytes: 4096,
+        ..ApiState::new(gateway)
+    }))
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Value,
+}
+
+async fn send(
+    app: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Body>,
+    json_type: bool,
+) -> Result<Reply, String> {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    if json_type {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+    }
+    let req = req
+        .body(body.unwrap_or_else(Body::empty))
+        .map_err(|e| e.to_string())?;
+    let res = app.clone().oneshot(req).await.map_err(|e| e.to_string())?;
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| format!("{e}: {bytes:?}"))?
+    };
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn assert_error_shape(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(reply.status, status, "body: {}", reply.body);
+    let error = &reply.body["error"];
+    let keys: Vec<&String> = error
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys.len(), 4, "error keys: {keys:?}");
+    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(error["type"].is_string());
+    assert_eq!(error["code"], code);
+    assert!(reply.headers.contains_key("x-request-id"));
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_the_error_format() -> Result<(), String> {
+    let app = app().await?;
+    let r = send(&app, "GET", "/v1/nope", None, None, false).await?;
+    assert_error_shape(&r, StatusCode::NOT_FOUND, "route_not_found");
+    let r = send(&app, "DELETE", "/health", None, None, false).await?;
+    assert_error_shape(&r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_bodies_are_4xx_with_the_offending_param() -> Result<(), String> {
+    let app = app().await?;
+    let r = send(
+        &app,
+        "POST",
+        "/v1/agents/register",
+        None,
+        Some(Body::from("{\"name\":")),
+        true,
+    )
+    .await?;
+    assert_error_shape(&r, StatusCode::BAD_REQUEST, "invalid_json");
+    let r = send(
+        &app,
+        "POST",
+        "/v1/agents/register",
+        None,
+        Some(Body::from(r#"{"name":"a","colour":"red"}"#)),
+        true,
+    )
+    .await?;
+    assert_error_shape(&r, StatusCode::BAD_REQUEST, "unknown_field");
+    assert_eq!(r.body["error"]["param"], "colour");
+    let r = send(
+        &app,
+        "POST",
+        "/v1/agents/register",
+        None,
+        Some(Body::from(r#"{"name":42}"#)),
+        true,
+    )
+    .await?;
+    assert_error_shape(&r, StatusCode::BAD_REQUEST, "invalid_value");
+    assert_eq!(r.body["error"]["param"], "name");
+    let big = json!({"name": "a", "soul_md": "x".repeat(10_000)}).to_string();
+    let r = send(
+        &app,
+        "POST",
+        "/v1/agents/register",
+        None,
+        Some(Body::from(big)),
+        true,
+    )
+    .await?;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    assert_eq!(r.body["error"]["code"], "body_too_large");
+    let r = send(
+        &app,
+        "POST",
+        "/v1/agents/register",
+        None,
+        Some(Body::from("name=a")),
+        false,
+    )
+    .await?;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    assert_eq!(r.body["error"]["code"], "unsupported_media_type");
+    Ok(())
+}
+
+#[tokio::test]
+async fn agent_routes_authenticate_and_report_the_rate() -> Result<(), String> {
+    let app = app().await?;
+    let r = send(&app, "GET", "/v1/agents/me", None, None, false).await?;
+    assert_error_shape(&r, StatusCode::UNAUTHORIZED, "missing_api_key");
+    let r = send(&app, "GET", "/v1/agents/me", Some("ml_0000"), None, false).await?;
+    assert_error_shape(&r, StatusCode::UNAUTHORIZED, "invalid_api_key");
+
+    let r = send(
+        &app,
+        "POST",
+        "/v1/agents/register",
+        None,
+        Some(Body::from(r#"{"name":"Ada","soul_md":"hi"}"#)),
+        true,
+    )
+    .await?;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let key = r.body["api_key"].as_str().unwrap_or_default().to_owned();
+    let r = send(&app, "GET", "/v1/agents/me", Some(&key), None, false).await?;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.headers["x-ratelimit-limit"], "60");
+    assert_eq!(r.headers["x-ratelimit-remaining"], "59");
+    assert!(r.headers.contains_key("x-ratelimit-reset"));
+    assert_eq!(r.body["tier"]["id"], "free");
+    // An agent key is not an admin key.
+    let r = send(&app, "GET", "/v1/admin/tiers", Some(&key), None, false).await?;
+    assert_error_shape(&r, StatusCode::UNAUTHORIZED, "invalid_api_key");
+    let r = send(&app, "GET", "/v1/admin/tiers", Some(ADMIN), None, false).await?;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["object"], "list");
+    Ok(())
+}
+
+#[tokio::test]
+async fn quota_errors_tell_openai_clients_not_to_retry() -> Result<(), String> {
+    let e = molts_core::Error::new(
+        molts_core::ErrorKind::QuotaExceeded,
+        "monthly video limit reached",
+    )
+    .with_code("quota_exceeded");
+    let response = axum::response::IntoResponse::into_response(molts_http_api::ApiError(e));
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["x-should-retry"], "false");
+    Ok(())
+}
