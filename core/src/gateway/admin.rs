@@ -232,7 +232,8 @@ impl Gateway {
         Ok(instance)
     }
 
-    /// Deletes an empty instance (operator only). The default instance cannot be deleted.
+    /// Deletes an empty instance (operator only): no agents, projects or live admin keys. The
+    /// default instance cannot be deleted.
     pub async fn admin_delete_instance(&self, admin: &AdminPrincipal, id: &str) -> Result<()> {
         admin.require_operator()?;
         admin.require_write()?;
@@ -254,6 +255,30 @@ impl Gateway {
         {
             return Err(Error::conflict(
                 "the instance still has agents; delete them first",
+            ));
+        }
+        // Projects and admin keys are scoped by the instance id alone: left behind, they would
+        // belong to (and, for live keys, administer) a later instance created with the same id.
+        if !self
+            .ports
+            .stores
+            .projects
+            .list_projects(id)
+            .await?
+            .is_empty()
+        {
+            return Err(Error::conflict(
+                "the instance still has projects; delete them first",
+            ));
+        }
+        let now = self.now();
+        let live_keys = self.ports.stores.admin_keys.list_admin_keys().await?;
+        if live_keys
+            .iter()
+            .any(|k| k.scope.instance_id() == Some(id) && k.is_usable(now))
+        {
+            return Err(Error::conflict(
+                "the instance still has live admin keys; revoke them first",
             ));
         }
         if self.ports.stores.instances.delete_instance(id).await? {

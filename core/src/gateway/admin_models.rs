@@ -92,6 +92,25 @@ impl Gateway {
             return Err(Error::invalid("id", "the body's id must match the path's"));
         }
         self.check_model(&model).await?;
+        if model.modality != existing.modality {
+            // Configs falling back to this one were checked against its old modality.
+            let all = self
+                .ports
+                .stores
+                .models
+                .list_models(&ModelFilter::default())
+                .await?;
+            if let Some(user) = all
+                .iter()
+                .find(|m| m.modality != model.modality && m.fallbacks.iter().any(|f| f == id))
+            {
+                return Err(Error::conflict(format!(
+                    "model '{}' lists '{id}' as a fallback and makes {}; change it first",
+                    user.id,
+                    user.modality.as_str()
+                )));
+            }
+        }
         model.created_at = existing.created_at;
         model.updated_at = self.now();
         self.ports.stores.models.update_model(&model).await?;

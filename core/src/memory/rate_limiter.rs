@@ -64,7 +64,9 @@ impl RateLimiter for MemoryRateLimiter {
         Ok(RateDecision {
             allowed,
             limit,
-            remaining: limit - entry.1,
+            // Saturating: a key whose limit dropped mid-window (a tier downgrade) may already
+            // have used more than the new limit.
+            remaining: limit.saturating_sub(entry.1),
             reset_after,
         })
     }
