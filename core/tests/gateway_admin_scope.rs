@@ -613,3 +613,55 @@ fn a_read_only_instance_admin_reads_its_own_and_gets_not_found_elsewhere() {
         );
     });
 }
+
+#[test]
+fn only_the_operator_changes_commercial_terms() {
+    run(async {
+        let t = tenants().await;
+        let g = &t.h.gateway;
+        // An instance admin may not lift its own agents' or instance's tier, nor its model list.
+        let upgrade = AgentPatch {
+            tier: Some("enterprise".to_owned()),
+            ..AgentPatch::default()
+        };
+        expect_err(
+            g.admin_update_agent(&t.acme, &t.acme_agent, upgrade.clone())
+                .await,
+            ErrorKind::Forbidden,
+        );
+        let default_tier = InstancePatch {
+            default_tier: Some("enterprise".to_owned()),
+            ..InstancePatch::default()
+        };
+        expect_err(
+            g.admin_update_instance(&t.acme, "acme", default_tier).await,
+            ErrorKind::Forbidden,
+        );
+        let models = InstancePatch {
+            allowed_models: Some(None),
+            ..InstancePatch::default()
+        };
+        expect_err(
+            g.admin_update_instance(&t.acme, "acme", models).await,
+            ErrorKind::Forbidden,
+        );
+        let agent = g
+            .admin_get_agent(&t.acme, &t.acme_agent)
+            .await
+            .expect("get");
+        assert_eq!(agent.agent.tier_id, "free");
+        // It may still rename its instance and suspend its agents; the operator may upgrade.
+        let rename = InstancePatch {
+            name: Some("Acme Films".to_owned()),
+            ..InstancePatch::default()
+        };
+        g.admin_update_instance(&t.acme, "acme", rename)
+            .await
+            .expect("rename");
+        let upgraded = g
+            .admin_update_agent(&t.h.operator, &t.acme_agent, upgrade)
+            .await
+            .expect("operator");
+        assert_eq!(upgraded.tier_id, "enterprise");
+    });
+}

@@ -282,3 +282,80 @@ fn a_configured_default_instance_is_seeded_and_joined_by_registrations() {
         assert!(e.message().contains("default"));
     });
 }
+
+#[test]
+fn a_deleted_seed_tier_or_model_stays_deleted() {
+    run(async {
+        let h = Harness::start().await;
+        let g = &h.gateway;
+        g.admin_delete_tier(&h.operator, "enterprise")
+            .await
+            .expect("delete tier");
+        g.admin_delete_model(&h.operator, "dall-e-2")
+            .await
+            .expect("delete model");
+        let report = g.bootstrap(None).await.expect("restart");
+        assert_eq!(report.seeded, 0);
+        assert!(
+            g.stores()
+                .tiers
+                .get_tier("enterprise")
+                .await
+                .expect("get")
+                .is_none()
+        );
+        assert!(
+            g.stores()
+                .models
+                .get_model("dall-e-2")
+                .await
+                .expect("get")
+                .is_none()
+        );
+    });
+}
+
+#[test]
+fn a_revoked_env_token_stays_revoked_and_a_changed_one_replaces_it() {
+    run(async {
+        let (gateway, _store, _clock) = unbooted(GatewayConfig::default(), common::start_time());
+        gateway.bootstrap(Some(CHOSEN)).await.expect("first");
+        let first = gateway.authenticate_admin(CHOSEN).await.expect("auth");
+
+        // The operator rotates the variable: the new token works, the old one stops.
+        const NEXT: &str = "operator-rotated-token-abcdef0123456789";
+        gateway.bootstrap(Some(NEXT)).await.expect("rotated");
+        gateway
+            .authenticate_admin(NEXT)
+            .await
+            .expect("new token works");
+        expect_err(
+            gateway.authenticate_admin(CHOSEN).await,
+            ErrorKind::Unauthorized,
+        );
+
+        // Revoked by an admin, the token does not come back by being set again.
+        let next = gateway.authenticate_admin(NEXT).await.expect("auth");
+        gateway
+            .admin_create_admin_key(
+                &next,
+                molts_core::gateway::AdminKeyRequest {
+                    name: "spare".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("spare operator key");
+        gateway
+            .admin_revoke_admin_key(&next, &next.key_id)
+            .await
+            .expect("revoke");
+        let report = gateway.bootstrap(Some(NEXT)).await.expect("restart");
+        assert!(report.admin_token_revoked);
+        expect_err(
+            gateway.authenticate_admin(NEXT).await,
+            ErrorKind::Unauthorized,
+        );
+        assert_ne!(first.key_id, next.key_id);
+    });
+}

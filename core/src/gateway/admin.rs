@@ -187,7 +187,8 @@ impl Gateway {
         Ok(instance)
     }
 
-    /// Changes an instance's name or settings.
+    /// Changes an instance's name or registration; its default tier and allowed models only
+    /// for the operator.
     pub async fn admin_update_instance(
         &self,
         admin: &AdminPrincipal,
@@ -212,6 +213,10 @@ impl Gateway {
                 "registration_token",
                 "registration mode 'token' needs a registration_token",
             ));
+        }
+        // The default tier and the model allow-list are commercial terms: operator only.
+        if patch.default_tier.is_some() || patch.allowed_models.is_some() {
+            admin.require_operator()?;
         }
         if let Some(tier) = patch.default_tier {
             self.require_tier(&tier, "default_tier").await?;

@@ -92,7 +92,7 @@ impl Gateway {
         self.register_agent(request, Some(admin)).await
     }
 
-    /// Changes an agent's tier, status, name or project.
+    /// Changes an agent's status, name or project; its tier only for the operator.
     pub async fn admin_update_agent(
         &self,
         admin: &AdminPrincipal,
@@ -102,6 +102,8 @@ impl Gateway {
         let mut agent = self.visible_agent(admin, id).await?;
         admin.require_instance_write(&agent.instance_id)?;
         if let Some(tier) = patch.tier {
+            // Tiers are what customers pay for: only the operator moves agents between them.
+            admin.require_operator()?;
             self.require_tier(&tier, "tier").await?;
             agent.tier_id = tier;
         }

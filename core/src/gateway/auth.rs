@@ -143,7 +143,7 @@ impl Gateway {
         })
     }
 
-    /// Counts a request against the agent's tier rate. `Ok(None)` when the tier is unlimited;
+    /// Counts a request against the agent's tier rate (shared by all the agent's keys). `Ok(None)` when the tier is unlimited;
     /// `Ok(Some(decision))` when allowed; a `RateLimited` error carrying `Retry-After` when not.
     pub async fn check_rate(
         &self,
@@ -152,7 +152,8 @@ impl Gateway {
         let Some(limit) = principal.tier.requests_per_minute else {
             return Ok(None);
         };
-        let key = format!("key:{}", principal.key_id);
+        // Counted per agent, not per key: an agent minting more keys must not multiply its rate.
+        let key = format!("agent:{}", principal.agent.id);
         let decision = self
             .ports
             .rate_limiter

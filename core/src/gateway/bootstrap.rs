@@ -1,7 +1,8 @@
-//! First-start work, safe to repeat on every start and on every replica: seed tiers, model
-//! configs and the default instance where missing, and make sure an operator admin key exists.
+//! First-start work, safe to repeat on every start and on every replica: seed the tiers and model
+//! configs into an empty catalogue, create the default instance if missing, and make sure an
+//! operator admin key exists.
 
-use crate::domain::{AdminScope, Instance, InstanceSettings, RegistrationMode};
+use crate::domain::{AdminScope, Instance, InstanceSettings, ModelFilter, RegistrationMode};
 use crate::error::{ErrorKind, Result};
 use crate::{secret, seed};
 
@@ -14,7 +15,12 @@ pub struct BootstrapReport {
     pub seeded: usize,
     /// A newly generated operator admin token, to print once. `None` if one existed or was given.
     pub generated_admin_token: Option<String>,
+    /// The given admin token was revoked earlier and stays revoked.
+    pub admin_token_revoked: bool,
 }
+
+/// The name of the admin key made from `MOLTS_ADMIN_TOKEN`.
+const ENV_TOKEN_NAME: &str = "MOLTS_ADMIN_TOKEN";
 
 /// Inserts, treating "already there" as success: another replica may have seeded first.
 fn inserted(result: Result<()>) -> Result<usize> {
@@ -33,15 +39,21 @@ impl Gateway {
         let now = self.now();
         let stores = &self.ports.stores;
         let mut report = BootstrapReport::default();
-        for mut tier in seed::tiers() {
-            if stores.tiers.get_tier(&tier.id).await?.is_none() {
+        // Seed only an empty catalogue: a tier or model the operator deleted stays deleted.
+        if stores.tiers.list_tiers().await?.is_empty() {
+            for mut tier in seed::tiers() {
                 tier.created_at = now;
                 tier.updated_at = now;
                 report.seeded += inserted(stores.tiers.insert_tier(&tier).await)?;
             }
         }
-        for mut model in seed::models() {
-            if stores.models.get_model(&model.id).await?.is_none() {
+        if stores
+            .models
+            .list_models(&ModelFilter::default())
+            .await?
+            .is_empty()
+        {
+            for mut model in seed::models() {
                 model.created_at = now;
                 model.updated_at = now;
                 report.seeded += inserted(stores.models.insert_model(&model).await)?;
@@ -67,21 +79,34 @@ impl Gateway {
         match admin_token {
             Some(token) => {
                 let stored = secret::chosen(token)?;
-                let known = stores
+                let same = stores
                     .admin_keys
                     .find_admin_keys_by_prefix(&stored.prefix)
                     .await?
                     .into_iter()
-                    .any(|k| k.hash == stored.hash && k.is_usable(now));
-                if !known {
-                    self.insert_admin_key(
-                        AdminScope::Operator,
-                        false,
-                        "MOLTS_ADMIN_TOKEN",
-                        None,
-                        stored,
-                    )
-                    .await?;
+                    .find(|k| k.hash == stored.hash);
+                match same {
+                    Some(key) if key.is_usable(now) => {}
+                    // Revoked on purpose: setting the variable again must not bring it back.
+                    Some(_) => report.admin_token_revoked = true,
+                    None => {
+                        let key = self
+                            .insert_admin_key(
+                                AdminScope::Operator,
+                                false,
+                                ENV_TOKEN_NAME,
+                                None,
+                                stored,
+                            )
+                            .await?;
+                        // A changed MOLTS_ADMIN_TOKEN replaces the previous one.
+                        for old in stores.admin_keys.list_admin_keys().await? {
+                            if old.name == ENV_TOKEN_NAME && old.id != key.id && old.is_usable(now)
+                            {
+                                stores.admin_keys.revoke_admin_key(&old.id, now).await?;
+                            }
+                        }
+                    }
                 }
             }
             None => {
