@@ -1,0 +1,171 @@
+//! molts-migrations: the one schema source of molts.
+//!
+//! Each migration is a list of plain sea-query statements returned by a pure function, so the same
+//! source serves two consumers: [`Migrator`] runs them against a live connection (SQLite or
+//! PostgreSQL through molts-sea-orm), and [`sqlite_sql`] renders them as SQLite SQL with no
+//! database at all, which is what Cloudflare D1's migration files are made from.
+//!
+//! Schema conventions, chosen so SQLite, PostgreSQL and D1 store the same values: text ids as
+//! primary keys, timestamps as BIGINT unix milliseconds, JSON as TEXT, booleans as booleans, and
+//! no foreign keys (D1 cannot enforce them across its migration model; deletes that cascade are
+//! done explicitly by the store).
+
+mod m20261124_000001_initial;
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{DbBackend, Statement};
+
+/// Re-exported so callers can run [`Migrator`] without depending on sea-orm-migration.
+pub use sea_orm_migration::MigratorTrait;
+
+/// One schema statement of a migration.
+#[derive(Debug, Clone)]
+pub enum SchemaStatement {
+    /// `CREATE TABLE`.
+    Table(TableCreateStatement),
+    /// `CREATE INDEX` (unique or not).
+    Index(IndexCreateStatement),
+}
+
+impl SchemaStatement {
+    /// The statement in `backend`'s dialect, ready to execute.
+    pub fn build(&self, backend: DbBackend) -> Statement {
+        match self {
+            Self::Table(stmt) => backend.build(stmt),
+            Self::Index(stmt) => backend.build(stmt),
+        }
+    }
+
+    /// The statement as SQLite SQL text (no trailing semicolon).
+    pub fn to_sqlite(&self) -> String {
+        match self {
+            Self::Table(stmt) => stmt.to_string(SqliteQueryBuilder),
+            Self::Index(stmt) => stmt.to_string(SqliteQueryBuilder),
+        }
+    }
+}
+
+/// A migration as data: its name (as recorded in `seaql_migrations`) and its statements.
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    /// The migration's name, `mYYYYMMDD_NNNNNN_what`.
+    pub name: &'static str,
+    /// Builds the migration's statements; pure, no database needed.
+    pub statements: fn() -> Vec<SchemaStatement>,
+    /// Tables the migration creates, dropped in reverse by `down`.
+    pub tables: &'static [&'static str],
+}
+
+/// Every migration, oldest first. Append new ones; never edit an applied one.
+pub const STEPS: &[Step] = &[m20261124_000001_initial::STEP];
+
+/// Every migration rendered as SQLite SQL: `(migration name, SQL script)`, oldest first. Each
+/// script is the migration's statements separated by `;` and newlines.
+pub fn sqlite_sql() -> Vec<(String, String)> {
+    STEPS
+        .iter()
+        .map(|step| {
+            let sql = (step.statements)()
+                .iter()
+                .map(|s| format!("{};\n", s.to_sqlite()))
+                .collect::<String>();
+            (step.name.to_owned(), sql)
+        })
+        .collect()
+}
+
+/// Runs [`STEPS`] through sea-orm-migration's bookkeeping (`seaql_migrations`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        STEPS
+            .iter()
+            .map(|step| Box::new(StepMigration(*step)) as Box<dyn MigrationTrait>)
+            .collect()
+    }
+}
+
+/// Adapts a [`Step`] to sea-orm-migration's trait: `up` only executes the step's statements.
+struct StepMigration(Step);
+
+impl MigrationName for StepMigration {
+    fn name(&self) -> &str {
+        self.0.name
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for StepMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let backend = manager.get_database_backend();
+        for stmt in (self.0.statements)() {
+            manager
+                .get_connection()
+                .execute(stmt.build(backend))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in self.0.tables.iter().rev() {
+            manager
+                .drop_table(
+                    Table::drop()
+                        .table(Alias::new(*table))
+                        .if_exists()
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_sql_creates_every_table_and_index() {
+        let rendered = sqlite_sql();
+        assert_eq!(rendered.len(), STEPS.len());
+        let (name, sql) = &rendered[0];
+        assert_eq!(name, "m20261124_000001_initial");
+        for table in STEPS[0].tables {
+            assert!(
+                sql.contains(&format!("CREATE TABLE IF NOT EXISTS \"{table}\"")),
+                "no CREATE TABLE for {table} in:\n{sql}"
+            );
+        }
+        assert!(sql.contains("CREATE UNIQUE INDEX IF NOT EXISTS \"ux_agents_instance_email\""));
+        assert!(sql.contains("CREATE INDEX IF NOT EXISTS \"idx_api_keys_prefix\""));
+        assert!(!sql.contains("FOREIGN KEY"));
+    }
+
+    #[test]
+    fn every_step_has_statements_and_a_unique_name() {
+        let mut names: Vec<&str> = STEPS.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), STEPS.len());
+        for step in STEPS {
+            assert!(!(step.statements)().is_empty(), "{} is empty", step.name);
+        }
+    }
+
+    #[test]
+    fn postgres_rendering_uses_native_types() {
+        let stmts = (STEPS[0].statements)();
+        let pg: Vec<String> = stmts
+            .iter()
+            .map(|s| s.build(DbBackend::Postgres).to_string())
+            .collect();
+        let all = pg.join("\n");
+        assert!(all.contains("bigint"), "{all}");
+        assert!(all.contains("bool"), "{all}");
+    }
+}
