@@ -51,6 +51,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.0;
         let (status, kind) = status_and_type(e.kind());
+        // Refusals of the body itself have their own statuses; core has no kind for them.
+        let status = match e.code() {
+            Some("body_too_large") => StatusCode::PAYLOAD_TOO_LARGE,
+            Some("unsupported_media_type") => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => status,
+        };
         // Internal details stay in the log; the client gets a generic message.
         let message = match e.kind() {
             ErrorKind::Internal => {
@@ -112,5 +118,20 @@ mod tests {
         }
         assert!(status_and_type(ErrorKind::Internal).0.is_server_error());
         assert!(status_and_type(ErrorKind::Unavailable).0.is_server_error());
+    }
+
+    #[test]
+    fn body_refusals_have_their_own_statuses() {
+        let status = |code: &'static str| {
+            ApiError(Error::new(ErrorKind::Invalid, "refused").with_code(code))
+                .into_response()
+                .status()
+        };
+        assert_eq!(status("body_too_large"), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            status("unsupported_media_type"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(status("invalid_json"), StatusCode::BAD_REQUEST);
     }
 }

@@ -1,0 +1,92 @@
+//! Runs the whole conformance suite over real HTTP against the molts router served in-process
+//! on an in-memory store: the quickest way to develop both the suite and the router.
+
+use std::sync::Arc;
+
+use molts_core::memory::{MemoryRateLimiter, MemoryStore};
+use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+use molts_http_api::{ApiState, router};
+
+const ADMIN_TOKEN: &str = "conformance-operator-token-0123456789abcdef";
+
+async fn serve() -> Result<String, String> {
+    let ports = Ports {
+        stores: Stores::from_one(Arc::new(MemoryStore::new())),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(SystemIds),
+        rate_limiter: Arc::new(MemoryRateLimiter::new()),
+    };
+    let gateway = Gateway::new(ports, GatewayConfig::default());
+    gateway
+        .bootstrap(Some(ADMIN_TOKEN))
+        .await
+        .map_err(|e| e.to_string())?;
+    let app = router(ApiState::new(gateway));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("server stopped: {e}");
+        }
+    });
+    Ok(format!("http://{addr}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suite_passes_against_the_router_in_process() -> Result<(), String> {
+    let target = molts_conformance::Target {
+        base_url: serve().await?,
+        admin_token: ADMIN_TOKEN.to_owned(),
+    };
+    // Twice against the same server: cases must not depend on a fresh one.
+    for round in 1..=2 {
+        let report = molts_conformance::run(&target, None).await;
+        println!("round {round}:\n{report}");
+        if !report.ok() {
+            let failed: Vec<String> = report
+                .failed
+                .iter()
+                .map(|f| format!("{}: {}", f.name, f.message))
+                .collect();
+            return Err(format!(
+                "round {round}: {}\n{}",
+                report.summary(),
+                failed.join("\n")
+            ));
+        }
+        if report.passed.len() != molts_conformance::CASES.len() {
+            return Err(format!(
+                "round {round}: ran {} of {} cases",
+                report.passed.len(),
+                molts_conformance::CASES.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn filter_selects_by_substring_and_unreachable_servers_fail() {
+    let keys = molts_conformance::selected(Some("keys."));
+    assert!(!keys.is_empty() && keys.iter().all(|c| c.name.contains("keys.")));
+    let mut names: Vec<&str> = molts_conformance::CASES.iter().map(|c| c.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(
+        names.len(),
+        molts_conformance::CASES.len(),
+        "case names must be unique"
+    );
+
+    // Port 9 (discard) on localhost: nothing listens, every case fails fast with a message.
+    let target = molts_conformance::Target {
+        base_url: "http://127.0.0.1:9".to_owned(),
+        admin_token: ADMIN_TOKEN.to_owned(),
+    };
+    let report = molts_conformance::run(&target, Some("basics.health")).await;
+    assert!(!report.ok());
+    assert_eq!(report.failed.len(), 1);
+    assert!(report.to_string().ends_with("0 passed, 1 failed\n"));
+}
