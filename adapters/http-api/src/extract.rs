@@ -28,10 +28,17 @@ fn is_json(content_type: &str) -> bool {
 
 /// Parses JSON bytes, naming the offending field in errors.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}".as_slice()
-    } else {
-        bytes
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    let bytes = match first {
+        None => b"{}".as_slice(),
+        Some(b'{') => bytes,
+        // serde reads a struct from an array too; a request body is always an object here.
+        Some(_) => {
+            return Err(
+                Error::new(ErrorKind::Invalid, "request body must be a JSON object")
+                    .with_code("invalid_json"),
+            );
+        }
     };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -209,6 +216,8 @@ mod tests {
             Some("invalid_json")
         );
         assert!(parse_json::<Sample>(br#"{"name":"a","count":3}"#).is_ok());
+        let array = parse_json::<Sample>(br#"["a", 3]"#).err();
+        assert_eq!(array.as_ref().and_then(|e| e.code()), Some("invalid_json"));
     }
 
     #[test]

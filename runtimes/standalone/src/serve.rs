@@ -1,0 +1,80 @@
+//! `molts serve`: bootstrap, then serve the shared router until SIGINT or SIGTERM, finishing
+//! in-flight requests before exiting.
+
+use molts_http_api::{ApiState, router};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::config::Settings;
+use crate::wiring;
+
+pub(crate) async fn run(settings: Settings) -> Result<(), String> {
+    let gateway = wiring::gateway(&settings).await?;
+    let report = gateway
+        .bootstrap(settings.admin_token.as_deref())
+        .await
+        .map_err(|e| format!("bootstrap failed: {e}"))?;
+    if report.seeded > 0 {
+        tracing::info!(
+            rows = report.seeded,
+            "seeded tiers, models and the default instance"
+        );
+    }
+    if report.admin_token_revoked {
+        tracing::warn!(
+            "MOLTS_ADMIN_TOKEN was revoked by an admin and stays revoked; choose a new one"
+        );
+    }
+    if let Some(token) = report.generated_admin_token {
+        // Printed, not logged: it is shown exactly this once and stored only as a hash.
+        eprintln!(
+            "\n  molts generated an operator admin token. It is shown only now:\n\n    {token}\n\n  \
+             Use it as 'Authorization: Bearer <token>' on /v1/admin/*, or set MOLTS_ADMIN_TOKEN.\n"
+        );
+    }
+    let state = ApiState {
+        max_body_bytes: settings.max_body_bytes,
+        ..ApiState::new(gateway)
+    };
+    // One line per request at info: method, path, status, latency. Headers are never recorded,
+    // so bearer keys stay out of the logs.
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
+    let app = router(state).layer(trace);
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(address = %local, database = %wiring::redact(&settings.database_url), "molts is listening");
+    // Tests and scripts read this line to learn the port when listening on :0.
+    println!("molts listening on http://{local}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("molts stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,95 @@
+//! Wiring the native adapters into a core `Gateway`: the sea-orm store, the in-process rate
+//! limiter, the system clock and ids. Also logging set-up.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use molts_core::memory::MemoryRateLimiter;
+use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+use molts_sea_orm::SeaOrmStore;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogFormat, Settings};
+
+/// Sets up `tracing`: human lines on a terminal, JSON with `--log-format json`. The filter comes
+/// from `RUST_LOG` (default `info`). Request logs carry method, path and status, never headers,
+/// so no key reaches a log.
+pub(crate) fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm_migration=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Connects to the database and applies pending migrations.
+pub(crate) async fn connect(settings: &Settings) -> Result<SeaOrmStore, String> {
+    let store = SeaOrmStore::connect(&settings.database_url)
+        .await
+        .map_err(|e| format!("cannot open database: {e}"))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
+    Ok(store)
+}
+
+/// `molts migrate`.
+pub(crate) async fn migrate_only(settings: &Settings) -> Result<(), String> {
+    connect(settings).await?;
+    tracing::info!(database = %redact(&settings.database_url), "migrations applied");
+    Ok(())
+}
+
+/// A gateway over the configured database.
+pub(crate) async fn gateway(settings: &Settings) -> Result<Gateway, String> {
+    let store = Arc::new(connect(settings).await?);
+    let ports = Ports {
+        stores: Stores::from_one(store),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(SystemIds),
+        rate_limiter: Arc::new(MemoryRateLimiter::new()),
+    };
+    let config = GatewayConfig {
+        default_instance: settings.default_instance.clone(),
+        ..GatewayConfig::default()
+    };
+    Ok(Gateway::new(ports, config))
+}
+
+/// A database URL with any password replaced, fit for logs.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            redact("sqlite://molts.db?mode=rwc"),
+            "sqlite://molts.db?mode=rwc"
+        );
+    }
+}
