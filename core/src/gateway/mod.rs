@@ -12,6 +12,7 @@ mod models;
 mod profile;
 mod quota;
 mod register;
+mod scheduled;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub use keys::{IssuedAdminKey, IssuedKey, NewKeyRequest};
 pub use profile::AgentProfile;
 pub use quota::{Hold, PeriodUsage, UnitUsage, UsageReport};
 pub use register::Registered;
+pub use scheduled::ScheduledReport;
 
 use crate::clock::Clock;
 use crate::ids::Ids;

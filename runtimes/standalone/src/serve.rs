@@ -32,6 +32,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
              Use it as 'Authorization: Bearer <token>' on /v1/admin/*, or set MOLTS_ADMIN_TOKEN.\n"
         );
     }
+    let ticker = tokio::spawn(scheduled_work(gateway.clone()));
     let state = ApiState {
         max_body_bytes: settings.max_body_bytes,
         ..ApiState::new(gateway)
@@ -53,8 +54,26 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;
+    ticker.abort();
     tracing::info!("molts stopped");
     Ok(())
+}
+
+/// How often the scheduled work hook runs (jobs, webhook outbox).
+const SCHEDULED_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Calls core's scheduled work hook on an interval, as the cron trigger does on Workers.
+async fn scheduled_work(gateway: molts_core::Gateway) {
+    let mut interval = tokio::time::interval(SCHEDULED_EVERY);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        match gateway.run_scheduled_work().await {
+            Ok(report) if report != Default::default() => tracing::info!(?report, "scheduled work"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduled work failed; retrying next round"),
+        }
+    }
 }
 
 async fn shutdown_signal() {
