@@ -16,6 +16,7 @@ pub mod gateway;
 pub mod ids;
 pub mod memory;
 pub mod ports;
+pub mod providers;
 pub mod secret;
 pub mod seed;
 pub mod testkit;

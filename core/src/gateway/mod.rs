@@ -7,11 +7,13 @@ mod admin_agents;
 mod admin_models;
 mod auth;
 mod bootstrap;
+mod generate;
 mod keys;
 mod models;
 mod profile;
 mod quota;
 mod register;
+mod routing;
 mod scheduled;
 
 use std::sync::Arc;
@@ -22,6 +24,7 @@ pub use admin_agents::{AgentDetail, AgentListRequest};
 pub use admin_models::ModelPatch;
 pub use auth::{AdminPrincipal, AgentPrincipal, RateLimited};
 pub use bootstrap::BootstrapReport;
+pub use generate::{Generated, MAX_IMAGES_PER_REQUEST, MAX_SPEECH_CHARS, estimate_tokens};
 pub use keys::{IssuedAdminKey, IssuedKey, NewKeyRequest};
 pub use profile::AgentProfile;
 pub use quota::{Hold, PeriodUsage, UnitUsage, UsageReport};
@@ -31,6 +34,7 @@ pub use scheduled::ScheduledReport;
 use crate::clock::Clock;
 use crate::ids::Ids;
 use crate::ports::{RateLimiter, Stores};
+use crate::providers::ProviderRegistry;
 
 /// Settings that shape the gateway's behaviour, the same on every runtime.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +75,7 @@ pub struct Ports {
 pub struct Gateway {
     ports: Ports,
     config: Arc<GatewayConfig>,
+    providers: Arc<ProviderRegistry>,
 }
 
 impl Gateway {
@@ -79,7 +84,20 @@ impl Gateway {
         Self {
             ports,
             config: Arc::new(config),
+            providers: Arc::new(ProviderRegistry::new()),
         }
+    }
+
+    /// The same gateway calling providers through `registry`.
+    #[must_use]
+    pub fn with_providers(mut self, registry: ProviderRegistry) -> Self {
+        self.providers = Arc::new(registry);
+        self
+    }
+
+    /// The provider registry.
+    pub fn providers(&self) -> &ProviderRegistry {
+        &self.providers
     }
 
     /// The stores, for runtimes that need direct access (migrations, health checks).

@@ -1,0 +1,320 @@
+//! Generation use cases: reserve an estimate, route to a provider (with fallbacks), then settle
+//! with the measured amount — tokens from the provider's usage, images counted, seconds of audio
+//! measured, searches counted — or refund when every provider failed.
+
+use futures::StreamExt;
+
+use crate::domain::{Modality, ModelConfig, Unit};
+use crate::error::{Error, Result};
+use crate::providers::{
+    GeneratedImage, ImageRequest, SpeechRequest, SpeechResponse, StockRequest, StockResponse,
+    TextChunk, TextRequest, TextResponse, TextStream, Voice,
+};
+
+use super::quota::Hold;
+use super::routing::{Output, Work};
+use super::{AgentPrincipal, Gateway};
+
+/// Tokens held for the completion when the request sets no `max_tokens`.
+const DEFAULT_COMPLETION_ESTIMATE: u64 = 1024;
+/// Most images one request may ask for.
+pub const MAX_IMAGES_PER_REQUEST: u32 = 10;
+/// Longest speech input, in characters (OpenAI's limit).
+pub const MAX_SPEECH_CHARS: usize = 4096;
+
+/// A result and the model config that produced it (a fallback, perhaps).
+#[derive(Debug)]
+pub struct Generated<T> {
+    /// The config that served the request.
+    pub model: ModelConfig,
+    /// The output.
+    pub output: T,
+}
+
+/// A rough token count: about four characters a token for English text. Only ever used to
+/// size a reservation; settlement uses the provider's own count where it gives one.
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4)
+}
+
+fn prompt_estimate(request: &TextRequest) -> u64 {
+    request
+        .messages
+        .iter()
+        .map(|m| estimate_tokens(&m.content) + 4)
+        .sum()
+}
+
+/// Seconds of speech a text will take, for the reservation (about 15 characters a second).
+fn speech_seconds_estimate(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(15).max(1)
+}
+
+fn unexpected() -> Error {
+    Error::internal("provider adapter answered with the wrong kind of output")
+}
+
+impl Gateway {
+    async fn with_hold<T>(
+        &self,
+        principal: &AgentPrincipal,
+        unit: Unit,
+        estimate: u64,
+        work: impl std::future::Future<Output = Result<T>>,
+        measure: impl FnOnce(&T) -> u64,
+    ) -> Result<T> {
+        let hold = self.reserve(principal, unit, estimate).await?;
+        match work.await {
+            Ok(output) => {
+                self.settle_logged(&hold, measure(&output)).await;
+                Ok(output)
+            }
+            Err(e) => {
+                self.refund_logged(&hold).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn settle_logged(&self, hold: &Hold, actual: u64) {
+        // The work is done and delivered; a failed settle leaves the (larger) hold charged,
+        // which is logged for the operator rather than failing the caller's request.
+        if let Err(e) = self.settle(hold, actual).await {
+            tracing::error!(reservation = %hold.reservation_id, error = %e, "settle failed");
+        }
+    }
+
+    async fn refund_logged(&self, hold: &Hold) {
+        if let Err(e) = self.refund(hold).await {
+            tracing::error!(reservation = %hold.reservation_id, error = %e, "refund failed");
+        }
+    }
+
+    /// Generates text with `model` (or a fallback).
+    pub async fn generate_text(
+        &self,
+        principal: &AgentPrincipal,
+        model: &str,
+        request: TextRequest,
+    ) -> Result<Generated<TextResponse>> {
+        check_text(&request)?;
+        let chain = self.model_chain(principal, model, Modality::Text).await?;
+        let estimate = prompt_estimate(&request)
+            + request
+                .max_tokens
+                .map_or(DEFAULT_COMPLETION_ESTIMATE, u64::from);
+        let work = async {
+            match self.route(&chain, Work::Text(&request)).await? {
+                (model, Output::Text(output)) => Ok(Generated { model, output }),
+                _ => Err(unexpected()),
+            }
+        };
+        self.with_hold(principal, Unit::TextToken, estimate, work, |g| {
+            g.output.usage.total()
+        })
+        .await
+    }
+
+    /// Streams text. The hold is settled when the stream ends: with the provider's usage if it
+    /// reported one, else with an estimate of what was generated.
+    pub async fn stream_text(
+        &self,
+        principal: &AgentPrincipal,
+        model: &str,
+        request: TextRequest,
+    ) -> Result<Generated<TextStream>> {
+        check_text(&request)?;
+        let chain = self.model_chain(principal, model, Modality::Text).await?;
+        let prompt = prompt_estimate(&request);
+        let estimate = prompt
+            + request
+                .max_tokens
+                .map_or(DEFAULT_COMPLETION_ESTIMATE, u64::from);
+        let hold = self.reserve(principal, Unit::TextToken, estimate).await?;
+        let (model, inner) = match self.route(&chain, Work::TextStream(&request)).await {
+            Ok((model, Output::TextStream(s))) => (model, s),
+            Ok(_) => {
+                self.refund_logged(&hold).await;
+                return Err(unexpected());
+            }
+            Err(e) => {
+                self.refund_logged(&hold).await;
+                return Err(e);
+            }
+        };
+        let output = settle_when_done(self.clone(), hold, prompt, inner);
+        Ok(Generated { model, output })
+    }
+
+    /// Generates `request.n` images.
+    pub async fn generate_images(
+        &self,
+        principal: &AgentPrincipal,
+        model: &str,
+        request: ImageRequest,
+    ) -> Result<Generated<Vec<GeneratedImage>>> {
+        if request.prompt.trim().is_empty() {
+            return Err(Error::invalid("prompt", "prompt must not be empty"));
+        }
+        if request.n == 0 || request.n > MAX_IMAGES_PER_REQUEST {
+            return Err(Error::invalid(
+                "n",
+                format!("n must be between 1 and {MAX_IMAGES_PER_REQUEST}"),
+            ));
+        }
+        let chain = self.model_chain(principal, model, Modality::Image).await?;
+        let work = async {
+            match self.route(&chain, Work::Images(&request)).await? {
+                (model, Output::Images(output)) if !output.is_empty() => {
+                    Ok(Generated { model, output })
+                }
+                (_, Output::Images(_)) => Err(Error::unavailable("the provider returned no image")),
+                _ => Err(unexpected()),
+            }
+        };
+        self.with_hold(principal, Unit::Image, u64::from(request.n), work, |g| {
+            g.output.len() as u64
+        })
+        .await
+    }
+
+    /// Synthesises speech, charged in whole seconds of the audio produced.
+    pub async fn speech(
+        &self,
+        principal: &AgentPrincipal,
+        model: &str,
+        request: SpeechRequest,
+    ) -> Result<Generated<SpeechResponse>> {
+        if request.text.trim().is_empty() {
+            return Err(Error::invalid("input", "input must not be empty"));
+        }
+        if request.text.chars().count() > MAX_SPEECH_CHARS {
+            return Err(Error::invalid(
+                "input",
+                format!("input must be at most {MAX_SPEECH_CHARS} characters"),
+            ));
+        }
+        let chain = self.model_chain(principal, model, Modality::Speech).await?;
+        let estimate = speech_seconds_estimate(&request.text);
+        let work = async {
+            match self.route(&chain, Work::Speech(&request)).await? {
+                (model, Output::Speech(output)) => Ok(Generated { model, output }),
+                _ => Err(unexpected()),
+            }
+        };
+        // Seconds are charged rounded up: a 1.2 s clip is 2 audio_seconds.
+        self.with_hold(principal, Unit::AudioSecond, estimate, work, |g| {
+            g.output.duration_seconds.max(0.0).ceil() as u64
+        })
+        .await
+    }
+
+    /// The voices a speech model's provider offers. Not charged.
+    pub async fn voices(
+        &self,
+        principal: &AgentPrincipal,
+        model: &str,
+    ) -> Result<Generated<Vec<Voice>>> {
+        let chain = self.model_chain(principal, model, Modality::Speech).await?;
+        match self.route(&chain[..1], Work::Voices).await? {
+            (model, Output::Voices(output)) => Ok(Generated { model, output }),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// Searches stock media; one search is one `stock_search` unit.
+    pub async fn stock_search(
+        &self,
+        principal: &AgentPrincipal,
+        model: &str,
+        request: StockRequest,
+    ) -> Result<Generated<StockResponse>> {
+        if request.query.trim().is_empty() {
+            return Err(Error::invalid("query", "query must not be empty"));
+        }
+        if request.page == 0 || request.per_page == 0 || request.per_page > 80 {
+            return Err(Error::invalid(
+                "per_page",
+                "page must be at least 1 and per_page between 1 and 80",
+            ));
+        }
+        let chain = self.model_chain(principal, model, Modality::Stock).await?;
+        let work = async {
+            match self.route(&chain, Work::Stock(&request)).await? {
+                (model, Output::Stock(output)) => Ok(Generated { model, output }),
+                _ => Err(unexpected()),
+            }
+        };
+        self.with_hold(principal, Unit::StockSearch, 1, work, |_| 1)
+            .await
+    }
+}
+
+fn check_text(request: &TextRequest) -> Result<()> {
+    if request.messages.is_empty() {
+        return Err(Error::invalid("messages", "messages must not be empty"));
+    }
+    if request.max_tokens == Some(0) {
+        return Err(Error::invalid(
+            "max_tokens",
+            "max_tokens must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// Passes the chunks through and settles the hold once, when the stream finishes or fails.
+fn settle_when_done(
+    gateway: Gateway,
+    hold: Hold,
+    prompt_estimate: u64,
+    inner: TextStream,
+) -> TextStream {
+    struct State {
+        gateway: Gateway,
+        hold: Option<Hold>,
+        inner: TextStream,
+        generated_chars: String,
+        prompt_estimate: u64,
+    }
+    impl State {
+        async fn settle(&mut self, usage: Option<u64>) {
+            if let Some(hold) = self.hold.take() {
+                let actual = usage.unwrap_or_else(|| {
+                    self.prompt_estimate + estimate_tokens(&self.generated_chars)
+                });
+                self.gateway.settle_logged(&hold, actual).await;
+            }
+        }
+    }
+    let state = State {
+        gateway,
+        hold: Some(hold),
+        inner,
+        generated_chars: String::new(),
+        prompt_estimate,
+    };
+    futures::stream::unfold(state, |mut state| async move {
+        state.hold.as_ref()?;
+        match state.inner.next().await {
+            Some(Ok(TextChunk::Delta(text))) => {
+                state.generated_chars.push_str(&text);
+                Some((Ok(TextChunk::Delta(text)), state))
+            }
+            Some(Ok(TextChunk::Finish { reason, usage })) => {
+                state.settle(usage.map(|u| u.total())).await;
+                Some((Ok(TextChunk::Finish { reason, usage }), state))
+            }
+            // A stream cut mid-way is charged for what was generated, and reported as an error.
+            Some(Err(e)) => {
+                state.settle(None).await;
+                Some((Err(e), state))
+            }
+            None => {
+                state.settle(None).await;
+                None
+            }
+        }
+    })
+    .boxed()
+}

@@ -1,0 +1,266 @@
+//! The provider port: one adapter per [`Provider`], reached through a [`ProviderRegistry`].
+//! HTTP providers implement it as pure mapping over the `HttpClient` port; the offline demo
+//! providers implement it without any network.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+
+use crate::domain::{ModelConfig, Provider};
+use crate::error::{Error, ErrorKind, Result};
+
+use super::types::{
+    GeneratedImage, ImageRequest, SpeechRequest, SpeechResponse, StockRequest, StockResponse,
+    TextChunk, TextRequest, TextResponse, TextStream, Voice,
+};
+
+/// A provider's key and endpoint, from configuration (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, ...).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// The secret key, if one is configured.
+    pub api_key: Option<String>,
+    /// Override of the provider's base URL (fakes, proxies, local model servers).
+    pub base_url: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the key.
+        f.debug_struct("Credentials")
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .field("base_url", &self.base_url)
+            .finish()
+    }
+}
+
+/// What an adapter needs for one call.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// The model config being served.
+    pub model: &'a ModelConfig,
+    /// Key and endpoint.
+    pub credentials: &'a Credentials,
+    /// Give up on the provider after this long.
+    pub timeout: Duration,
+}
+
+impl Call<'_> {
+    /// The configured key, or `Unavailable` naming the variable to set.
+    pub fn api_key(&self, variable: &str) -> Result<&str> {
+        self.credentials.api_key.as_deref().ok_or_else(|| {
+            Error::unavailable(format!(
+                "provider '{}' has no API key configured (set {variable})",
+                self.model.provider.as_str()
+            ))
+            .with_code("provider_not_configured")
+        })
+    }
+
+    /// The base URL: the configured override or the provider's default, without a trailing `/`.
+    pub fn base_url<'b>(&'b self, default: &'b str) -> &'b str {
+        self.credentials
+            .base_url
+            .as_deref()
+            .unwrap_or(default)
+            .trim_end_matches('/')
+    }
+}
+
+fn unsupported(call: &Call<'_>, what: &str) -> Error {
+    Error::invalid(
+        "model",
+        format!(
+            "provider '{}' does not offer {what}",
+            call.model.provider.as_str()
+        ),
+    )
+    .with_code("unsupported_by_provider")
+}
+
+/// One provider's adapter. Every method has a default that refuses with `Invalid`, so an
+/// adapter implements only what its provider offers.
+#[async_trait]
+pub trait ProviderAdapter: Send + Sync {
+    /// Generates text.
+    async fn text(&self, call: Call<'_>, request: &TextRequest) -> Result<TextResponse> {
+        let _ = request;
+        Err(unsupported(&call, "text generation"))
+    }
+
+    /// Streams text. The default runs [`ProviderAdapter::text`] and yields it as one chunk.
+    async fn text_stream(&self, call: Call<'_>, request: &TextRequest) -> Result<TextStream> {
+        let response = self.text(call, request).await?;
+        let chunks = vec![
+            Ok(TextChunk::Delta(response.text)),
+            Ok(TextChunk::Finish {
+                reason: response.finish_reason,
+                usage: Some(response.usage),
+            }),
+        ];
+        Ok(futures::stream::iter(chunks).boxed())
+    }
+
+    /// Generates images.
+    async fn images(&self, call: Call<'_>, request: &ImageRequest) -> Result<Vec<GeneratedImage>> {
+        let _ = request;
+        Err(unsupported(&call, "image generation"))
+    }
+
+    /// Synthesises speech.
+    async fn speech(&self, call: Call<'_>, request: &SpeechRequest) -> Result<SpeechResponse> {
+        let _ = request;
+        Err(unsupported(&call, "speech"))
+    }
+
+    /// Lists voices.
+    async fn voices(&self, call: Call<'_>) -> Result<Vec<Voice>> {
+        Err(unsupported(&call, "voices"))
+    }
+
+    /// Searches stock media.
+    async fn stock(&self, call: Call<'_>, request: &StockRequest) -> Result<StockResponse> {
+        let _ = request;
+        Err(unsupported(&call, "stock search"))
+    }
+}
+
+/// Whether a failed attempt may be retried or handed to a fallback: rate limits, outages,
+/// timeouts and connection errors; never the caller's own mistakes.
+pub fn is_retryable(error: &Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::RateLimited | ErrorKind::Unavailable
+    )
+}
+
+/// Waiting, for retry backoff. Core has no timer of its own: the runtime lends one
+/// (`tokio::time::sleep` natively, a JS timer on Workers).
+#[async_trait]
+pub trait Sleeper: Send + Sync {
+    /// Resolves after `duration`.
+    async fn sleep(&self, duration: Duration);
+}
+
+/// How failed attempts are retried before moving to a fallback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per model config, the first included.
+    pub attempts_per_model: u32,
+    /// First backoff; doubled each retry, with up to 50% random jitter added.
+    pub base_backoff: Duration,
+    /// Largest backoff.
+    pub max_backoff: Duration,
+    /// A provider's `Retry-After` longer than this skips to the next fallback instead of waiting.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts_per_model: 2,
+            base_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(4),
+            max_retry_after: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Per-provider timeouts and credentials, the adapters themselves, and the retry policy.
+#[derive(Clone, Default)]
+pub struct ProviderRegistry {
+    adapters: HashMap<Provider, Arc<dyn ProviderAdapter>>,
+    credentials: HashMap<Provider, Credentials>,
+    timeouts: HashMap<Provider, Duration>,
+    sleeper: Option<Arc<dyn Sleeper>>,
+    retry: RetryPolicy,
+}
+
+/// Timeout for providers without one configured.
+pub const DEFAULT_PROVIDER_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl ProviderRegistry {
+    /// An empty registry: every call fails with "not configured".
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers the adapter serving `provider`.
+    #[must_use]
+    pub fn with_adapter(mut self, provider: Provider, adapter: Arc<dyn ProviderAdapter>) -> Self {
+        self.adapters.insert(provider, adapter);
+        self
+    }
+
+    /// Sets a provider's key and base URL.
+    #[must_use]
+    pub fn with_credentials(mut self, provider: Provider, credentials: Credentials) -> Self {
+        self.credentials.insert(provider, credentials);
+        self
+    }
+
+    /// Sets a provider's timeout.
+    #[must_use]
+    pub fn with_timeout(mut self, provider: Provider, timeout: Duration) -> Self {
+        self.timeouts.insert(provider, timeout);
+        self
+    }
+
+    /// Lends a timer for retry backoff; without one, failed attempts move straight on.
+    #[must_use]
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = Some(sleeper);
+        self
+    }
+
+    /// Sets the retry policy.
+    #[must_use]
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The retry policy.
+    pub fn retry(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    /// The timer, if one was lent.
+    pub fn sleeper(&self) -> Option<&Arc<dyn Sleeper>> {
+        self.sleeper.as_ref()
+    }
+
+    /// The adapter for `provider`, or `Unavailable`.
+    pub fn adapter(&self, provider: Provider) -> Result<&Arc<dyn ProviderAdapter>> {
+        self.adapters.get(&provider).ok_or_else(|| {
+            Error::unavailable(format!(
+                "provider '{}' is not enabled on this server",
+                provider.as_str()
+            ))
+            .with_code("provider_not_configured")
+        })
+    }
+
+    /// The credentials for `provider` (empty when none are configured).
+    pub fn credentials(&self, provider: Provider) -> &Credentials {
+        static NONE: std::sync::OnceLock<Credentials> = std::sync::OnceLock::new();
+        self.credentials
+            .get(&provider)
+            .unwrap_or_else(|| NONE.get_or_init(Credentials::default))
+    }
+
+    /// The timeout for `provider`.
+    pub fn timeout(&self, provider: Provider) -> Duration {
+        self.timeouts
+            .get(&provider)
+            .copied()
+            .unwrap_or(DEFAULT_PROVIDER_TIMEOUT)
+    }
+
+    /// Whether an adapter is registered for `provider`.
+    pub fn has(&self, provider: Provider) -> bool {
+        self.adapters.contains_key(&provider)
+    }
+}
