@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod middleware;
 mod routes;
+mod sse;
 mod views;
 
 use std::time::Duration;

@@ -110,7 +110,13 @@ impl Gateway {
         &self.config
     }
 
-    fn now(&self) -> crate::clock::Timestamp {
+    /// The current time from the clock port.
+    pub fn now(&self) -> crate::clock::Timestamp {
         self.ports.clock.now()
+    }
+
+    /// A new unique id with `prefix` from the ids port.
+    pub fn new_id(&self, prefix: &str) -> String {
+        self.ports.ids.id(prefix)
     }
 }

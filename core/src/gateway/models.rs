@@ -75,3 +75,37 @@ impl Gateway {
         Ok(model)
     }
 }
+
+impl Gateway {
+    /// The model used when a request names none: the first enabled model of `modality` the
+    /// instance allows whose provider is enabled and configured, preferring real providers over
+    /// the offline demo.
+    pub async fn default_model_for(
+        &self,
+        principal: &AgentPrincipal,
+        modality: Modality,
+    ) -> Result<ModelConfig> {
+        let candidates = self.list_models_for(principal, Some(modality)).await?;
+        let usable = |m: &&ModelConfig| {
+            self.providers.has(m.provider)
+                && (m.provider == Provider::Demo
+                    || self.providers.credentials(m.provider).api_key.is_some())
+        };
+        candidates
+            .iter()
+            .filter(usable)
+            .find(|m| m.provider != Provider::Demo)
+            .or_else(|| candidates.iter().find(|m| usable(m)))
+            .cloned()
+            .ok_or_else(|| {
+                Error::invalid(
+                    "model",
+                    format!(
+                        "no {} model is available; name one in `model`",
+                        modality.as_str()
+                    ),
+                )
+                .with_code("model_required")
+            })
+    }
+}

@@ -53,6 +53,9 @@ pub(crate) struct ServeOptions {
     /// Instance that registrations without an `instance` field join.
     #[arg(long, env = "MOLTS_DEFAULT_INSTANCE")]
     pub(crate) default_instance: Option<String>,
+    /// Serve the offline `demo` models (on by default).
+    #[arg(long, env = "MOLTS_DEMO_PROVIDERS")]
+    pub(crate) demo_providers: Option<bool>,
 }
 
 /// `molts.toml`.
@@ -65,6 +68,7 @@ struct FileConfig {
     admin_token: Option<String>,
     max_body_bytes: Option<usize>,
     default_instance: Option<String>,
+    demo_providers: Option<bool>,
 }
 
 /// Everything resolved.
@@ -76,6 +80,7 @@ pub(crate) struct Settings {
     pub(crate) admin_token: Option<String>,
     pub(crate) max_body_bytes: usize,
     pub(crate) default_instance: String,
+    pub(crate) demo_providers: bool,
 }
 
 fn read_file(explicit: Option<&Path>) -> Result<FileConfig, String> {
@@ -117,6 +122,7 @@ impl Settings {
                 .clone()
                 .or(file.default_instance)
                 .unwrap_or_else(|| "default".to_owned()),
+            demo_providers: serve.demo_providers.or(file.demo_providers).unwrap_or(true),
         })
     }
 }

@@ -4,8 +4,11 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
+use molts_core::domain::Provider;
 use molts_core::memory::MemoryRateLimiter;
+use molts_core::providers::ProviderRegistry;
 use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+use molts_demo::DemoProvider;
 use molts_sea_orm::SeaOrmStore;
 use tracing_subscriber::EnvFilter;
 
@@ -59,7 +62,17 @@ pub(crate) async fn gateway(settings: &Settings) -> Result<Gateway, String> {
         default_instance: settings.default_instance.clone(),
         ..GatewayConfig::default()
     };
-    Ok(Gateway::new(ports, config))
+    Ok(Gateway::new(ports, config).with_providers(providers(settings)))
+}
+
+/// The provider registry: the offline demo provider unless switched off.
+fn providers(settings: &Settings) -> ProviderRegistry {
+    let registry = ProviderRegistry::new();
+    if settings.demo_providers {
+        registry.with_adapter(Provider::Demo, Arc::new(DemoProvider))
+    } else {
+        registry
+    }
 }
 
 /// A database URL with any password replaced, fit for logs.

@@ -54,6 +54,8 @@ pub(crate) struct Resp {
     pub(crate) status: u16,
     pub(crate) headers: HeaderMap,
     pub(crate) text: String,
+    /// The raw body (audio, images).
+    pub(crate) bytes: Vec<u8>,
     /// The body as JSON (`Null` when it is not JSON).
     pub(crate) body: Value,
 }
@@ -137,16 +139,19 @@ impl Ctx {
             .map_err(|e| format!("{what}: request failed: {e}"))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let text = response
-            .text()
+        let bytes = response
+            .bytes()
             .await
-            .map_err(|e| format!("{what}: reading the body failed: {e}"))?;
+            .map_err(|e| format!("{what}: reading the body failed: {e}"))?
+            .to_vec();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         let resp = Resp {
             what,
             status,
             headers,
             text,
+            bytes,
             body,
         };
         ensure!(

@@ -16,7 +16,11 @@ async fn serve() -> Result<String, String> {
         ids: Arc::new(SystemIds),
         rate_limiter: Arc::new(MemoryRateLimiter::new()),
     };
-    let gateway = Gateway::new(ports, GatewayConfig::default());
+    let providers = molts_core::providers::ProviderRegistry::new().with_adapter(
+        molts_core::domain::Provider::Demo,
+        Arc::new(molts_demo::DemoProvider),
+    );
+    let gateway = Gateway::new(ports, GatewayConfig::default()).with_providers(providers);
     gateway
         .bootstrap(Some(ADMIN_TOKEN))
         .await

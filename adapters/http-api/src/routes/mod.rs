@@ -4,7 +4,9 @@ mod admin;
 mod admin_agents;
 mod admin_models;
 mod agents;
+mod generate;
 mod health;
+mod openai;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -22,6 +24,13 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/v1/keys/{id}", delete(agents::revoke_key))
         .route("/v1/usage", get(agents::usage))
         .route("/v1/models", get(agents::models))
+        .route("/v1/text/generate", post(generate::text))
+        .route("/v1/images/generate", post(generate::images))
+        .route("/v1/audio/voices", get(generate::voices))
+        .route("/v1/stock/search", post(generate::stock))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/images/generations", post(openai::image_generations))
+        .route("/v1/audio/speech", post(openai::speech))
         .route_layer(from_fn_with_state(state.clone(), agent_auth));
 
     let admin = Router::new()

@@ -5,6 +5,7 @@ mod auth;
 mod basics;
 mod catalog;
 mod errors;
+mod generation;
 mod keys;
 mod limits;
 mod models;
@@ -57,4 +58,12 @@ cases![
     errors::unsupported_media_type,
     errors::unknown_route,
     errors::wrong_method,
+    generation::text,
+    generation::text_stream,
+    generation::chat_completions,
+    generation::images,
+    generation::speech,
+    generation::voices_and_stock,
+    generation::generation_errors,
+    generation::quota_exact_under_concurrency,
 ];
