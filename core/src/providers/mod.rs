@@ -1,13 +1,31 @@
-//! Providers: the provider-neutral types, the adapter port and its registry, and (in later
-//! files) the HTTP providers' adapters as pure mapping over the `HttpClient` port.
+//! Providers: the provider-neutral types, the adapter port and its registry, and the HTTP
+//! providers' adapters as pure mapping over the `HttpClient` port (one file per provider, with
+//! the shared wire handling in `wire` and `sse`).
 
 mod adapter;
+mod anthropic;
+pub mod audio;
+mod elevenlabs;
+mod gemini;
+mod ideogram;
+mod openai;
+mod pexels;
+mod registry;
+mod sse;
 mod types;
+mod wire;
 
 pub use adapter::{
     Call, Credentials, DEFAULT_PROVIDER_TIMEOUT, ProviderAdapter, ProviderRegistry, RetryPolicy,
     Sleeper, is_retryable,
 };
+pub use anthropic::{ANTHROPIC_BASE_URL, AnthropicAdapter};
+pub use elevenlabs::{DEFAULT_ELEVENLABS_VOICE, ELEVENLABS_BASE_URL, ElevenLabsAdapter};
+pub use gemini::{GEMINI_BASE_URL, GeminiAdapter};
+pub use ideogram::{IDEOGRAM_BASE_URL, IdeogramAdapter};
+pub use openai::{OPENAI_BASE_URL, OpenAiAdapter};
+pub use pexels::{PEXELS_BASE_URL, PexelsAdapter};
+pub use registry::{credentials_from_env, env_names, http_registry};
 pub use types::{
     ChatMessage, FinishReason, GeneratedImage, ImageData, ImageRequest, Role, SpeechRequest,
     SpeechResponse, StockItem, StockKind, StockRequest, StockResponse, TextChunk, TextRequest,

@@ -1,0 +1,140 @@
+//! Wiring every HTTP provider the same way on every runtime: one adapter per provider over the
+//! given `HttpClient`, with keys and base URLs read from the variable names people already use
+//! (`OPENAI_API_KEY`, `ANTHROPIC_BASE_URL`, ...). Runtimes add offline or custom adapters on top.
+
+use std::sync::Arc;
+
+use crate::domain::Provider;
+use crate::ports::HttpClient;
+
+use super::adapter::{Credentials, ProviderAdapter, ProviderRegistry};
+use super::{
+    AnthropicAdapter, ElevenLabsAdapter, GeminiAdapter, IdeogramAdapter, OpenAiAdapter,
+    PexelsAdapter,
+};
+
+/// The `(key, base URL)` variable names for `provider`, or `None` for providers configured
+/// otherwise (`template` reads its config's mapping; `demo` needs nothing).
+pub fn env_names(provider: Provider) -> Option<(&'static str, &'static str)> {
+    Some(match provider {
+        Provider::Openai => ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+        Provider::Anthropic => ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
+        Provider::Gemini => ("GEMINI_API_KEY", "GEMINI_BASE_URL"),
+        Provider::Ideogram => ("IDEOGRAM_API_KEY", "IDEOGRAM_BASE_URL"),
+        Provider::Elevenlabs => ("ELEVENLABS_API_KEY", "ELEVENLABS_BASE_URL"),
+        Provider::Heygen => ("HEYGEN_API_KEY", "HEYGEN_BASE_URL"),
+        Provider::Tavus => ("TAVUS_API_KEY", "TAVUS_BASE_URL"),
+        Provider::Pexels => ("PEXELS_API_KEY", "PEXELS_BASE_URL"),
+        Provider::Shotstack => ("SHOTSTACK_API_KEY", "SHOTSTACK_BASE_URL"),
+        Provider::OpenaiCompatible => ("OPENAI_COMPATIBLE_API_KEY", "OPENAI_COMPATIBLE_BASE_URL"),
+        Provider::Template | Provider::Demo => return None,
+    })
+}
+
+/// `provider`'s key and base URL from `env`; empty values count as unset.
+pub fn credentials_from_env(
+    provider: Provider,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Credentials {
+    let read = |name: &str| {
+        env(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    match env_names(provider) {
+        Some((key, base)) => Credentials {
+            api_key: read(key),
+            base_url: read(base),
+        },
+        None => Credentials::default(),
+    }
+}
+
+/// A registry with every HTTP provider's adapter over `http` and each provider's credentials
+/// from `env` (a lookup such as `|k| std::env::var(k).ok()`).
+///
+/// Adapters are registered whether or not a key is set, so a call to an unconfigured provider
+/// fails with a message naming the variable to set. HeyGen, Tavus and Shotstack get their
+/// credentials here for the video and render adapters to find.
+pub fn http_registry(
+    http: Arc<dyn HttpClient>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> ProviderRegistry {
+    let adapters: [(Provider, Arc<dyn ProviderAdapter>); 7] = [
+        (Provider::Openai, Arc::new(OpenAiAdapter::new(http.clone()))),
+        (
+            Provider::OpenaiCompatible,
+            Arc::new(OpenAiAdapter::compatible(http.clone())),
+        ),
+        (
+            Provider::Anthropic,
+            Arc::new(AnthropicAdapter::new(http.clone())),
+        ),
+        (Provider::Gemini, Arc::new(GeminiAdapter::new(http.clone()))),
+        (
+            Provider::Ideogram,
+            Arc::new(IdeogramAdapter::new(http.clone())),
+        ),
+        (
+            Provider::Elevenlabs,
+            Arc::new(ElevenLabsAdapter::new(http.clone())),
+        ),
+        (Provider::Pexels, Arc::new(PexelsAdapter::new(http))),
+    ];
+    let mut registry = ProviderRegistry::new();
+    for (provider, adapter) in adapters {
+        registry = registry.with_adapter(provider, adapter);
+    }
+    for provider in Provider::ALL {
+        if env_names(provider).is_some() {
+            registry = registry.with_credentials(provider, credentials_from_env(provider, env));
+        }
+    }
+    registry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_keys_and_base_urls_by_their_usual_names() {
+        let env = |k: &str| match k {
+            "OPENAI_API_KEY" => Some("sk-x".to_owned()),
+            "OPENAI_BASE_URL" => Some("http://127.0.0.1:9/openai/v1".to_owned()),
+            "PEXELS_API_KEY" => Some("  ".to_owned()),
+            _ => None,
+        };
+        struct NoHttp;
+        #[async_trait::async_trait]
+        impl HttpClient for NoHttp {
+            async fn send(
+                &self,
+                _: crate::ports::HttpRequest,
+                _: crate::ports::RequestOptions,
+            ) -> crate::Result<crate::ports::HttpResponse> {
+                Err(crate::Error::unavailable("no network in this test"))
+            }
+        }
+        let registry = http_registry(Arc::new(NoHttp), &env);
+        let openai = registry.credentials(Provider::Openai);
+        assert_eq!(openai.api_key.as_deref(), Some("sk-x"));
+        assert_eq!(
+            openai.base_url.as_deref(),
+            Some("http://127.0.0.1:9/openai/v1")
+        );
+        assert_eq!(registry.credentials(Provider::Pexels).api_key, None);
+        for p in [
+            Provider::Openai,
+            Provider::OpenaiCompatible,
+            Provider::Anthropic,
+            Provider::Gemini,
+            Provider::Ideogram,
+            Provider::Elevenlabs,
+            Provider::Pexels,
+        ] {
+            assert!(registry.has(p), "{p:?}");
+        }
+        assert!(!registry.has(Provider::Demo));
+    }
+}
