@@ -381,3 +381,50 @@ fn the_profile_and_the_admin_view_show_the_same_usage() {
         assert_eq!(detail.usage, me.usage);
     });
 }
+
+#[test]
+fn the_scheduled_work_closes_holds_left_open_charging_them_as_held() {
+    run(async {
+        let h = Harness::start().await;
+        let (_, agent) = h.agent("Ada").await;
+        let lost = h
+            .gateway
+            .reserve(&agent, Unit::Image, 3)
+            .await
+            .expect("hold");
+        let kept = h
+            .gateway
+            .reserve(&agent, Unit::Image, 1)
+            .await
+            .expect("hold");
+        h.gateway.settle(&kept, 1).await.expect("settle");
+
+        // Before the hold's time is up nothing is touched.
+        let report = h.gateway.run_scheduled_work().await.expect("round");
+        assert_eq!(report.holds_expired, 0);
+
+        h.advance(molts_core::gateway::HOLD_TTL + Duration::seconds(1));
+        let report = h.gateway.run_scheduled_work().await.expect("round");
+        assert_eq!(report.holds_expired, 1);
+        let stored = h
+            .stores()
+            .quota
+            .get_reservation(&lost.reservation_id)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(stored.state, molts_core::domain::ReservationState::Settled);
+        assert_eq!(stored.charged, Some(3));
+        let usage = h.gateway.usage(&agent).await.expect("usage");
+        assert_eq!(usage.unit(Unit::Image).map(|u| u.month.used), Some(4));
+        // A second round finds nothing left to close.
+        assert_eq!(
+            h.gateway
+                .run_scheduled_work()
+                .await
+                .expect("round")
+                .holds_expired,
+            0
+        );
+    });
+}

@@ -144,6 +144,7 @@ enum QuotaReservations {
     MonthKey,
     CreatedAt,
     ClosedAt,
+    ExpiresAt,
 }
 
 #[derive(DeriveIden)]
@@ -298,6 +299,7 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(text(QuotaReservations::MonthKey))
             .col(big(QuotaReservations::CreatedAt))
             .col(big_null(QuotaReservations::ClosedAt))
+            .col(big(QuotaReservations::ExpiresAt))
             .to_owned(),
         Table::create()
             .table(QuotaCounters::Table)
@@ -379,6 +381,12 @@ fn indexes() -> Vec<IndexCreateStatement> {
             "idx_quota_reservations_agent",
             QuotaReservations::Table,
             vec![QuotaReservations::AgentId],
+        ),
+        // The scheduled sweep looks for open holds past their expiry.
+        index(
+            "idx_quota_reservations_open",
+            QuotaReservations::Table,
+            vec![QuotaReservations::State, QuotaReservations::ExpiresAt],
         ),
     ]
 }

@@ -288,6 +288,7 @@ pub(crate) fn reservation(m: quota_reservation::Model) -> Read<Reservation> {
         state: parsed("reservation state", &m.state, ReservationState::parse)?,
         created_at: time("reservation created_at", m.created_at)?,
         closed_at: opt_time("reservation closed_at", m.closed_at)?,
+        expires_at: time("reservation expires_at", m.expires_at)?,
         id: m.id,
         agent_id: m.agent_id,
         day_key: m.day_key,

@@ -25,7 +25,7 @@ use molts_core::{Error, Result, Timestamp};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, Set, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use crate::SeaOrmStore;
@@ -209,6 +209,7 @@ impl QuotaStore for SeaOrmStore {
             month_key: key_of(Period::Month),
             created_at: ms(request.at),
             closed_at: None,
+            expires_at: ms(request.expires_at),
         };
         // A reused id fails here, and dropping the transaction takes the counters back.
         quota_reservation::Entity::insert(row.into_active_model().reset_all())
@@ -240,6 +241,22 @@ impl QuotaStore for SeaOrmStore {
             .await
             .map_err(from_db)?;
         Ok(row.map(convert::reservation).transpose()?)
+    }
+
+    async fn expired_reservations(&self, now: Timestamp, limit: u32) -> Result<Vec<Reservation>> {
+        use quota_reservation::Column as R;
+        let rows = quota_reservation::Entity::find()
+            .filter(R::State.eq(ReservationState::Reserved.as_str()))
+            .filter(R::ExpiresAt.lte(ms(now)))
+            .order_by_asc(R::ExpiresAt)
+            .order_by_asc(R::Id)
+            .limit(u64::from(limit))
+            .all(&self.db)
+            .await
+            .map_err(from_db)?;
+        rows.into_iter()
+            .map(|r| convert::reservation(r).map_err(Into::into))
+            .collect()
     }
 
     async fn usage(

@@ -36,6 +36,8 @@ pub struct ReserveRequest {
     pub periods: Vec<PeriodLimit>,
     /// When.
     pub at: Timestamp,
+    /// When a hold never settled or refunded is closed by the scheduled work (charged as held).
+    pub expires_at: Timestamp,
 }
 
 /// The answer to a reservation.
@@ -110,6 +112,8 @@ pub struct Reservation {
     pub created_at: Timestamp,
     /// When it was settled or refunded.
     pub closed_at: Option<Timestamp>,
+    /// When an open hold is swept by the scheduled work.
+    pub expires_at: Timestamp,
 }
 
 /// Units used (settled plus held) by an agent in one unit and period.

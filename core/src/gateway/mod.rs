@@ -27,7 +27,7 @@ pub use bootstrap::BootstrapReport;
 pub use generate::{Generated, MAX_IMAGES_PER_REQUEST, MAX_SPEECH_CHARS, estimate_tokens};
 pub use keys::{IssuedAdminKey, IssuedKey, NewKeyRequest};
 pub use profile::AgentProfile;
-pub use quota::{Hold, PeriodUsage, UnitUsage, UsageReport};
+pub use quota::{HOLD_TTL, Hold, PeriodUsage, UnitUsage, UsageReport};
 pub use register::Registered;
 pub use scheduled::ScheduledReport;
 

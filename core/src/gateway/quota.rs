@@ -10,6 +10,10 @@ use crate::error::{Error, ErrorKind, Result};
 
 use super::{AgentPrincipal, Gateway};
 
+/// How long a synchronous call's hold may stay open. Longer than any provider timeout, so only
+/// holds whose closing was lost (a client that hung up mid-stream, a crash) reach it.
+pub const HOLD_TTL: chrono::Duration = chrono::Duration::minutes(15);
+
 /// Units held for one piece of work. Settle or refund it exactly once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hold {
@@ -80,11 +84,23 @@ fn period_usage(tier: &Tier, unit: Unit, period: Period, used: u64) -> PeriodUsa
 
 impl Gateway {
     /// Holds `amount` units for the caller, or fails with `QuotaExceeded` naming the full period.
+    /// An unclosed hold is charged as held after [`HOLD_TTL`] by the scheduled work.
     pub async fn reserve(
         &self,
         principal: &AgentPrincipal,
         unit: Unit,
         amount: u64,
+    ) -> Result<Hold> {
+        self.reserve_for(principal, unit, amount, HOLD_TTL).await
+    }
+
+    /// Holds units for work that may take up to `ttl` (long-running jobs hold for longer).
+    pub async fn reserve_for(
+        &self,
+        principal: &AgentPrincipal,
+        unit: Unit,
+        amount: u64,
+        ttl: chrono::Duration,
     ) -> Result<Hold> {
         let now = self.now();
         let tier = &principal.tier;
@@ -106,6 +122,7 @@ impl Gateway {
                 },
             ],
             at: now,
+            expires_at: now + ttl,
         };
         match self.ports.stores.quota.reserve(&request).await? {
             ReserveOutcome::Reserved => Ok(Hold {

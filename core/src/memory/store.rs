@@ -396,6 +396,7 @@ impl QuotaStore for MemoryStore {
             month_key: key_of(Period::Month),
             created_at: request.at,
             closed_at: None,
+            expires_at: request.expires_at,
         };
         state
             .reservations
@@ -430,6 +431,19 @@ impl QuotaStore for MemoryStore {
 
     async fn get_reservation(&self, reservation_id: &str) -> Result<Option<Reservation>> {
         Ok(self.lock().reservations.get(reservation_id).cloned())
+    }
+
+    async fn expired_reservations(&self, now: Timestamp, limit: u32) -> Result<Vec<Reservation>> {
+        let mut expired: Vec<Reservation> = self
+            .lock()
+            .reservations
+            .values()
+            .filter(|r| r.state == ReservationState::Reserved && r.expires_at <= now)
+            .cloned()
+            .collect();
+        expired.sort_by(|a, b| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
+        expired.truncate(limit as usize);
+        Ok(expired)
     }
 
     async fn usage(

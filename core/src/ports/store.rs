@@ -143,6 +143,9 @@ pub trait QuotaStore: Send + Sync {
     async fn refund(&self, reservation_id: &str, at: Timestamp) -> Result<Reservation>;
     /// One reservation.
     async fn get_reservation(&self, reservation_id: &str) -> Result<Option<Reservation>>;
+    /// Up to `limit` holds still `Reserved` whose `expires_at` is at or before `now`, oldest
+    /// expiry first.
+    async fn expired_reservations(&self, now: Timestamp, limit: u32) -> Result<Vec<Reservation>>;
     /// The agent's counters for the given periods' keys (only counters that exist).
     async fn usage(
         &self,

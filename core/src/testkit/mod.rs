@@ -12,7 +12,7 @@ mod quota;
 
 pub use accounts::{admin_keys, agents, api_keys, instances, projects};
 pub use catalog::{models, tiers};
-pub use quota::{quota_concurrent_exactness, quota_ledger};
+pub use quota::{quota_concurrent_exactness, quota_expiry, quota_ledger};
 
 use crate::error::Result;
 use crate::ports::Stores;
@@ -27,6 +27,7 @@ pub async fn run_all(stores: &Stores) -> Result<()> {
     tiers(stores).await?;
     models(stores).await?;
     quota_ledger(stores).await?;
+    quota_expiry(stores).await?;
     quota_concurrent_exactness(stores, 200, 10).await?;
     Ok(())
 }

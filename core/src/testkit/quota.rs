@@ -32,6 +32,7 @@ fn request(
             },
         ],
         at: now_ms(),
+        expires_at: now_ms() + chrono::Duration::minutes(15),
     }
 }
 
@@ -182,5 +183,40 @@ pub async fn quota_concurrent_exactness(
         used(stores, &agent.id, Unit::Video, Period::Month).await?,
         5 + expected
     );
+    Ok(())
+}
+
+/// Expired holds: only `Reserved` ones past `expires_at` are listed, oldest first, up to the limit.
+pub async fn quota_expiry(stores: &Stores) -> Result<()> {
+    let inst = sample_instance();
+    stores.instances.insert_instance(&inst).await?;
+    let agent = sample_agent(&inst.id, None);
+    stores.agents.insert_agent(&agent).await?;
+    let base = now_ms();
+    let hold = |minutes: i64| {
+        let mut r = request(&agent.id, Unit::Render, 1, None, None);
+        r.expires_at = base + chrono::Duration::minutes(minutes);
+        r
+    };
+    let (late, early, future, closed) = (hold(-5), hold(-10), hold(10), hold(-20));
+    for r in [&late, &early, &future, &closed] {
+        assert_eq!(stores.quota.reserve(r).await?, ReserveOutcome::Reserved);
+    }
+    stores.quota.refund(&closed.reservation_id, base).await?;
+    let expired: Vec<String> = stores
+        .quota
+        .expired_reservations(base, 100)
+        .await?
+        .into_iter()
+        .filter(|r| r.agent_id == agent.id)
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        expired,
+        vec![early.reservation_id.clone(), late.reservation_id.clone()]
+    );
+    let stored = stores.quota.get_reservation(&late.reservation_id).await?;
+    assert_eq!(stored.map(|r| r.expires_at), Some(late.expires_at));
+    assert!(stores.quota.expired_reservations(base, 1).await?.len() <= 1);
     Ok(())
 }

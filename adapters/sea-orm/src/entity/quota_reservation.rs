@@ -16,6 +16,7 @@ pub struct Model {
     pub month_key: String,
     pub created_at: i64,
     pub closed_at: Option<i64>,
+    pub expires_at: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -23,6 +23,7 @@ fn one_unit(agent_id: &str, max: u64) -> ReserveRequest {
             },
         ],
         at: Timestamp::from_timestamp_millis(1_795_000_000_000).unwrap_or_default(),
+        expires_at: Timestamp::from_timestamp_millis(1_795_000_900_000).unwrap_or_default(),
     }
 }
 
