@@ -47,7 +47,10 @@ fn transport_error(error: reqwest::Error) -> Error {
     } else if error.is_connect() {
         ("upstream_unreachable", "could not connect to the provider")
     } else if error.is_body() || error.is_decode() {
-        ("upstream_broken_body", "the provider's response was cut off")
+        (
+            "upstream_broken_body",
+            "the provider's response was cut off",
+        )
     } else {
         ("upstream_unreachable", "the request to the provider failed")
     };

@@ -103,13 +103,8 @@ impl ProviderAdapter for ElevenLabsAdapter {
         );
         let req = wire::request(Method::POST, &url, vec![Self::key(&call)?], Some(&body))?;
         let response = wire::send_bytes(self.http.as_ref(), &call, req, MAX_MEDIA_BYTES).await?;
-        let content_type = response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| v.starts_with("audio/"))
-            .unwrap_or_else(|| content_type(format))
-            .to_owned();
+        let content_type =
+            wire::audio_content_type(&call, response.headers(), content_type(format))?;
         let audio = response.into_body();
         // `pcm_24000` is 16-bit mono at 24 kHz, which `measure_duration` assumes for "pcm".
         let measurable = if format.starts_with("pcm") && format != "pcm_24000" {

@@ -381,12 +381,11 @@ impl ProviderAdapter for OpenAiAdapter {
             Some(&body),
         )?;
         let response = wire::send_bytes(self.http.as_ref(), &call, req, MAX_MEDIA_BYTES).await?;
-        let content_type = response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .unwrap_or_else(|| super::audio::content_type(format).to_owned());
+        let content_type = wire::audio_content_type(
+            &call,
+            response.headers(),
+            super::audio::content_type(format),
+        )?;
         let audio = response.into_body();
         let duration_seconds = measure_duration(&audio, format)
             .unwrap_or_else(|| estimate_speech_seconds(&request.text));

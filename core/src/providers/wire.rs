@@ -253,6 +253,27 @@ pub(crate) fn image_content_type(bytes: &[u8]) -> &'static str {
     }
 }
 
+/// The MIME type of a successful audio response: the provider's when it is audio (or bytes),
+/// `fallback` when it gave none, and a malformed response when it answered JSON or text instead.
+pub(crate) fn audio_content_type(
+    call: &Call<'_>,
+    headers: &HeaderMap,
+    fallback: &str,
+) -> Result<String> {
+    match headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => Ok(fallback.to_owned()),
+        Some(t) if t.starts_with("audio/") => Ok(t.to_owned()),
+        Some(t) if t.starts_with("application/octet-stream") => Ok(fallback.to_owned()),
+        Some(_) => Err(bad_response(
+            call,
+            "expected audio, got another content type",
+        )),
+    }
+}
+
 /// Decodes base64 image data a provider sent inline.
 pub(crate) fn decode_base64(call: &Call<'_>, data: &str) -> Result<Bytes> {
     use base64::Engine as _;

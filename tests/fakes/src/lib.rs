@@ -1,0 +1,307 @@
+//! molts-fakes: one loopback HTTP server speaking each provider's wire format — OpenAI,
+//! Anthropic, Gemini, Ideogram, ElevenLabs and Pexels — so molts' real adapters can be tested
+//! over real HTTP with no network and no keys.
+//!
+//! Each provider lives under its own prefix (`/openai/v1`, `/anthropic`, `/gemini`, `/ideogram`,
+//! `/elevenlabs`, `/pexels`), checks its own auth header against the key
+//! [`key`]`(provider)`, validates requests with the provider's own 400/422 body, and answers
+//! deterministically (echoed text with usage counted from the input, real PNG, WAV and MP3
+//! bytes). Faults are injected per request (see [`faults`]). Control endpoints:
+//! `POST/GET/DELETE /_fake/faults`, `GET /_fake/requests?provider=`, and
+//! `GET /_fake/images/{rrggbb}.png` (the URLs image endpoints hand out).
+
+pub mod faults;
+pub mod media;
+mod providers;
+mod respond;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+
+pub use faults::Fault;
+use faults::{FaultQueues, QueueRequest};
+
+/// Every provider the fake speaks, by the prefix it lives under.
+pub const PROVIDERS: [&str; 6] = [
+    "openai",
+    "anthropic",
+    "gemini",
+    "ideogram",
+    "elevenlabs",
+    "pexels",
+];
+
+/// The key the fake accepts for `provider`.
+pub fn key(provider: &str) -> String {
+    format!("fake-{provider}-key")
+}
+
+/// One request a provider endpoint received.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recorded {
+    /// Which provider.
+    pub provider: String,
+    /// `POST`, `GET`, ...
+    pub method: String,
+    /// The path after the provider's prefix.
+    pub path: String,
+    /// The query string, if any.
+    pub query: Option<String>,
+    /// The body as JSON (`null` when it was none or not JSON).
+    pub body: serde_json::Value,
+}
+
+#[derive(Default)]
+pub(crate) struct Shared {
+    faults: Mutex<FaultQueues>,
+    requests: Mutex<Vec<Recorded>>,
+    origin: Mutex<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking test thread must not wedge the fake for the others.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn origin(&self) -> String {
+        lock(&self.origin).clone()
+    }
+}
+
+/// A running fake server. Dropping it stops it.
+pub struct FakeServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeServer {
+    /// Starts on `127.0.0.1` at a free port.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// Starts on `listen` (`127.0.0.1:0` for any free port).
+    pub async fn start_on(listen: &str) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::default());
+        *lock(&shared.origin) = format!("http://{addr}");
+        let app = router(shared.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                eprintln!("molts-fakes stopped: {e}");
+            }
+        });
+        Ok(Self { addr, shared, task })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The base URL to configure for `provider` (what `*_BASE_URL` holds).
+    pub fn base_url(&self, provider: &str) -> String {
+        match provider {
+            "openai" | "openai_compatible" => format!("{}/openai/v1", self.url()),
+            other => format!("{}/{other}", self.url()),
+        }
+    }
+
+    /// Every provider's key and base URL under the names molts reads (`OPENAI_API_KEY`,
+    /// `OPENAI_BASE_URL`, ...), the OpenAI-compatible ones pointing at the OpenAI fake.
+    pub fn env(&self) -> HashMap<String, String> {
+        let mut env = HashMap::new();
+        for p in PROVIDERS {
+            let upper = p.to_ascii_uppercase();
+            env.insert(format!("{upper}_API_KEY"), key(p));
+            env.insert(format!("{upper}_BASE_URL"), self.base_url(p));
+        }
+        env.insert("OPENAI_COMPATIBLE_API_KEY".into(), key("openai"));
+        env.insert("OPENAI_COMPATIBLE_BASE_URL".into(), self.base_url("openai"));
+        env
+    }
+
+    /// Queues `spec` (e.g. `status=503,retry-after=1`) for `provider`'s next `times` requests.
+    pub fn push_fault(&self, provider: &str, spec: &str, times: usize) -> Result<(), String> {
+        let fault = Fault::parse(spec)?;
+        lock(&self.shared.faults).push(provider, fault, times);
+        Ok(())
+    }
+
+    /// Forgets every queued fault.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    /// The requests `provider` received, oldest first.
+    pub fn requests(&self, provider: &str) -> Vec<Recorded> {
+        lock(&self.shared.requests)
+            .iter()
+            .filter(|r| r.provider == provider)
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The fake's router over `shared` state.
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(
+            "/_fake/faults",
+            get(list_faults).post(queue_fault).delete(clear_faults),
+        )
+        .route("/_fake/requests", get(list_requests))
+        .route("/_fake/images/{name}", get(image))
+        .fallback(dispatch)
+        .with_state(shared)
+}
+
+async fn queue_fault(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let request: QueueRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("bad fault request: {e}")).into_response();
+        }
+    };
+    if !PROVIDERS.contains(&request.provider.as_str()) {
+        return (StatusCode::BAD_REQUEST, "unknown provider").into_response();
+    }
+    match Fault::parse(&request.fault) {
+        Ok(fault) => {
+            lock(&s.faults).push(&request.provider, fault, request.times);
+            (StatusCode::OK, axum::Json(lock(&s.faults).pending())).into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+    }
+}
+
+async fn list_faults(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(lock(&s.faults).pending()).into_response()
+}
+
+async fn clear_faults(State(s): State<Arc<Shared>>) -> StatusCode {
+    lock(&s.faults).clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn list_requests(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let all = lock(&s.requests);
+    let rows: Vec<&Recorded> = all
+        .iter()
+        .filter(|r| q.get("provider").is_none_or(|p| *p == r.provider))
+        .collect();
+    axum::Json(rows).into_response()
+}
+
+async fn image(Path(name): Path<String>) -> Response {
+    match name.strip_suffix(".png").and_then(media::parse_hex) {
+        Some(rgb) => ([("content-type", "image/png")], media::png(rgb)).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// What a provider handler gets.
+pub(crate) struct Ctx {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) query: HashMap<String, String>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: serde_json::Value,
+    pub(crate) fault: Fault,
+    pub(crate) origin: String,
+}
+
+async fn dispatch(
+    State(s): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let full = uri.path();
+    let (provider, path) = match full.trim_start_matches('/').split_once('/') {
+        Some((p, rest)) => (p.to_owned(), format!("/{rest}")),
+        None => (full.trim_start_matches('/').to_owned(), "/".to_owned()),
+    };
+    if !PROVIDERS.contains(&provider.as_str()) {
+        return (StatusCode::NOT_FOUND, "no such fake provider").into_response();
+    }
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    lock(&s.requests).push(Recorded {
+        provider: provider.clone(),
+        method: method.to_string(),
+        path: path.clone(),
+        query: uri.query().map(str::to_owned),
+        body: json.clone(),
+    });
+    let header_spec = headers
+        .get("x-fake-fault")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let fault = match header_spec.or_else(|| faults::marker(&body)) {
+        Some(spec) => match Fault::parse(&spec) {
+            Ok(f) => f,
+            Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+        },
+        None => lock(&s.faults).pop(&provider).unwrap_or_default(),
+    };
+    if fault.delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(fault.delay_ms)).await;
+    }
+    if let Some(status) = fault.status {
+        let mut response = respond::error(&provider, status, "fault injected by molts-fakes");
+        respond::retry_headers(&mut response, &fault);
+        return response;
+    }
+    let query: HashMap<String, String> = uri
+        .query()
+        .map(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), respond::percent_decode(v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ctx = Ctx {
+        method,
+        path,
+        query,
+        headers,
+        body: json,
+        fault,
+        origin: s.origin(),
+    };
+    if let Some(refused) = providers::check_auth(&provider, &ctx) {
+        return refused;
+    }
+    if ctx.fault.malformed {
+        return respond::malformed(&ctx);
+    }
+    providers::handle(&provider, &ctx).await
+}

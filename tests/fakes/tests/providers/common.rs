@@ -1,0 +1,260 @@
+//! Shared setup: a fake server, the registry `http_registry` builds from its env, calls with a
+//! chosen key and timeout, canned requests per operation, and the error matrix every provider
+//! must pass.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use molts_core::domain::{ModelConfig, Provider};
+use molts_core::providers::{
+    Call, ChatMessage, Credentials, ImageRequest, ProviderRegistry, Role, SpeechRequest, StockKind,
+    StockRequest, TextChunk, TextRequest, TextResponse, http_registry,
+};
+use molts_core::{Error, ErrorKind, Result};
+use molts_fakes::FakeServer;
+use molts_reqwest::ReqwestHttpClient;
+
+/// A fake server and a registry pointed at it.
+pub(crate) struct Env {
+    pub(crate) fake: FakeServer,
+    pub(crate) registry: ProviderRegistry,
+}
+
+pub(crate) async fn env() -> Env {
+    let fake = FakeServer::start().await.expect("the fake starts");
+    let vars = fake.env();
+    let http = Arc::new(ReqwestHttpClient::new().expect("a client"));
+    let registry = http_registry(http, &|k| vars.get(k).cloned());
+    Env { fake, registry }
+}
+
+/// A seeded model config by id.
+pub(crate) fn seeded(id: &str) -> ModelConfig {
+    molts_core::seed::models()
+        .into_iter()
+        .find(|m| m.id == id)
+        .expect("a seeded model")
+}
+
+/// A config for `provider` serving `provider_model`, for models the seed does not hold.
+pub(crate) fn custom(base: &str, provider: Provider, provider_model: &str) -> ModelConfig {
+    ModelConfig {
+        id: format!("test-{provider_model}"),
+        provider,
+        provider_model: provider_model.to_owned(),
+        ..seeded(base)
+    }
+}
+
+/// How the call is made: with the configured key or another, and a timeout.
+#[derive(Clone)]
+pub(crate) struct How {
+    pub(crate) key: Option<Option<String>>,
+    pub(crate) timeout: Duration,
+}
+
+impl Default for How {
+    fn default() -> Self {
+        Self {
+            key: None,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The canned work each operation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Text,
+    Stream,
+    Images,
+    Speech,
+    Voices,
+    Stock,
+}
+
+pub(crate) fn chat(user: &str) -> TextRequest {
+    TextRequest {
+        messages: vec![
+            ChatMessage {
+                role: Role::System,
+                content: "be brief".into(),
+            },
+            ChatMessage {
+                role: Role::User,
+                content: user.into(),
+            },
+        ],
+        ..TextRequest::default()
+    }
+}
+
+/// Collects a stream into its text and its final chunk, or the first error.
+pub(crate) async fn collect(
+    mut stream: molts_core::providers::TextStream,
+) -> Result<(String, TextChunk)> {
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk? {
+            TextChunk::Delta(d) => text.push_str(&d),
+            finish @ TextChunk::Finish { .. } => {
+                assert!(stream.next().await.is_none(), "nothing follows Finish");
+                return Ok((text, finish));
+            }
+        }
+    }
+    Err(Error::internal("the stream ended without Finish"))
+}
+
+impl Env {
+    /// Runs `op` against `model` as `how` says, discarding the output.
+    pub(crate) async fn run(&self, model: &ModelConfig, op: Op, how: How) -> Result<()> {
+        let mut credentials: Credentials = self.registry.credentials(model.provider).clone();
+        if let Some(key) = how.key {
+            credentials.api_key = key;
+        }
+        let call = Call {
+            model,
+            credentials: &credentials,
+            timeout: how.timeout,
+        };
+        let adapter = self.registry.adapter(model.provider)?;
+        match op {
+            Op::Text => adapter.text(call, &chat("hello there")).await.map(|_| ()),
+            Op::Stream => {
+                let stream = adapter
+                    .text_stream(call, &chat("one two three four"))
+                    .await?;
+                collect(stream).await.map(|_| ())
+            }
+            Op::Images => {
+                let request = ImageRequest {
+                    prompt: "a red fox".into(),
+                    n: 1,
+                    ..ImageRequest::default()
+                };
+                adapter.images(call, &request).await.map(|_| ())
+            }
+            Op::Speech => {
+                let request = SpeechRequest {
+                    text: "Hello from the fakes.".into(),
+                    ..SpeechRequest::default()
+                };
+                adapter.speech(call, &request).await.map(|_| ())
+            }
+            Op::Voices => adapter.voices(call).await.map(|_| ()),
+            Op::Stock => {
+                let request = StockRequest {
+                    query: "forest".into(),
+                    kind: StockKind::Photos,
+                    page: 1,
+                    per_page: 5,
+                    orientation: None,
+                };
+                adapter.stock(call, &request).await.map(|_| ())
+            }
+        }
+    }
+
+    /// Text through the registry's adapter with the configured credentials.
+    pub(crate) async fn text(
+        &self,
+        model: &ModelConfig,
+        request: &TextRequest,
+    ) -> Result<TextResponse> {
+        let credentials = self.registry.credentials(model.provider).clone();
+        let call = Call {
+            model,
+            credentials: &credentials,
+            timeout: Duration::from_secs(5),
+        };
+        self.registry
+            .adapter(model.provider)?
+            .text(call, request)
+            .await
+    }
+}
+
+#[track_caller]
+pub(crate) fn expect(result: Result<()>, kind: ErrorKind, code: &str) -> Error {
+    let error = result.expect_err("the call should fail");
+    assert_eq!(error.kind(), kind, "{error}");
+    assert_eq!(error.code(), Some(code), "{error}");
+    error
+}
+
+/// Every error class for one provider and operation: 429 with Retry-After, 500, a slow head,
+/// a wrong key (whose text must not come back), a missing key, and a malformed body.
+pub(crate) async fn error_matrix(provider: &str, model: &ModelConfig, op: Op) {
+    let env = env().await;
+    env.fake
+        .push_fault(provider, "status=429,retry-after=2", 1)
+        .unwrap();
+    let e = expect(
+        env.run(model, op, How::default()).await,
+        ErrorKind::RateLimited,
+        "provider_rate_limited",
+    );
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));
+
+    env.fake.push_fault(provider, "status=500", 1).unwrap();
+    expect(
+        env.run(model, op, How::default()).await,
+        ErrorKind::Unavailable,
+        "provider_unavailable",
+    );
+
+    env.fake.push_fault(provider, "delay-ms=1500", 1).unwrap();
+    let slow = How {
+        timeout: Duration::from_millis(300),
+        ..How::default()
+    };
+    expect(
+        env.run(model, op, slow).await,
+        ErrorKind::Unavailable,
+        "upstream_timeout",
+    );
+
+    let wrong = "wrong-key-0123456789abcdef";
+    let bad = How {
+        key: Some(Some(wrong.to_owned())),
+        ..How::default()
+    };
+    let e = expect(
+        env.run(model, op, bad).await,
+        ErrorKind::Unavailable,
+        "provider_auth_failed",
+    );
+    assert!(!e.to_string().contains("0123456789"), "the key leaked: {e}");
+
+    let none = How {
+        key: Some(None),
+        ..How::default()
+    };
+    let e = expect(
+        env.run(model, op, none).await,
+        ErrorKind::Unavailable,
+        "provider_not_configured",
+    );
+    assert!(e.message().contains("_API_KEY"), "{e}");
+
+    env.fake.push_fault(provider, "malformed", 1).unwrap();
+    expect(
+        env.run(model, op, How::default()).await,
+        ErrorKind::Unavailable,
+        "provider_bad_response",
+    );
+
+    env.fake.push_fault(provider, "status=400", 1).unwrap();
+    expect(
+        env.run(model, op, How::default()).await,
+        ErrorKind::Invalid,
+        "provider_rejected",
+    );
+
+    // After the faults, the same call succeeds.
+    env.run(model, op, How::default())
+        .await
+        .expect("the call succeeds once faults are spent");
+}

@@ -1,0 +1,14 @@
+//! The real provider adapters of molts-core, sent through molts-reqwest over real HTTP to the
+//! fake providers: success mapping, streaming whole and cut, every error class, and the
+//! Gateway's routing (fallbacks, Retry-After, quota settled with provider usage or refunded).
+//! One test binary for all of it, to link once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod anthropic;
+mod common;
+mod elevenlabs;
+mod gemini;
+mod ideogram;
+mod openai;
+mod pexels;
+mod routing;
