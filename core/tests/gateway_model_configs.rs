@@ -174,7 +174,7 @@ fn a_template_provider_needs_a_mapping_with_an_absolute_endpoint() {
             &h,
             template(
                 "t",
-                Some(json!({"endpoint": "https://api.example.com/v1/generate", "body": {}})),
+                Some(json!({"endpoint": "https://api.example.com/v1/generate", "body": {}, "response_mapping": {"image_url": "$.data[0].url"}})),
             ),
         )
         .await
@@ -400,7 +400,7 @@ fn an_invalid_patch_changes_nothing() {
             &h,
             template(
                 "tmpl",
-                Some(json!({"endpoint": "https://api.example.com/gen"})),
+                Some(json!({"endpoint": "https://api.example.com/gen", "response_mapping": {"image_url": "$.data[0].url"}})),
             ),
         )
         .await

@@ -195,37 +195,24 @@ impl Gateway {
         if !model.pricing.is_object() {
             return Err(Error::invalid("pricing", "pricing must be a JSON object"));
         }
-        match &model.payload_mapping {
-            Some(mapping) => {
-                let obj = mapping.as_object().ok_or_else(|| {
-                    Error::invalid("payload_mapping", "payload_mapping must be a JSON object")
-                })?;
-                match obj.get("endpoint") {
-                    Some(serde_json::Value::String(endpoint)) => {
-                        validate::http_url("payload_mapping.endpoint", endpoint)?;
-                    }
-                    Some(_) => {
-                        return Err(Error::invalid(
-                            "payload_mapping.endpoint",
-                            "payload_mapping.endpoint must be a string",
-                        ));
-                    }
-                    None if model.provider == Provider::Template => {
-                        return Err(Error::invalid(
-                            "payload_mapping.endpoint",
-                            "a template provider needs payload_mapping.endpoint",
-                        ));
-                    }
-                    None => {}
+        if model.provider == Provider::Template {
+            crate::providers::template::validate_mapping(model)?;
+        } else if let Some(mapping) = &model.payload_mapping {
+            let obj = mapping.as_object().ok_or_else(|| {
+                Error::invalid("payload_mapping", "payload_mapping must be a JSON object")
+            })?;
+            match obj.get("endpoint") {
+                Some(serde_json::Value::String(endpoint)) => {
+                    validate::http_url("payload_mapping.endpoint", endpoint)?;
                 }
+                Some(_) => {
+                    return Err(Error::invalid(
+                        "payload_mapping.endpoint",
+                        "payload_mapping.endpoint must be a string",
+                    ));
+                }
+                None => {}
             }
-            None if model.provider == Provider::Template => {
-                return Err(Error::invalid(
-                    "payload_mapping",
-                    "a template provider needs a payload_mapping",
-                ));
-            }
-            None => {}
         }
         for fallback in &model.fallbacks {
             if fallback == &model.id {

@@ -87,9 +87,12 @@ impl Gateway {
     ) -> Result<ModelConfig> {
         let candidates = self.list_models_for(principal, Some(modality)).await?;
         let usable = |m: &&ModelConfig| {
+            let creds = self.providers.credentials(m.provider);
             self.providers.has(m.provider)
                 && (m.provider == Provider::Demo
-                    || self.providers.credentials(m.provider).api_key.is_some())
+                    || creds.api_key.is_some()
+                    // A local OpenAI-compatible server often needs no key, only its address.
+                    || (m.provider == Provider::OpenaiCompatible && creds.base_url.is_some()))
         };
         candidates
             .iter()

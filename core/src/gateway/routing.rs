@@ -48,6 +48,17 @@ async fn call_once(
     })
 }
 
+/// Whose credentials a model calls with: its provider's, or for a template model the provider
+/// its mapping names in `key_from`.
+fn credentials_of(model: &ModelConfig) -> crate::domain::Provider {
+    match model.provider {
+        crate::domain::Provider::Template => {
+            crate::providers::template::key_provider(model).unwrap_or(model.provider)
+        }
+        other => other,
+    }
+}
+
 impl Gateway {
     /// The requested model and its usable fallbacks, in order, without repeats.
     pub(super) async fn model_chain(
@@ -100,7 +111,7 @@ impl Gateway {
             };
             let call = Call {
                 model,
-                credentials: self.providers.credentials(model.provider),
+                credentials: self.providers.credentials(credentials_of(model)),
                 timeout: self.providers.timeout(model.provider),
             };
             for attempt in 1..=policy.attempts_per_model.max(1) {

@@ -12,6 +12,7 @@ mod openai;
 mod pexels;
 mod registry;
 mod sse;
+pub mod template;
 mod types;
 mod wire;
 

@@ -8,6 +8,7 @@ use crate::domain::Provider;
 use crate::ports::HttpClient;
 
 use super::adapter::{Credentials, ProviderAdapter, ProviderRegistry};
+use super::template::TemplateAdapter;
 use super::{
     AnthropicAdapter, ElevenLabsAdapter, GeminiAdapter, IdeogramAdapter, OpenAiAdapter,
     PexelsAdapter,
@@ -60,7 +61,11 @@ pub fn http_registry(
     http: Arc<dyn HttpClient>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> ProviderRegistry {
-    let adapters: [(Provider, Arc<dyn ProviderAdapter>); 7] = [
+    let adapters: [(Provider, Arc<dyn ProviderAdapter>); 8] = [
+        (
+            Provider::Template,
+            Arc::new(TemplateAdapter::new(http.clone())),
+        ),
         (Provider::Openai, Arc::new(OpenAiAdapter::new(http.clone()))),
         (
             Provider::OpenaiCompatible,

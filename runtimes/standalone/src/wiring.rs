@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use molts_core::domain::Provider;
 use molts_core::memory::MemoryRateLimiter;
-use molts_core::providers::ProviderRegistry;
+use molts_core::providers::{ProviderRegistry, http_registry};
 use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
 use molts_demo::DemoProvider;
+use molts_reqwest::{ReqwestHttpClient, TokioSleeper};
 use molts_sea_orm::SeaOrmStore;
 use tracing_subscriber::EnvFilter;
 
@@ -62,17 +63,22 @@ pub(crate) async fn gateway(settings: &Settings) -> Result<Gateway, String> {
         default_instance: settings.default_instance.clone(),
         ..GatewayConfig::default()
     };
-    Ok(Gateway::new(ports, config).with_providers(providers(settings)))
+    Ok(Gateway::new(ports, config).with_providers(providers(settings)?))
 }
 
-/// The provider registry: the offline demo provider unless switched off.
-fn providers(settings: &Settings) -> ProviderRegistry {
-    let registry = ProviderRegistry::new();
-    if settings.demo_providers {
+/// The provider registry: every HTTP provider over reqwest, keys and base URLs from the
+/// environment under their usual names (`OPENAI_API_KEY`, ...), plus the offline demo provider
+/// unless switched off.
+fn providers(settings: &Settings) -> Result<ProviderRegistry, String> {
+    let http =
+        ReqwestHttpClient::new().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let registry = http_registry(Arc::new(http), &|name| std::env::var(name).ok())
+        .with_sleeper(Arc::new(TokioSleeper));
+    Ok(if settings.demo_providers {
         registry.with_adapter(Provider::Demo, Arc::new(DemoProvider))
     } else {
         registry
-    }
+    })
 }
 
 /// A database URL with any password replaced, fit for logs.

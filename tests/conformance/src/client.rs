@@ -14,7 +14,8 @@ use crate::Target;
 /// Fails the case with a formatted message unless the condition holds.
 macro_rules! ensure {
     ($cond:expr, $($msg:tt)+) => {
-        if !$cond {
+        let holds: bool = $cond;
+        if !holds {
             return Err(format!($($msg)+));
         }
     };

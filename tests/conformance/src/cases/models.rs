@@ -291,7 +291,7 @@ pub(super) async fn model_validation(ctx: &Ctx) -> CaseResult {
     let template = ctx
         .new_model(
             "image",
-            json!({"provider": "template", "payload_mapping": {"endpoint": endpoint}}),
+            json!({"provider": "template", "payload_mapping": {"endpoint": endpoint, "response_mapping": {"image_url": "$.data[0].url"}}}),
         )
         .await?;
     let path = format!("/v1/admin/models/{template}");
