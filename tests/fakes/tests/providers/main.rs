@@ -6,6 +6,7 @@
 
 mod anthropic;
 mod common;
+mod control;
 mod elevenlabs;
 mod gemini;
 mod ideogram;
