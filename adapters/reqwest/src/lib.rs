@@ -2,7 +2,8 @@
 //!
 //! Provider adapters live in `molts-core` as pure mapping over `HttpClient`; this crate is the
 //! only place the native runtimes touch a real HTTP client. Bodies stream (SSE, large audio), the
-//! per-request timeout covers the response head only (a long stream is not cut off), redirects
+//! per-request timeout covers the response head and then each pause between body chunks (a long
+//! stream that keeps sending is never cut off), redirects
 //! are never followed (a provider answering 3xx is a misconfiguration to surface, not to chase),
 //! and errors never carry the URL's query or any header (keys travel there).
 
@@ -83,14 +84,38 @@ impl molts_core::HttpClient for ReqwestHttpClient {
         if let Some(headers) = builder.headers_mut() {
             *headers = response.headers().clone();
         }
-        let body = response
-            .bytes_stream()
-            .map(|chunk| chunk.map_err(transport_error))
-            .boxed();
+        let body = idle_limited(response.bytes_stream(), options.timeout);
         builder.body(body).map_err(|e| {
             Error::internal("the provider's response could not be represented").with_source(e)
         })
     }
+}
+
+/// The body as a `ByteStream` that fails with `Unavailable` (and ends) when no chunk arrives for
+/// `idle`: a provider that stalls mid-stream must not hold a request, and its quota hold, forever.
+/// Long streams that keep sending are never cut.
+fn idle_limited(
+    body: impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
+    idle: Duration,
+) -> molts_core::ports::ByteStream {
+    let body = Box::pin(body);
+    futures::stream::unfold(Some(body), move |state| async move {
+        let mut body = state?;
+        match tokio::time::timeout(idle, body.next()).await {
+            Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
+            Ok(Some(Err(e))) => Some((Err(transport_error(e)), None)),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(Error::unavailable(format!(
+                    "the provider sent nothing for {} ms mid-response",
+                    idle.as_millis()
+                ))
+                .with_code("upstream_timeout")),
+                None,
+            )),
+        }
+    })
+    .boxed()
 }
 
 /// `Sleeper` over `tokio::time::sleep`, for retry backoff on native runtimes.

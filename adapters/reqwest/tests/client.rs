@@ -41,6 +41,17 @@ async fn serve() -> String {
             }),
         )
         .route(
+            "/stall",
+            get(|| async {
+                let chunks = futures::stream::iter(0..2).then(|i| async move {
+                    // The first piece at once, then a pause longer than the client waits.
+                    tokio::time::sleep(Duration::from_millis(if i == 0 { 0 } else { 2_000 })).await;
+                    Ok::<_, std::io::Error>(Bytes::from(format!("piece{i}")))
+                });
+                Body::from_stream(chunks)
+            }),
+        )
+        .route(
             "/slow",
             get(|| async {
                 tokio::time::sleep(Duration::from_secs(5)).await;
@@ -165,4 +176,27 @@ async fn the_tokio_sleeper_waits() {
     let started = Instant::now();
     TokioSleeper.sleep(Duration::from_millis(60)).await;
     assert!(started.elapsed() >= Duration::from_millis(60));
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_mid_way_fails_after_the_timeout_but_a_steady_one_does_not() {
+    let base = serve().await;
+    let client = ReqwestHttpClient::new().unwrap();
+    let response = client
+        .send(get_req(&format!("{base}/stall")), opts(300))
+        .await
+        .unwrap();
+    let mut body = response.into_body();
+    assert_eq!(body.next().await.unwrap().unwrap().as_ref(), b"piece0");
+    let error = body.next().await.unwrap().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unavailable);
+    assert_eq!(error.code(), Some("upstream_timeout"));
+    assert!(body.next().await.is_none());
+
+    // Three pieces 50 ms apart take longer than nothing but never pause for 120 ms.
+    let steady = client
+        .send_collect(get_req(&format!("{base}/stream")), opts(120), 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(steady.body().as_ref(), b"chunk0;chunk1;chunk2;");
 }
