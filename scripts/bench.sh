@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The latency molts adds over calling a provider directly: starts the fake providers and a
+# release `molts serve` on SQLite pointed at them, then runs `molts-bench` (auth, rate limit and
+# quota accounting all on). Prints figures and ratios; changes nothing. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/molts/target}"
+REQUESTS="${REQUESTS:-2000}"
+
+cargo build --release -q -p molts -p molts-fakes -p molts-bench
+bin="$CARGO_TARGET_DIR/release"
+work=$(mktemp -d)
+cleanup() { kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+"$bin/molts-fakes" --listen 127.0.0.1:0 --print-env > "$work/fakes.out" &
+for _ in $(seq 1 100); do grep -q '^OPENAI_BASE_URL=' "$work/fakes.out" 2>/dev/null && break; sleep 0.1; done
+set -a; . <(grep '_' "$work/fakes.out" | grep '=') ; set +a
+
+token="bench-operator-token-0123456789abcdef"
+MOLTS_ADMIN_TOKEN="$token" RUST_LOG=warn "$bin/molts" serve --listen 127.0.0.1:0 \
+  --database-url "sqlite://$work/molts.db?mode=rwc" > "$work/molts.out" 2> "$work/molts.err" &
+for _ in $(seq 1 100); do grep -q 'listening on' "$work/molts.out" 2>/dev/null && break; sleep 0.1; done
+molts_url=$(sed -n 's/^molts listening on //p' "$work/molts.out")
+
+echo "machine: $(nproc) cores, $(uname -m); fake at $OPENAI_BASE_URL, molts at $molts_url (SQLite)"
+"$bin/molts-bench" --molts "$molts_url" --admin-token "$token" \
+  --direct "$OPENAI_BASE_URL" --direct-key "$OPENAI_API_KEY" --requests "$REQUESTS"
