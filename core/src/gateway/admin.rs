@@ -234,6 +234,7 @@ impl Gateway {
             .instances
             .update_instance(&instance)
             .await?;
+        self.invalidate_caches();
         Ok(instance)
     }
 
@@ -287,6 +288,7 @@ impl Gateway {
             ));
         }
         if self.ports.stores.instances.delete_instance(id).await? {
+            self.invalidate_caches();
             Ok(())
         } else {
             Err(Error::not_found("instance", id))
@@ -340,6 +342,7 @@ impl Gateway {
             .ok_or_else(|| Error::not_found("project", id))?;
         admin.require_instance_write(&project.instance_id)?;
         self.ports.stores.projects.delete_project(id).await?;
+        self.invalidate_caches();
         Ok(())
     }
 
@@ -389,6 +392,7 @@ impl Gateway {
         tier.created_at = existing.created_at;
         tier.updated_at = self.now();
         self.ports.stores.tiers.update_tier(&tier).await?;
+        self.invalidate_caches();
         Ok(tier)
     }
 
@@ -419,6 +423,7 @@ impl Gateway {
             )));
         }
         if self.ports.stores.tiers.delete_tier(id).await? {
+            self.invalidate_caches();
             Ok(())
         } else {
             Err(Error::not_found("tier", id))

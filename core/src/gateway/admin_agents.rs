@@ -126,6 +126,7 @@ impl Gateway {
         }
         agent.updated_at = self.now();
         self.ports.stores.agents.update_agent(&agent).await?;
+        self.invalidate_caches();
         Ok(agent)
     }
 
@@ -134,6 +135,7 @@ impl Gateway {
         let agent = self.visible_agent(admin, id).await?;
         admin.require_instance_write(&agent.instance_id)?;
         self.ports.stores.agents.delete_agent(id).await?;
+        self.invalidate_caches();
         Ok(())
     }
 

@@ -75,6 +75,7 @@ impl Gateway {
         model.created_at = now;
         model.updated_at = now;
         self.ports.stores.models.insert_model(&model).await?;
+        self.invalidate_caches();
         Ok(model)
     }
 
@@ -114,6 +115,7 @@ impl Gateway {
         model.created_at = existing.created_at;
         model.updated_at = self.now();
         self.ports.stores.models.update_model(&model).await?;
+        self.invalidate_caches();
         Ok(model)
     }
 
@@ -157,6 +159,7 @@ impl Gateway {
         self.check_model(&model).await?;
         model.updated_at = self.now();
         self.ports.stores.models.update_model(&model).await?;
+        self.invalidate_caches();
         Ok(model)
     }
 
@@ -177,6 +180,7 @@ impl Gateway {
             )));
         }
         if self.ports.stores.models.delete_model(id).await? {
+            self.invalidate_caches();
             Ok(())
         } else {
             Err(Error::not_found("model", id))

@@ -17,6 +17,8 @@ pub struct AgentPrincipal {
     pub agent: Agent,
     /// The key it used.
     pub key_id: String,
+    /// When that key stops working, if ever.
+    pub key_expires_at: Option<crate::Timestamp>,
     /// Its tier.
     pub tier: Tier,
     /// Its instance.
@@ -86,6 +88,25 @@ impl Gateway {
     /// `Forbidden`.
     pub async fn authenticate_agent(&self, presented: &str) -> Result<AgentPrincipal> {
         let now = self.now();
+        let cache_key = secret::hash(presented);
+        if let Some(principal) = self.caches.principals.get(&cache_key, now) {
+            // A cached key still expires on time.
+            if principal.key_expires_at.is_none_or(|e| now < e) {
+                return Ok(principal);
+            }
+        }
+        let principal = self.load_principal(presented, now).await?;
+        self.caches
+            .principals
+            .put(cache_key, principal.clone(), now);
+        Ok(principal)
+    }
+
+    async fn load_principal(
+        &self,
+        presented: &str,
+        now: crate::Timestamp,
+    ) -> Result<AgentPrincipal> {
         let candidates = self
             .ports
             .stores
@@ -118,6 +139,7 @@ impl Gateway {
         Ok(AgentPrincipal {
             agent,
             key_id: key.id,
+            key_expires_at: key.expires_at,
             tier,
             instance,
         })

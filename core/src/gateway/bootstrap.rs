@@ -128,6 +128,7 @@ impl Gateway {
                 }
             }
         }
+        self.invalidate_caches();
         Ok(report)
     }
 }

@@ -127,6 +127,7 @@ impl Gateway {
             .revoke_api_key(&principal.agent.id, key_id, self.now())
             .await?;
         if revoked {
+            self.invalidate_caches();
             Ok(())
         } else {
             Err(Error::not_found("key", key_id))

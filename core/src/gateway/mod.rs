@@ -7,6 +7,7 @@ mod admin_agents;
 mod admin_models;
 mod auth;
 mod bootstrap;
+mod cache;
 mod generate;
 mod keys;
 mod models;
@@ -45,6 +46,9 @@ pub struct GatewayConfig {
     pub rate_window: Duration,
     /// Largest page an admin list returns.
     pub max_page_size: u32,
+    /// How long a key's principal and a model config are cached; zero turns caching off. A change
+    /// made through this gateway clears the caches at once; other replicas see it within this.
+    pub cache_ttl: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -53,6 +57,7 @@ impl Default for GatewayConfig {
             default_instance: "default".to_owned(),
             rate_window: Duration::from_secs(60),
             max_page_size: 200,
+            cache_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -76,15 +81,18 @@ pub struct Gateway {
     ports: Ports,
     config: Arc<GatewayConfig>,
     providers: Arc<ProviderRegistry>,
+    caches: Arc<cache::Caches>,
 }
 
 impl Gateway {
     /// A gateway over `ports`.
     pub fn new(ports: Ports, config: GatewayConfig) -> Self {
+        let ttl = chrono::Duration::from_std(config.cache_ttl).unwrap_or(chrono::Duration::zero());
         Self {
             ports,
             config: Arc::new(config),
             providers: Arc::new(ProviderRegistry::new()),
+            caches: Arc::new(cache::Caches::new(ttl)),
         }
     }
 
@@ -93,6 +101,12 @@ impl Gateway {
     pub fn with_providers(mut self, registry: ProviderRegistry) -> Self {
         self.providers = Arc::new(registry);
         self
+    }
+
+    /// Forgets every cached principal and model config. Called by every change made through the
+    /// gateway; call it after changing the stores directly.
+    pub fn invalidate_caches(&self) {
+        self.caches.clear();
     }
 
     /// The provider registry.

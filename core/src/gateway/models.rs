@@ -36,7 +36,7 @@ impl Gateway {
                 .with_param("model")
         };
         let usable = |m: &ModelConfig| m.enabled && instance.settings.allows_model(&m.id);
-        let found = match self.ports.stores.models.get_model(requested).await? {
+        let found = match self.cached_model(requested).await? {
             Some(m) => Some(m),
             None => match requested.split_once(':') {
                 Some((provider, provider_model)) => {
@@ -77,6 +77,17 @@ impl Gateway {
 }
 
 impl Gateway {
+    /// A model config by id, through the short-lived cache.
+    async fn cached_model(&self, id: &str) -> Result<Option<ModelConfig>> {
+        let now = self.now();
+        if let Some(hit) = self.caches.models.get(&id.to_owned(), now) {
+            return Ok(hit);
+        }
+        let model = self.ports.stores.models.get_model(id).await?;
+        self.caches.models.put(id.to_owned(), model.clone(), now);
+        Ok(model)
+    }
+
     /// The model used when a request names none: the first enabled model of `modality` the
     /// instance allows whose provider is enabled and configured, preferring real providers over
     /// the offline demo.
