@@ -127,8 +127,14 @@ impl Gateway {
                             return Err(e);
                         }
                         let wait = self.backoff(attempt, e.retry_after());
+                        // A refused or missing key will not fix itself in a moment: go straight
+                        // to the next fallback instead of retrying this provider.
+                        let hopeless = matches!(
+                            e.code(),
+                            Some("provider_auth_failed" | "provider_not_configured")
+                        );
                         last = Some(e);
-                        if attempt == policy.attempts_per_model {
+                        if attempt == policy.attempts_per_model || hopeless {
                             break;
                         }
                         match (wait, self.providers.sleeper()) {

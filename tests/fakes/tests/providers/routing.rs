@@ -126,6 +126,23 @@ async fn a_retry_waits_for_the_providers_retry_after() {
 }
 
 #[tokio::test]
+async fn a_refused_key_is_not_retried_but_handed_to_the_fallback() {
+    let w = world().await;
+    w.fake.push_fault("openai", "status=401", 2).unwrap();
+    let out = w
+        .gateway
+        .generate_text(&w.agent, "gpt-4o-mini", chat("hi"))
+        .await
+        .unwrap();
+    assert_eq!(out.model.id, "claude-3-5-haiku");
+    assert_eq!(
+        w.fake.requests("openai").len(),
+        1,
+        "a refused key will not work on a second try"
+    );
+}
+
+#[tokio::test]
 async fn a_retry_after_longer_than_the_policy_moves_to_the_fallback_at_once() {
     let w = world().await;
     w.fake
