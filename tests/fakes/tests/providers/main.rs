@@ -13,3 +13,4 @@ mod ideogram;
 mod openai;
 mod pexels;
 mod routing;
+mod template;
