@@ -273,6 +273,8 @@ pub fn models() -> Vec<ModelConfig> {
             enabled: true,
             payload_mapping: None,
             fallbacks: Vec::new(),
+            alias: None,
+            weight: 1,
             created_at: Default::default(),
             updated_at: Default::default(),
         })

@@ -27,6 +27,8 @@ fn model(id: &str, provider: Provider, modality: Modality) -> ModelConfig {
         enabled: true,
         payload_mapping: None,
         fallbacks: Vec::new(),
+        alias: None,
+        weight: 1,
         created_at: Default::default(),
         updated_at: Default::default(),
     }
@@ -206,6 +208,8 @@ fn fallbacks_must_exist_make_the_same_thing_and_not_loop_to_self() {
         let h = Harness::start().await;
         let with_fallbacks = |fallbacks: &[&str]| ModelConfig {
             fallbacks: fallbacks.iter().map(|f| (*f).to_owned()).collect(),
+            alias: None,
+            weight: 1,
             ..model("primary-video", Provider::Gemini, Modality::Video)
         };
         let e = create(&h, with_fallbacks(&["demo-video", "missing-model"]))
@@ -239,6 +243,8 @@ fn a_model_used_as_a_fallback_cannot_be_deleted() {
             &h,
             ModelConfig {
                 fallbacks: vec!["demo-video".to_owned()],
+                alias: None,
+                weight: 1,
                 ..model("primary-video", Provider::Gemini, Modality::Video)
             },
         )
@@ -289,6 +295,8 @@ fn a_model_used_as_a_fallback_cannot_change_modality() {
             &h,
             ModelConfig {
                 fallbacks: vec!["backup".to_owned()],
+                alias: None,
+                weight: 1,
                 ..model("primary", Provider::Gemini, Modality::Video)
             },
         )
@@ -382,6 +390,8 @@ fn replacing_keeps_creation_time_and_checks_the_id() {
                     "mine",
                     ModelConfig {
                         fallbacks: vec!["nope".to_owned()],
+                        alias: None,
+                        weight: 1,
                         ..model("mine", Provider::Openai, Modality::Text)
                     },
                 )
@@ -475,6 +485,8 @@ fn a_patch_changes_only_what_it_names() {
             ModelConfig {
                 status: before.status,
                 fallbacks: before.fallbacks.clone(),
+                alias: None,
+                weight: 1,
                 updated_at: before.updated_at,
                 ..after.clone()
             },

@@ -127,6 +127,8 @@ enum ModelConfigs {
     Enabled,
     PayloadMapping,
     Fallbacks,
+    Alias,
+    Weight,
     CreatedAt,
     UpdatedAt,
 }
@@ -283,6 +285,8 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(boolean(ModelConfigs::Enabled))
             .col(text_null(ModelConfigs::PayloadMapping))
             .col(text(ModelConfigs::Fallbacks))
+            .col(text_null(ModelConfigs::Alias))
+            .col(big(ModelConfigs::Weight))
             .col(big(ModelConfigs::CreatedAt))
             .col(big(ModelConfigs::UpdatedAt))
             .to_owned(),
@@ -376,6 +380,11 @@ fn indexes() -> Vec<IndexCreateStatement> {
             "idx_model_configs_status",
             ModelConfigs::Table,
             vec![ModelConfigs::Status],
+        ),
+        index(
+            "idx_model_configs_alias",
+            ModelConfigs::Table,
+            vec![ModelConfigs::Alias],
         ),
         index(
             "idx_quota_reservations_agent",

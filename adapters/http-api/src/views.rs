@@ -205,6 +205,22 @@ pub(crate) struct ModelView {
     capabilities: Vec<String>,
 }
 
+impl ModelView {
+    /// An alias, listed like a model: requests naming it are balanced across its members.
+    pub(crate) fn alias(name: String, member: &ModelConfig) -> Self {
+        Self {
+            object: "model",
+            created: member.created_at.timestamp(),
+            owned_by: "molts",
+            modality: member.modality.as_str(),
+            status: member.status.as_str(),
+            display_name: format!("{name} (balanced alias)"),
+            id: name,
+            capabilities: member.capabilities.clone(),
+        }
+    }
+}
+
 impl From<ModelConfig> for ModelView {
     fn from(m: ModelConfig) -> Self {
         Self {

@@ -96,6 +96,9 @@ impl ModelConfigStore for SeaOrmStore {
         if filter.enabled_only {
             select = select.filter(model_config::Column::Enabled.eq(true));
         }
+        if let Some(alias) = &filter.alias {
+            select = select.filter(model_config::Column::Alias.eq(alias.as_str()));
+        }
         let rows = select
             .order_by(
                 sort_key(self.backend(), model_config::Column::Id),

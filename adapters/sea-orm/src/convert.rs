@@ -249,6 +249,8 @@ pub(crate) fn model_row(c: &ModelConfig) -> molts_core::Result<model_config::Mod
         enabled: c.enabled,
         payload_mapping: c.payload_mapping.as_ref().map(to_json).transpose()?,
         fallbacks: to_json(&c.fallbacks)?,
+        alias: c.alias.clone(),
+        weight: i64::from(c.weight),
         created_at: ms(c.created_at),
         updated_at: ms(c.updated_at),
     })
@@ -267,6 +269,9 @@ pub(crate) fn model(m: model_config::Model) -> Read<ModelConfig> {
             .map(|t| from_json("model payload mapping", t))
             .transpose()?,
         fallbacks: from_json("model fallbacks", &m.fallbacks)?,
+        weight: u32::try_from(m.weight)
+            .map_err(|_| StoreError::corrupt("model weight", m.weight))?,
+        alias: m.alias,
         created_at: time("model created_at", m.created_at)?,
         updated_at: time("model updated_at", m.updated_at)?,
         id: m.id,

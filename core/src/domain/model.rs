@@ -206,6 +206,13 @@ pub struct ModelConfig {
     /// Config ids to try, in order, when this one's provider fails.
     #[serde(default)]
     pub fallbacks: Vec<String>,
+    /// A name several configs share: a request naming it is balanced across them by `weight`,
+    /// the others serving as fallbacks.
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// Share of the alias's traffic (0 = only as a fallback).
+    #[serde(default = "default_weight")]
+    pub weight: u32,
     /// When it was created (set by molts).
     #[serde(default = "crate::domain::tier::epoch")]
     pub created_at: Timestamp,
@@ -226,6 +233,10 @@ fn default_true() -> bool {
     true
 }
 
+fn default_weight() -> u32 {
+    1
+}
+
 /// Filters for listing model configs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModelFilter {
@@ -237,6 +248,8 @@ pub struct ModelFilter {
     pub provider: Option<Provider>,
     /// Only enabled configs.
     pub enabled_only: bool,
+    /// Only configs sharing this alias.
+    pub alias: Option<String>,
 }
 
 impl ModelFilter {
@@ -246,5 +259,9 @@ impl ModelFilter {
             && self.status.is_none_or(|x| x == m.status)
             && self.provider.is_none_or(|x| x == m.provider)
             && (!self.enabled_only || m.enabled)
+            && self
+                .alias
+                .as_ref()
+                .is_none_or(|a| m.alias.as_ref() == Some(a))
     }
 }

@@ -40,6 +40,12 @@ pub struct ModelPatch {
     /// New fallbacks.
     #[serde(default)]
     pub fallbacks: Option<Vec<String>>,
+    /// New alias; an empty string removes it.
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// New weight within the alias.
+    #[serde(default)]
+    pub weight: Option<u32>,
 }
 
 impl Gateway {
@@ -156,6 +162,12 @@ impl Gateway {
         if let Some(v) = patch.fallbacks {
             model.fallbacks = v;
         }
+        if let Some(v) = patch.alias {
+            model.alias = (!v.is_empty()).then_some(v);
+        }
+        if let Some(v) = patch.weight {
+            model.weight = v;
+        }
         self.check_model(&model).await?;
         model.updated_at = self.now();
         self.ports.stores.models.update_model(&model).await?;
@@ -189,6 +201,33 @@ impl Gateway {
 
     async fn check_model(&self, model: &ModelConfig) -> Result<()> {
         validate::slug("id", &model.id)?;
+        // An id and an alias must never be the same name, or a request could mean either.
+        if let Some(alias) = &model.alias {
+            validate::slug("alias", alias)?;
+            if self.ports.stores.models.get_model(alias).await?.is_some() {
+                return Err(Error::invalid(
+                    "alias",
+                    format!("'{alias}' is already a model id"),
+                ));
+            }
+        }
+        let filter = ModelFilter {
+            alias: Some(model.id.clone()),
+            ..ModelFilter::default()
+        };
+        if !self
+            .ports
+            .stores
+            .models
+            .list_models(&filter)
+            .await?
+            .is_empty()
+        {
+            return Err(Error::invalid(
+                "id",
+                format!("'{}' is already an alias", model.id),
+            ));
+        }
         validate::name("display_name", &model.display_name, 200)?;
         if model.provider_model.trim().is_empty() {
             return Err(Error::invalid(

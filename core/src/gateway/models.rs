@@ -77,6 +77,59 @@ impl Gateway {
 }
 
 impl Gateway {
+    /// The enabled configs sharing the alias `name` that the instance allows, with one picked by
+    /// weight first and the rest after it by weight; `None` when `name` is a model id or no alias.
+    pub(super) async fn alias_members(
+        &self,
+        instance: &Instance,
+        name: &str,
+        modality: Modality,
+    ) -> Result<Option<Vec<ModelConfig>>> {
+        if self.cached_model(name).await?.is_some() {
+            return Ok(None);
+        }
+        let filter = ModelFilter {
+            alias: Some(name.to_owned()),
+            modality: Some(modality),
+            enabled_only: true,
+            ..ModelFilter::default()
+        };
+        let mut members: Vec<ModelConfig> = self
+            .ports
+            .stores
+            .models
+            .list_models(&filter)
+            .await?
+            .into_iter()
+            .filter(|m| instance.settings.allows_model(&m.id))
+            .collect();
+        if members.is_empty() {
+            return Ok(None);
+        }
+        members.sort_by(|a, b| b.weight.cmp(&a.weight).then_with(|| a.id.cmp(&b.id)));
+        let total: u64 = members.iter().map(|m| u64::from(m.weight)).sum();
+        if total > 0 {
+            let mut bytes = [0u8; 8];
+            self.ports.ids.fill_secret(&mut bytes)?;
+            let mut ticket = u64::from_le_bytes(bytes) % total;
+            let picked = members
+                .iter()
+                .position(|m| {
+                    let w = u64::from(m.weight);
+                    if ticket < w {
+                        true
+                    } else {
+                        ticket -= w;
+                        false
+                    }
+                })
+                .unwrap_or(0);
+            let first = members.remove(picked);
+            members.insert(0, first);
+        }
+        Ok(Some(members))
+    }
+
     /// A model config by id, through the short-lived cache.
     async fn cached_model(&self, id: &str) -> Result<Option<ModelConfig>> {
         let now = self.now();

@@ -67,10 +67,17 @@ impl Gateway {
         requested: &str,
         modality: Modality,
     ) -> Result<Vec<ModelConfig>> {
-        let primary = self
-            .resolve_model(&principal.instance, requested, Some(modality))
-            .await?;
-        let mut chain = vec![primary];
+        // An alias is balanced by weight; its other members follow as fallbacks.
+        let mut chain = match self
+            .alias_members(&principal.instance, requested, modality)
+            .await?
+        {
+            Some(members) => members,
+            None => vec![
+                self.resolve_model(&principal.instance, requested, Some(modality))
+                    .await?,
+            ],
+        };
         let mut i = 0;
         // Fallbacks may have fallbacks; walk breadth-first and stop at repeats.
         while i < chain.len() && chain.len() < 8 {

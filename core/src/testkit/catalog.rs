@@ -47,6 +47,8 @@ pub async fn models(stores: &Stores) -> Result<()> {
     }));
     text.pricing = json!({"usd_per_million_input_tokens": 1.25});
     text.fallbacks = vec!["gpt-4o-mini".to_owned()];
+    text.alias = Some(format!("{tag}-alias"));
+    text.weight = 3;
     text.created_at = now_ms();
     text.updated_at = now_ms();
     let mut image = seed::models().remove(4);
@@ -110,6 +112,16 @@ pub async fn models(stores: &Stores) -> Result<()> {
         vec![text.id.clone()]
     );
     assert_eq!(ours(by(ModelFilter::default()).await?).len(), 2);
+    assert_eq!(
+        ours(
+            by(ModelFilter {
+                alias: Some(format!("{tag}-alias")),
+                ..Default::default()
+            })
+            .await?
+        ),
+        vec![text.id.clone()]
+    );
 
     image.enabled = true;
     image.display_name = "Renamed".to_owned();

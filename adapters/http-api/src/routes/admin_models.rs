@@ -21,6 +21,7 @@ pub(super) struct ModelQuery {
     status: Option<String>,
     provider: Option<String>,
     enabled: Option<bool>,
+    alias: Option<String>,
 }
 
 fn bad(param: &'static str, allowed: &str) -> Error {
@@ -58,6 +59,7 @@ impl ModelQuery {
             status,
             provider,
             enabled_only: self.enabled == Some(true),
+            alias: self.alias,
         })
     }
 }

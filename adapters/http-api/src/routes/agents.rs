@@ -80,7 +80,17 @@ pub(super) async fn models(
     Extension(principal): Extension<AgentPrincipal>,
 ) -> ApiResult<Json<List<ModelView>>> {
     let models = state.gateway.list_models_for(&principal, None).await?;
-    Ok(Json(List::of(
-        models.into_iter().map(ModelView::from).collect(),
-    )))
+    // Aliases are listed like models, so OpenAI clients can pick them.
+    let mut aliases: Vec<ModelView> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for m in &models {
+        if let Some(alias) = &m.alias {
+            if seen.insert(alias.clone()) {
+                aliases.push(ModelView::alias(alias.clone(), m));
+            }
+        }
+    }
+    let mut data: Vec<ModelView> = models.into_iter().map(ModelView::from).collect();
+    data.extend(aliases);
+    Ok(Json(List::of(data)))
 }

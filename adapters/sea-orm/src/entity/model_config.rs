@@ -22,6 +22,8 @@ pub struct Model {
     pub payload_mapping: Option<String>,
     /// JSON array of model ids.
     pub fallbacks: String,
+    pub alias: Option<String>,
+    pub weight: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }

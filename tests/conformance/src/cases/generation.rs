@@ -442,3 +442,82 @@ pub(super) async fn quota_exact_under_concurrency(ctx: &Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+/// Configs sharing an alias: a request naming the alias is balanced across them by weight, a
+/// member whose provider fails hands the request to the next, a weight-0 member serves only as
+/// a fallback, the alias is listed in `/v1/models`, and an alias may not shadow a model id.
+pub(super) async fn aliases(ctx: &Ctx) -> CaseResult {
+    let agent = roomy_agent(ctx).await?;
+    let alias = ctx.unique("alias");
+    let a = ctx
+        .new_model("text", json!({"alias": alias, "weight": 1}))
+        .await?;
+    let b = ctx
+        .new_model("text", json!({"alias": alias, "weight": 1}))
+        .await?;
+    let body = json!({"model": alias, "prompt": "balance me"});
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let r = ctx
+            .post("/v1/text/generate", Some(&agent.key), &body)
+            .await?
+            .expect(200)?;
+        seen.insert(r.str_at("/model/id")?.to_owned());
+    }
+    // With equal weights, 40 draws all landing on one member has odds of 2 in 2^40.
+    ensure!(
+        seen.len() == 2 && seen.contains(&a) && seen.contains(&b),
+        "alias traffic went only to {seen:?}"
+    );
+
+    // A member that cannot be reached (nothing listens on port 9) is skipped for the other one.
+    let broken_alias = ctx.unique("alias");
+    let broken = ctx
+        .new_model("text", json!({
+            "alias": broken_alias, "weight": 1000, "provider": "template",
+            "payload_mapping": {"endpoint": "http://127.0.0.1:9/generate", "body": {"p": "{prompt}"}, "response_mapping": {"text": "$.text"}}
+        }))
+        .await?;
+    let standby = ctx
+        .new_model("text", json!({"alias": broken_alias, "weight": 0}))
+        .await?;
+    let r = ctx
+        .post(
+            "/v1/text/generate",
+            Some(&agent.key),
+            &json!({"model": broken_alias, "prompt": "fall over"}),
+        )
+        .await?
+        .expect(200)?;
+    ensure!(
+        r.str_at("/model/id")? == standby,
+        "expected the standby {standby} to serve after {broken} failed: {}",
+        r.quote()
+    );
+
+    let models = ctx.get("/v1/models", Some(&agent.key)).await?.expect(200)?;
+    let ids = models.list_ids()?;
+    ensure!(
+        ids.contains(&alias) && ids.contains(&broken_alias),
+        "aliases missing from /v1/models: {ids:?}"
+    );
+
+    // An alias equal to a model id, or an id equal to an alias, would be ambiguous.
+    ctx.post(
+        "/v1/admin/models",
+        Some(ctx.admin()),
+        &ctx.model_body("text", json!({"alias": a})),
+    )
+    .await?
+    .expect_error(400, None)?
+    .expect_at("/error/param", &json!("alias"))?;
+    ctx.post(
+        "/v1/admin/models",
+        Some(ctx.admin()),
+        &ctx.model_body("text", json!({"id": alias})),
+    )
+    .await?
+    .expect_error(400, None)?
+    .expect_at("/error/param", &json!("id"))?;
+    Ok(())
+}

@@ -66,4 +66,5 @@ cases![
     generation::voices_and_stock,
     generation::generation_errors,
     generation::quota_exact_under_concurrency,
+    generation::aliases,
 ];

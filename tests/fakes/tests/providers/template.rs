@@ -46,6 +46,8 @@ fn template(fake: &FakeServer, body_prompt: &str) -> ModelConfig {
             "key_from": "openai"
         })),
         fallbacks: vec![],
+        alias: None,
+        weight: 1,
         created_at: Default::default(),
         updated_at: Default::default(),
     }
