@@ -17,6 +17,7 @@ pub mod ids;
 pub mod memory;
 pub mod ports;
 pub mod providers;
+pub mod sealed;
 pub mod secret;
 pub mod seed;
 pub mod testkit;

@@ -22,6 +22,7 @@ pub(crate) const STEP: Step = Step {
         "model_configs",
         "quota_reservations",
         "quota_counters",
+        "instance_provider_keys",
     ],
 };
 
@@ -147,6 +148,17 @@ enum QuotaReservations {
     CreatedAt,
     ClosedAt,
     ExpiresAt,
+}
+
+#[derive(DeriveIden)]
+enum InstanceProviderKeys {
+    Table,
+    InstanceId,
+    Provider,
+    SealedKey,
+    KeyHint,
+    BaseUrl,
+    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -319,6 +331,21 @@ fn tables() -> Vec<TableCreateStatement> {
                     .col(QuotaCounters::Unit)
                     .col(QuotaCounters::Period)
                     .col(QuotaCounters::PeriodKey),
+            )
+            .to_owned(),
+        Table::create()
+            .table(InstanceProviderKeys::Table)
+            .if_not_exists()
+            .col(text(InstanceProviderKeys::InstanceId))
+            .col(text(InstanceProviderKeys::Provider))
+            .col(text(InstanceProviderKeys::SealedKey))
+            .col(text(InstanceProviderKeys::KeyHint))
+            .col(text_null(InstanceProviderKeys::BaseUrl))
+            .col(big(InstanceProviderKeys::UpdatedAt))
+            .primary_key(
+                Index::create()
+                    .col(InstanceProviderKeys::InstanceId)
+                    .col(InstanceProviderKeys::Provider),
             )
             .to_owned(),
     ]

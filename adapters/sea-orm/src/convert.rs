@@ -22,7 +22,7 @@ pub(crate) fn ms(at: Timestamp) -> i64 {
     at.timestamp_millis()
 }
 
-fn time(what: &'static str, ms: i64) -> Read<Timestamp> {
+pub(crate) fn time(what: &'static str, ms: i64) -> Read<Timestamp> {
     Timestamp::from_timestamp_millis(ms).ok_or_else(|| StoreError::corrupt(what, ms))
 }
 

@@ -18,6 +18,7 @@ mod convert;
 mod entity;
 mod error;
 mod keys;
+mod provider_keys;
 mod quota;
 
 use std::sync::Arc;

@@ -4,6 +4,7 @@ mod agent;
 mod instance;
 mod key;
 mod model;
+mod provider_key;
 mod quota;
 mod tier;
 
@@ -11,6 +12,7 @@ pub use agent::{Agent, AgentPatch, AgentStatus, NewAgent, Project};
 pub use instance::{Instance, InstanceSettings, RegistrationMode};
 pub use key::{AdminKey, AdminScope, ApiKey};
 pub use model::{Modality, ModelConfig, ModelFilter, ModelStatus, Provider};
+pub use provider_key::InstanceProviderKey;
 pub use quota::{
     PeriodLimit, Reservation, ReservationState, ReserveOutcome, ReserveRequest, UsageCounter,
 };

@@ -6,7 +6,7 @@ use crate::clock::Timestamp;
 use crate::domain::Unit;
 
 /// The providers molts can route to. A closed set: adding one is a code change with an adapter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     /// OpenAI.

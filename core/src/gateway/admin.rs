@@ -287,6 +287,20 @@ impl Gateway {
                 "the instance still has live admin keys; revoke them first",
             ));
         }
+        // The tenant's own provider keys go with it.
+        for key in self
+            .ports
+            .stores
+            .provider_keys
+            .list_provider_keys(id)
+            .await?
+        {
+            self.ports
+                .stores
+                .provider_keys
+                .delete_provider_key(id, key.provider)
+                .await?;
+        }
         if self.ports.stores.instances.delete_instance(id).await? {
             self.invalidate_caches();
             Ok(())

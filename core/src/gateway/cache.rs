@@ -7,7 +7,8 @@ use std::hash::Hash;
 use std::sync::Mutex;
 
 use crate::clock::Timestamp;
-use crate::domain::ModelConfig;
+use crate::domain::{ModelConfig, Provider};
+use crate::providers::Credentials;
 
 use super::AgentPrincipal;
 
@@ -68,6 +69,8 @@ pub(super) struct Caches {
     pub(super) principals: TtlCache<String, AgentPrincipal>,
     /// Model config id → the config (or its absence).
     pub(super) models: TtlCache<String, Option<ModelConfig>>,
+    /// (instance, provider) → the credentials its calls use.
+    pub(super) credentials: TtlCache<(String, Provider), Credentials>,
 }
 
 impl Caches {
@@ -75,11 +78,13 @@ impl Caches {
         Self {
             principals: TtlCache::new(ttl),
             models: TtlCache::new(ttl),
+            credentials: TtlCache::new(ttl),
         }
     }
 
     pub(super) fn clear(&self) {
         self.principals.clear();
         self.models.clear();
+        self.credentials.clear();
     }
 }

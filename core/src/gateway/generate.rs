@@ -104,7 +104,10 @@ impl Gateway {
                 .max_tokens
                 .map_or(DEFAULT_COMPLETION_ESTIMATE, u64::from);
         let work = async {
-            match self.route(&chain, Work::Text(&request)).await? {
+            match self
+                .route(&principal.instance, &chain, Work::Text(&request))
+                .await?
+            {
                 (model, Output::Text(output)) => Ok(Generated { model, output }),
                 _ => Err(unexpected()),
             }
@@ -131,7 +134,10 @@ impl Gateway {
                 .max_tokens
                 .map_or(DEFAULT_COMPLETION_ESTIMATE, u64::from);
         let hold = self.reserve(principal, Unit::TextToken, estimate).await?;
-        let (model, inner) = match self.route(&chain, Work::TextStream(&request)).await {
+        let (model, inner) = match self
+            .route(&principal.instance, &chain, Work::TextStream(&request))
+            .await
+        {
             Ok((model, Output::TextStream(s))) => (model, s),
             Ok(_) => {
                 self.refund_logged(&hold).await;
@@ -164,7 +170,10 @@ impl Gateway {
         }
         let chain = self.model_chain(principal, model, Modality::Image).await?;
         let work = async {
-            match self.route(&chain, Work::Images(&request)).await? {
+            match self
+                .route(&principal.instance, &chain, Work::Images(&request))
+                .await?
+            {
                 (model, Output::Images(output)) if !output.is_empty() => {
                     Ok(Generated { model, output })
                 }
@@ -197,7 +206,10 @@ impl Gateway {
         let chain = self.model_chain(principal, model, Modality::Speech).await?;
         let estimate = speech_seconds_estimate(&request.text);
         let work = async {
-            match self.route(&chain, Work::Speech(&request)).await? {
+            match self
+                .route(&principal.instance, &chain, Work::Speech(&request))
+                .await?
+            {
                 (model, Output::Speech(output)) => Ok(Generated { model, output }),
                 _ => Err(unexpected()),
             }
@@ -216,7 +228,10 @@ impl Gateway {
         model: &str,
     ) -> Result<Generated<Vec<Voice>>> {
         let chain = self.model_chain(principal, model, Modality::Speech).await?;
-        match self.route(&chain[..1], Work::Voices).await? {
+        match self
+            .route(&principal.instance, &chain[..1], Work::Voices)
+            .await?
+        {
             (model, Output::Voices(output)) => Ok(Generated { model, output }),
             _ => Err(unexpected()),
         }
@@ -240,7 +255,10 @@ impl Gateway {
         }
         let chain = self.model_chain(principal, model, Modality::Stock).await?;
         let work = async {
-            match self.route(&chain, Work::Stock(&request)).await? {
+            match self
+                .route(&principal.instance, &chain, Work::Stock(&request))
+                .await?
+            {
                 (model, Output::Stock(output)) => Ok(Generated { model, output }),
                 _ => Err(unexpected()),
             }

@@ -12,6 +12,7 @@ mod generate;
 mod keys;
 mod models;
 mod profile;
+mod provider_keys;
 mod quota;
 mod register;
 mod routing;
@@ -28,6 +29,7 @@ pub use bootstrap::BootstrapReport;
 pub use generate::{Generated, MAX_IMAGES_PER_REQUEST, MAX_SPEECH_CHARS, estimate_tokens};
 pub use keys::{IssuedAdminKey, IssuedKey, NewKeyRequest};
 pub use profile::AgentProfile;
+pub use provider_keys::ProviderKeyRequest;
 pub use quota::{HOLD_TTL, Hold, PeriodUsage, UnitUsage, UsageReport};
 pub use register::Registered;
 pub use scheduled::ScheduledReport;
@@ -82,6 +84,7 @@ pub struct Gateway {
     config: Arc<GatewayConfig>,
     providers: Arc<ProviderRegistry>,
     caches: Arc<cache::Caches>,
+    secret_box: Option<Arc<crate::sealed::SecretBox>>,
 }
 
 impl Gateway {
@@ -93,6 +96,7 @@ impl Gateway {
             config: Arc::new(config),
             providers: Arc::new(ProviderRegistry::new()),
             caches: Arc::new(cache::Caches::new(ttl)),
+            secret_box: None,
         }
     }
 

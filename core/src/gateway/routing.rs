@@ -102,6 +102,7 @@ impl Gateway {
     /// caller's mistakes) end the attempt at once; the last error is returned if all fail.
     pub(super) async fn route(
         &self,
+        instance: &crate::domain::Instance,
         chain: &[ModelConfig],
         work: Work<'_>,
     ) -> Result<(ModelConfig, Output)> {
@@ -116,9 +117,16 @@ impl Gateway {
                     continue;
                 }
             };
+            let credentials = match self.credentials_for(instance, credentials_of(model)).await {
+                Ok(c) => c,
+                Err(e) => {
+                    last = Some(e);
+                    continue;
+                }
+            };
             let call = Call {
                 model,
-                credentials: self.providers.credentials(credentials_of(model)),
+                credentials: &credentials,
                 timeout: self.providers.timeout(model.provider),
             };
             for attempt in 1..=policy.attempts_per_model.max(1) {

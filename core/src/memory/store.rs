@@ -11,10 +11,11 @@ use crate::domain::{
     AdminKey, Agent, ApiKey, Instance, ModelConfig, ModelFilter, Period, Project, Reservation,
     ReservationState, ReserveOutcome, ReserveRequest, Tier, Unit, UsageCounter,
 };
+use crate::domain::{InstanceProviderKey, Provider};
 use crate::error::{Error, Result};
 use crate::ports::{
     AdminKeyStore, AgentQuery, AgentStore, ApiKeyStore, InstanceStore, ModelConfigStore,
-    ProjectStore, QuotaStore, TierStore,
+    ProjectStore, ProviderKeyStore, QuotaStore, TierStore,
 };
 
 type CounterKey = (String, Unit, Period, String);
@@ -30,6 +31,7 @@ struct State {
     models: BTreeMap<String, ModelConfig>,
     reservations: BTreeMap<String, Reservation>,
     counters: BTreeMap<CounterKey, u64>,
+    provider_keys: BTreeMap<(String, Provider), InstanceProviderKey>,
 }
 
 /// Every store port in memory.
@@ -465,5 +467,35 @@ impl QuotaStore for MemoryStore {
                 used: *used,
             })
             .collect())
+    }
+}
+
+#[async_trait]
+impl ProviderKeyStore for MemoryStore {
+    async fn put_provider_key(&self, key: &InstanceProviderKey) -> Result<()> {
+        self.lock()
+            .provider_keys
+            .insert((key.instance_id.clone(), key.provider), key.clone());
+        Ok(())
+    }
+
+    async fn list_provider_keys(&self, instance_id: &str) -> Result<Vec<InstanceProviderKey>> {
+        let mut keys: Vec<InstanceProviderKey> = self
+            .lock()
+            .provider_keys
+            .values()
+            .filter(|k| k.instance_id == instance_id)
+            .cloned()
+            .collect();
+        keys.sort_by(|a, b| a.provider.as_str().cmp(b.provider.as_str()));
+        Ok(keys)
+    }
+
+    async fn delete_provider_key(&self, instance_id: &str, provider: Provider) -> Result<bool> {
+        Ok(self
+            .lock()
+            .provider_keys
+            .remove(&(instance_id.to_owned(), provider))
+            .is_some())
     }
 }

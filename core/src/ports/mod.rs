@@ -11,5 +11,5 @@ pub use http::{ByteStream, HttpClient, HttpClientExt, HttpRequest, HttpResponse,
 pub use rate::{RateDecision, RateLimiter};
 pub use store::{
     AdminKeyStore, AgentQuery, AgentStore, ApiKeyStore, InstanceStore, ModelConfigStore,
-    ProjectStore, QuotaStore, Stores, TierStore,
+    ProjectStore, ProviderKeyStore, QuotaStore, Stores, TierStore,
 };

@@ -15,8 +15,8 @@ use async_trait::async_trait;
 
 use crate::clock::Timestamp;
 use crate::domain::{
-    AdminKey, Agent, AgentStatus, ApiKey, Instance, ModelConfig, ModelFilter, Period, Project,
-    Reservation, ReserveOutcome, ReserveRequest, Tier, UsageCounter,
+    AdminKey, Agent, AgentStatus, ApiKey, Instance, InstanceProviderKey, ModelConfig, ModelFilter,
+    Period, Project, Provider, Reservation, ReserveOutcome, ReserveRequest, Tier, UsageCounter,
 };
 use crate::error::Result;
 
@@ -169,6 +169,17 @@ pub trait ModelConfigStore: Send + Sync {
     async fn delete_model(&self, id: &str) -> Result<bool>;
 }
 
+/// Instances' own provider keys (sealed).
+#[async_trait]
+pub trait ProviderKeyStore: Send + Sync {
+    /// Sets an instance's key for a provider, replacing any earlier one.
+    async fn put_provider_key(&self, key: &InstanceProviderKey) -> Result<()>;
+    /// An instance's keys, by provider name.
+    async fn list_provider_keys(&self, instance_id: &str) -> Result<Vec<InstanceProviderKey>>;
+    /// Removes an instance's key for a provider.
+    async fn delete_provider_key(&self, instance_id: &str, provider: Provider) -> Result<bool>;
+}
+
 /// Every store port, as trait objects. Usually all point at one adapter value.
 #[derive(Clone)]
 pub struct Stores {
@@ -188,6 +199,8 @@ pub struct Stores {
     pub quota: Arc<dyn QuotaStore>,
     /// Model configs.
     pub models: Arc<dyn ModelConfigStore>,
+    /// Instances' own provider keys.
+    pub provider_keys: Arc<dyn ProviderKeyStore>,
 }
 
 impl Stores {
@@ -202,6 +215,7 @@ impl Stores {
             + TierStore
             + QuotaStore
             + ModelConfigStore
+            + ProviderKeyStore
             + 'static,
     {
         Self {
@@ -212,7 +226,8 @@ impl Stores {
             admin_keys: store.clone(),
             tiers: store.clone(),
             quota: store.clone(),
-            models: store,
+            models: store.clone(),
+            provider_keys: store,
         }
     }
 }

@@ -309,3 +309,70 @@ pub async fn admin_keys(stores: &Stores) -> Result<()> {
     assert_eq!(reloaded.first().and_then(|k| k.revoked_at), Some(at));
     Ok(())
 }
+
+/// Instances' provider keys: put replaces, list is per instance by provider, delete once.
+pub async fn provider_keys(stores: &Stores) -> Result<()> {
+    use crate::domain::{InstanceProviderKey, Provider};
+    let inst = sample_instance();
+    let other = sample_instance();
+    stores.instances.insert_instance(&inst).await?;
+    stores.instances.insert_instance(&other).await?;
+    let key = |instance: &str, provider, sealed: &str| InstanceProviderKey {
+        instance_id: instance.to_owned(),
+        provider,
+        sealed_key: sealed.to_owned(),
+        key_hint: "…abcd".to_owned(),
+        base_url: None,
+        updated_at: now_ms(),
+    };
+    stores
+        .provider_keys
+        .put_provider_key(&key(&inst.id, Provider::Openai, "v1.a.b"))
+        .await?;
+    stores
+        .provider_keys
+        .put_provider_key(&key(&inst.id, Provider::Anthropic, "v1.c.d"))
+        .await?;
+    stores
+        .provider_keys
+        .put_provider_key(&key(&other.id, Provider::Openai, "v1.e.f"))
+        .await?;
+    let mut replaced = key(&inst.id, Provider::Openai, "v1.g.h");
+    replaced.base_url = Some("https://proxy.test/v1".to_owned());
+    stores.provider_keys.put_provider_key(&replaced).await?;
+    let listed = stores.provider_keys.list_provider_keys(&inst.id).await?;
+    assert_eq!(
+        listed.iter().map(|k| k.provider).collect::<Vec<_>>(),
+        vec![Provider::Anthropic, Provider::Openai]
+    );
+    assert_eq!(listed[1], replaced);
+    assert!(
+        stores
+            .provider_keys
+            .delete_provider_key(&inst.id, Provider::Openai)
+            .await?
+    );
+    assert!(
+        !stores
+            .provider_keys
+            .delete_provider_key(&inst.id, Provider::Openai)
+            .await?
+    );
+    assert_eq!(
+        stores
+            .provider_keys
+            .list_provider_keys(&inst.id)
+            .await?
+            .len(),
+        1
+    );
+    assert_eq!(
+        stores
+            .provider_keys
+            .list_provider_keys(&other.id)
+            .await?
+            .len(),
+        1
+    );
+    Ok(())
+}

@@ -10,7 +10,7 @@ mod accounts;
 mod catalog;
 mod quota;
 
-pub use accounts::{admin_keys, agents, api_keys, instances, projects};
+pub use accounts::{admin_keys, agents, api_keys, instances, projects, provider_keys};
 pub use catalog::{models, tiers};
 pub use quota::{quota_concurrent_exactness, quota_expiry, quota_ledger};
 
@@ -24,6 +24,7 @@ pub async fn run_all(stores: &Stores) -> Result<()> {
     agents(stores).await?;
     api_keys(stores).await?;
     admin_keys(stores).await?;
+    provider_keys(stores).await?;
     tiers(stores).await?;
     models(stores).await?;
     quota_ledger(stores).await?;

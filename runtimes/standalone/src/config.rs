@@ -56,6 +56,9 @@ pub(crate) struct ServeOptions {
     /// Serve the offline `demo` models (on by default).
     #[arg(long, env = "MOLTS_DEMO_PROVIDERS")]
     pub(crate) demo_providers: Option<bool>,
+    /// 32-byte key (64 hex digits or base64) sealing tenants' own provider keys at rest.
+    #[arg(long, env = "MOLTS_SECRET_KEY", hide_env_values = true)]
+    pub(crate) secret_key: Option<String>,
 }
 
 /// `molts.toml`.
@@ -69,6 +72,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     default_instance: Option<String>,
     demo_providers: Option<bool>,
+    secret_key: Option<String>,
 }
 
 /// Everything resolved.
@@ -81,6 +85,7 @@ pub(crate) struct Settings {
     pub(crate) max_body_bytes: usize,
     pub(crate) default_instance: String,
     pub(crate) demo_providers: bool,
+    pub(crate) secret_key: Option<String>,
 }
 
 fn read_file(explicit: Option<&Path>) -> Result<FileConfig, String> {
@@ -123,6 +128,7 @@ impl Settings {
                 .or(file.default_instance)
                 .unwrap_or_else(|| "default".to_owned()),
             demo_providers: serve.demo_providers.or(file.demo_providers).unwrap_or(true),
+            secret_key: serve.secret_key.clone().or(file.secret_key),
         })
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use molts_core::domain::Provider;
 use molts_core::memory::MemoryRateLimiter;
 use molts_core::providers::{ProviderRegistry, http_registry};
+use molts_core::sealed::SecretBox;
 use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
 use molts_demo::DemoProvider;
 use molts_reqwest::{ReqwestHttpClient, TokioSleeper};
@@ -63,7 +64,15 @@ pub(crate) async fn gateway(settings: &Settings) -> Result<Gateway, String> {
         default_instance: settings.default_instance.clone(),
         ..GatewayConfig::default()
     };
-    Ok(Gateway::new(ports, config).with_providers(providers(settings)?))
+    let gateway = Gateway::new(ports, config).with_providers(providers(settings)?);
+    match &settings.secret_key {
+        Some(text) => {
+            let secret_box = SecretBox::from_text(text)
+                .map_err(|e| format!("MOLTS_SECRET_KEY: {}", e.message()))?;
+            Ok(gateway.with_secret_box(secret_box))
+        }
+        None => Ok(gateway),
+    }
 }
 
 /// The provider registry: every HTTP provider over reqwest, keys and base URLs from the

@@ -206,3 +206,50 @@ pub(super) async fn revoke_key(
     state.gateway.admin_revoke_admin_key(&admin, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+fn provider_of(name: &str) -> Result<molts_core::domain::Provider, molts_core::Error> {
+    molts_core::domain::Provider::parse(name)
+        .ok_or_else(|| molts_core::Error::not_found("provider", name).with_param("provider"))
+}
+
+/// `GET /v1/admin/instances/{id}/provider-keys`: which providers have the tenant's own key
+/// (a hint of its last characters, never the key).
+pub(super) async fn list_provider_keys(
+    State(state): State<ApiState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<List<molts_core::domain::InstanceProviderKey>>> {
+    Ok(Json(List::of(
+        state.gateway.admin_list_provider_keys(&admin, &id).await?,
+    )))
+}
+
+/// `PUT /v1/admin/instances/{id}/provider-keys/{provider}`: `{api_key, base_url?}`, sealed at rest.
+pub(super) async fn put_provider_key(
+    State(state): State<ApiState>,
+    Admin(admin): Admin,
+    Path((id, provider)): Path<(String, String)>,
+    ApiJson(request): ApiJson<molts_core::gateway::ProviderKeyRequest>,
+) -> ApiResult<Json<molts_core::domain::InstanceProviderKey>> {
+    let provider = provider_of(&provider)?;
+    Ok(Json(
+        state
+            .gateway
+            .admin_put_provider_key(&admin, &id, provider, request)
+            .await?,
+    ))
+}
+
+/// `DELETE /v1/admin/instances/{id}/provider-keys/{provider}`.
+pub(super) async fn delete_provider_key(
+    State(state): State<ApiState>,
+    Admin(admin): Admin,
+    Path((id, provider)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let provider = provider_of(&provider)?;
+    state
+        .gateway
+        .admin_delete_provider_key(&admin, &id, provider)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

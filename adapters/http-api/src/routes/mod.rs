@@ -46,6 +46,14 @@ pub(crate) fn routes(state: ApiState) -> Router {
                 .delete(admin::delete_instance),
         )
         .route(
+            "/v1/admin/instances/{id}/provider-keys",
+            get(admin::list_provider_keys),
+        )
+        .route(
+            "/v1/admin/instances/{id}/provider-keys/{provider}",
+            axum::routing::put(admin::put_provider_key).delete(admin::delete_provider_key),
+        )
+        .route(
             "/v1/admin/projects",
             get(admin::list_projects).post(admin::create_project),
         )

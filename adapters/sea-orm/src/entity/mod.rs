@@ -12,6 +12,7 @@ pub(crate) mod admin_key;
 pub(crate) mod agent;
 pub(crate) mod api_key;
 pub(crate) mod instance;
+pub(crate) mod instance_provider_key;
 pub(crate) mod model_config;
 pub(crate) mod project;
 pub(crate) mod quota_counter;

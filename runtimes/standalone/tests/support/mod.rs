@@ -50,6 +50,8 @@ pub(crate) fn serve_with_env(
         database_url,
     ])
     .env_remove("MOLTS_ADMIN_TOKEN")
+    // Lets the suite store tenants' own provider keys.
+    .env("MOLTS_SECRET_KEY", "7f".repeat(32))
     .env("RUST_LOG", "info")
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());

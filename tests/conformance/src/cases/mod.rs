@@ -46,6 +46,7 @@ cases![
     tenancy::read_only_admin,
     tenancy::registration_token,
     tenancy::registration_admin_only,
+    tenancy::provider_keys,
     models::model_crud,
     models::model_filters,
     models::model_validation,

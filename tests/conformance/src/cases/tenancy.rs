@@ -354,3 +354,112 @@ pub(super) async fn registration_admin_only(ctx: &Ctx) -> CaseResult {
         .expect(201)?;
     Ok(())
 }
+
+/// Tenants' own provider keys: an instance admin sets one, sees only a hint of it, another
+/// tenant cannot see or set it, a read-only key cannot write. A server without
+/// `MOLTS_SECRET_KEY` refuses clearly instead of storing keys unsealed.
+pub(super) async fn provider_keys(ctx: &Ctx) -> CaseResult {
+    let a = ctx.new_instance("byok-a", Value::Null).await?;
+    let b = ctx.new_instance("byok-b", Value::Null).await?;
+    let a_admin = ctx.admin_key(Some(&a), false).await?;
+    let b_admin = ctx.admin_key(Some(&b), false).await?;
+    let a_reader = ctx.admin_key(Some(&a), true).await?;
+    let secret = format!("sk-conformance-{}-7731", ctx.unique("k"));
+    let path = format!("/v1/admin/instances/{a}/provider-keys/openai");
+    let put = ctx
+        .send(
+            Method::PUT,
+            &path,
+            Some(&a_admin),
+            Body::Json(&json!({"api_key": secret})),
+        )
+        .await?;
+    if put.status == 400 && put.body["error"]["code"] == "secret_key_not_configured" {
+        // Nothing more to check on a server that cannot seal keys.
+        return put.check_error_shape();
+    }
+    let put = put.expect(200)?;
+    put.expect_at("/provider", &json!("openai"))?;
+    put.expect_at("/key_hint", &json!("…7731"))?;
+    ensure!(
+        !put.text.contains(&secret),
+        "the key came back: {}",
+        put.quote()
+    );
+
+    let list = ctx
+        .get(
+            &format!("/v1/admin/instances/{a}/provider-keys"),
+            Some(&a_admin),
+        )
+        .await?
+        .expect(200)?;
+    ensure!(
+        list.array_at("/data")?.len() == 1 && !list.text.contains(&secret),
+        "list: {}",
+        list.quote()
+    );
+    // The operator sees it too, never the key.
+    let op = ctx
+        .get(
+            &format!("/v1/admin/instances/{a}/provider-keys"),
+            Some(ctx.admin()),
+        )
+        .await?
+        .expect(200)?;
+    ensure!(!op.text.contains(&secret), "the operator saw the key");
+
+    ctx.get(
+        &format!("/v1/admin/instances/{a}/provider-keys"),
+        Some(&b_admin),
+    )
+    .await?
+    .expect_error(404, None)?;
+    ctx.send(
+        Method::PUT,
+        &path,
+        Some(&b_admin),
+        Body::Json(&json!({"api_key": "sk-stranger-000000"})),
+    )
+    .await?
+    .expect_error(404, None)?;
+    forbidden(
+        ctx.send(
+            Method::PUT,
+            &path,
+            Some(&a_reader),
+            Body::Json(&json!({"api_key": "sk-reader-000000"})),
+        )
+        .await?,
+    )?;
+    ctx.send(
+        Method::PUT,
+        &format!("/v1/admin/instances/{a}/provider-keys/nosuch"),
+        Some(&a_admin),
+        Body::Json(&json!({"api_key": "sk-00000000"})),
+    )
+    .await?
+    .expect_error(404, None)?;
+    ctx.send(
+        Method::PUT,
+        &format!("/v1/admin/instances/{a}/provider-keys/demo"),
+        Some(&a_admin),
+        Body::Json(&json!({"api_key": "sk-00000000"})),
+    )
+    .await?
+    .expect_error(400, None)?;
+    ctx.send(
+        Method::PUT,
+        &path,
+        Some(&a_admin),
+        Body::Json(&json!({"api_key": "short"})),
+    )
+    .await?
+    .expect_error(400, None)?;
+
+    ctx.delete(&path, Some(&a_admin)).await?.expect(204)?;
+    ctx.delete(&path, Some(&a_admin))
+        .await?
+        .expect_error(404, None)?;
+    Ok(())
+}

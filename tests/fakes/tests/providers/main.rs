@@ -10,6 +10,7 @@ mod control;
 mod elevenlabs;
 mod gemini;
 mod ideogram;
+mod instance_keys;
 mod openai;
 mod pexels;
 mod routing;

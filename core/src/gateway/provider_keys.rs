@@ -1,0 +1,172 @@
+//! Tenants' own provider keys: admins of an instance set, list (never see) and remove them;
+//! routing uses them for that instance's agents instead of the operator's key.
+
+use serde::Deserialize;
+
+use crate::domain::{Instance, InstanceProviderKey, Provider};
+use crate::error::{Error, Result};
+use crate::providers::{Credentials, env_names};
+use crate::sealed::SecretBox;
+use crate::validate;
+
+use super::{AdminPrincipal, Gateway};
+
+/// What an admin sends to set a key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderKeyRequest {
+    /// The provider's API key.
+    pub api_key: String,
+    /// An optional base URL override.
+    #[serde(default)]
+    pub base_url: Option<String>,
+}
+
+fn context(instance_id: &str, provider: Provider) -> String {
+    format!("instance:{instance_id}/provider:{}", provider.as_str())
+}
+
+impl Gateway {
+    /// The same gateway sealing tenants' provider keys with `secret_box`.
+    #[must_use]
+    pub fn with_secret_box(mut self, secret_box: SecretBox) -> Self {
+        self.secret_box = Some(std::sync::Arc::new(secret_box));
+        self
+    }
+
+    fn secret_box(&self) -> Result<&SecretBox> {
+        self.secret_box.as_deref().ok_or_else(|| {
+            Error::invalid("api_key", "this server stores no tenant provider keys: the operator must set MOLTS_SECRET_KEY")
+                .with_code("secret_key_not_configured")
+        })
+    }
+
+    /// An instance's provider keys (hints only).
+    pub async fn admin_list_provider_keys(
+        &self,
+        admin: &AdminPrincipal,
+        instance_id: &str,
+    ) -> Result<Vec<InstanceProviderKey>> {
+        self.admin_get_instance(admin, instance_id).await?;
+        self.ports
+            .stores
+            .provider_keys
+            .list_provider_keys(instance_id)
+            .await
+    }
+
+    /// Sets an instance's key for `provider`, sealed.
+    pub async fn admin_put_provider_key(
+        &self,
+        admin: &AdminPrincipal,
+        instance_id: &str,
+        provider: Provider,
+        request: ProviderKeyRequest,
+    ) -> Result<InstanceProviderKey> {
+        admin.require_instance_write(instance_id)?;
+        self.admin_get_instance(admin, instance_id).await?;
+        if env_names(provider).is_none() {
+            return Err(Error::invalid(
+                "provider",
+                format!("provider '{}' takes no key", provider.as_str()),
+            ));
+        }
+        let api_key = request.api_key.trim();
+        if api_key.len() < 8 || api_key.chars().any(char::is_whitespace) {
+            return Err(Error::invalid(
+                "api_key",
+                "api_key must be at least 8 characters with no spaces",
+            ));
+        }
+        let base_url = request
+            .base_url
+            .as_deref()
+            .map(|u| validate::http_url("base_url", u))
+            .transpose()?;
+        let sealed_key = self.secret_box()?.seal(
+            self.ports.ids.as_ref(),
+            &context(instance_id, provider),
+            api_key,
+        )?;
+        let hint_start = api_key.char_indices().rev().nth(3).map_or(0, |(i, _)| i);
+        let key = InstanceProviderKey {
+            instance_id: instance_id.to_owned(),
+            provider,
+            sealed_key,
+            key_hint: format!("…{}", &api_key[hint_start..]),
+            base_url,
+            updated_at: self.now(),
+        };
+        self.ports
+            .stores
+            .provider_keys
+            .put_provider_key(&key)
+            .await?;
+        self.invalidate_caches();
+        Ok(key)
+    }
+
+    /// Removes an instance's key for `provider`; its agents fall back to the operator's key.
+    pub async fn admin_delete_provider_key(
+        &self,
+        admin: &AdminPrincipal,
+        instance_id: &str,
+        provider: Provider,
+    ) -> Result<()> {
+        admin.require_instance_write(instance_id)?;
+        self.admin_get_instance(admin, instance_id).await?;
+        let removed = self
+            .ports
+            .stores
+            .provider_keys
+            .delete_provider_key(instance_id, provider)
+            .await?;
+        self.invalidate_caches();
+        if removed {
+            Ok(())
+        } else {
+            Err(Error::not_found("provider key", provider.as_str()))
+        }
+    }
+
+    /// The credentials a call for `instance` uses with `provider`: the instance's own key when it
+    /// has one, else the operator's.
+    pub(super) async fn credentials_for(
+        &self,
+        instance: &Instance,
+        provider: Provider,
+    ) -> Result<Credentials> {
+        let now = self.now();
+        let cache_key = (instance.id.clone(), provider);
+        if let Some(hit) = self.caches.credentials.get(&cache_key, now) {
+            return Ok(hit);
+        }
+        let own = self
+            .ports
+            .stores
+            .provider_keys
+            .list_provider_keys(&instance.id)
+            .await?
+            .into_iter()
+            .find(|k| k.provider == provider);
+        let credentials = match own {
+            Some(key) => {
+                let secret_box = self.secret_box.as_deref().ok_or_else(|| {
+                    Error::unavailable("this instance's provider key cannot be opened: MOLTS_SECRET_KEY is not set")
+                        .with_code("provider_not_configured")
+                })?;
+                let api_key = secret_box.open(&context(&instance.id, provider), &key.sealed_key)?;
+                let global = self.providers.credentials(provider);
+                Credentials {
+                    api_key: Some(api_key),
+                    base_url: key.base_url.or_else(|| global.base_url.clone()),
+                }
+            }
+            None => self.providers.credentials(provider).clone(),
+        };
+        self.caches
+            .credentials
+            .put(cache_key, credentials.clone(), now);
+        Ok(credentials)
+    }
+}
