@@ -74,6 +74,18 @@ async fn gateway(fake: &FakeServer) -> (Gateway, molts_core::gateway::AdminPrinc
     (gateway, admin)
 }
 
+async fn agent(gateway: &Gateway) -> molts_core::gateway::AgentPrincipal {
+    let new = molts_core::domain::NewAgent {
+        name: "T".into(),
+        ..Default::default()
+    };
+    let registered = gateway.register_agent(new, None).await.unwrap();
+    gateway
+        .authenticate_agent(&registered.key.secret)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_template_model_calls_the_described_endpoint_with_typed_values() {
     let fake = FakeServer::start().await.unwrap();
@@ -82,20 +94,7 @@ async fn a_template_model_calls_the_described_endpoint_with_typed_values() {
         .admin_create_model(&admin, template(&fake, "{prompt}"))
         .await
         .unwrap();
-    let registered = gateway
-        .register_agent(
-            molts_core::domain::NewAgent {
-                name: "T".into(),
-                ..Default::default()
-            },
-            None,
-        )
-        .await
-        .unwrap();
-    let agent = gateway
-        .authenticate_agent(&registered.key.secret)
-        .await
-        .unwrap();
+    let agent = agent(&gateway).await;
 
     let mut request = chat("through a template");
     request.temperature = None; // absent: the default 0.5 stays
@@ -132,20 +131,7 @@ async fn a_missing_value_is_a_400_and_nothing_is_sent() {
         .admin_create_model(&admin, template(&fake, "{prompt} in {language}"))
         .await
         .unwrap();
-    let registered = gateway
-        .register_agent(
-            molts_core::domain::NewAgent {
-                name: "T".into(),
-                ..Default::default()
-            },
-            None,
-        )
-        .await
-        .unwrap();
-    let agent = gateway
-        .authenticate_agent(&registered.key.secret)
-        .await
-        .unwrap();
+    let agent = agent(&gateway).await;
     let error = gateway
         .generate_text(&agent, "echo-template", chat("hi"))
         .await
