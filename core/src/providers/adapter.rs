@@ -13,8 +13,9 @@ use crate::domain::{ModelConfig, Provider};
 use crate::error::{Error, ErrorKind, Result};
 
 use super::types::{
-    GeneratedImage, ImageRequest, SpeechRequest, SpeechResponse, StockRequest, StockResponse,
-    TextChunk, TextRequest, TextResponse, TextStream, Voice,
+    GeneratedImage, ImageRequest, JobProgress, RenderRequest, SpeechRequest, SpeechResponse,
+    StockRequest, StockResponse, SubmittedJob, TextChunk, TextRequest, TextResponse, TextStream,
+    VideoRequest, Voice,
 };
 
 /// A provider's key and endpoint, from configuration (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, ...).
@@ -124,6 +125,24 @@ pub trait ProviderAdapter: Send + Sync {
     async fn stock(&self, call: Call<'_>, request: &StockRequest) -> Result<StockResponse> {
         let _ = request;
         Err(unsupported(&call, "stock search"))
+    }
+
+    /// Starts a video job at the provider.
+    async fn submit_video(&self, call: Call<'_>, request: &VideoRequest) -> Result<SubmittedJob> {
+        let _ = request;
+        Err(unsupported(&call, "video generation"))
+    }
+
+    /// Starts a render job at the provider.
+    async fn submit_render(&self, call: Call<'_>, request: &RenderRequest) -> Result<SubmittedJob> {
+        let _ = request;
+        Err(unsupported(&call, "rendering"))
+    }
+
+    /// Asks the provider where one of its jobs (video or render) stands.
+    async fn job_progress(&self, call: Call<'_>, provider_job_id: &str) -> Result<JobProgress> {
+        let _ = provider_job_id;
+        Err(unsupported(&call, "jobs"))
     }
 }
 

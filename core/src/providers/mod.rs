@@ -28,7 +28,8 @@ pub use openai::{OPENAI_BASE_URL, OpenAiAdapter};
 pub use pexels::{PEXELS_BASE_URL, PexelsAdapter};
 pub use registry::{credentials_from_env, env_names, http_registry};
 pub use types::{
-    ChatMessage, FinishReason, GeneratedImage, ImageData, ImageRequest, Role, SpeechRequest,
-    SpeechResponse, StockItem, StockKind, StockRequest, StockResponse, TextChunk, TextRequest,
-    TextResponse, TextStream, TokenUsage, Voice,
+    ChatMessage, FinishReason, GeneratedImage, ImageData, ImageRequest, JobProgress, RenderRequest,
+    Role, SpeechRequest, SpeechResponse, StockItem, StockKind, StockRequest, StockResponse,
+    SubmittedJob, TextChunk, TextRequest, TextResponse, TextStream, TokenUsage, VideoRequest,
+    Voice,
 };

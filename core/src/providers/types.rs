@@ -239,3 +239,63 @@ pub struct StockResponse {
     /// Page size.
     pub per_page: u32,
 }
+
+/// An avatar or text-to-video request (HeyGen, Tavus, Veo, demo).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VideoRequest {
+    /// What the avatar says (HeyGen, Tavus) or what to show (Veo).
+    pub script: String,
+    /// Optional extra context (the seed's `context`): a scene description, a tone.
+    pub context: Option<String>,
+    /// Provider avatar / replica id; the agent's persona when absent.
+    pub avatar_id: Option<String>,
+    /// Provider voice id.
+    pub voice_id: Option<String>,
+    /// `16:9`, `9:16`, `1:1`.
+    pub aspect_ratio: Option<String>,
+    /// Where the provider should call back (the job's secret URL), if the provider supports it.
+    pub callback_url: Option<String>,
+    /// molts' job id, for providers that echo a callback id.
+    pub job_id: String,
+}
+
+/// A timeline render request (Shotstack's edit JSON, kept as given).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderRequest {
+    /// `{"timeline": …, "output": …}`.
+    pub edit: serde_json::Value,
+    /// Where the provider should call back, if supported.
+    pub callback_url: Option<String>,
+    /// molts' job id.
+    pub job_id: String,
+}
+
+/// A job the provider accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmittedJob {
+    /// The provider's own id for it (HeyGen `video_id`, Veo operation `name`, Shotstack `id`).
+    pub provider_job_id: String,
+}
+
+/// Where a provider's job stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobProgress {
+    /// Accepted, not started.
+    Queued,
+    /// Being made.
+    Processing,
+    /// Done: the output is at `url` (usually expiring), `duration` seconds long when known.
+    Ready {
+        /// Where to fetch the output.
+        url: String,
+        /// Seconds of video, when the provider says.
+        duration: Option<f64>,
+        /// The output's MIME type, when known.
+        content_type: Option<String>,
+    },
+    /// The provider gave up; its message, secrets removed.
+    Failed {
+        /// Why.
+        message: String,
+    },
+}
