@@ -47,6 +47,7 @@ cases![
     tenancy::registration_token,
     tenancy::registration_admin_only,
     tenancy::provider_keys,
+    tenancy::projects,
     models::model_crud,
     models::model_filters,
     models::model_validation,

@@ -463,3 +463,92 @@ pub(super) async fn provider_keys(ctx: &Ctx) -> CaseResult {
         .expect_error(404, None)?;
     Ok(())
 }
+
+/// Projects group agents inside an instance: an instance admin makes one in its own instance,
+/// names are unique there, agents join by `project_id` and are listed by it, other tenants see
+/// nothing, and deleting a project leaves its agents without one.
+pub(super) async fn projects(ctx: &Ctx) -> CaseResult {
+    let a = ctx.new_instance("prj-a", Value::Null).await?;
+    let b = ctx.new_instance("prj-b", Value::Null).await?;
+    let a_admin = ctx.admin_key(Some(&a), false).await?;
+    let b_admin = ctx.admin_key(Some(&b), false).await?;
+    let name = ctx.unique("films");
+    let created = ctx
+        .post(
+            "/v1/admin/projects",
+            Some(&a_admin),
+            &json!({"name": name, "description": "all the films"}),
+        )
+        .await?
+        .expect(201)?;
+    created.expect_at("/instance_id", &json!(a))?;
+    let project = created.str_at("/id")?.to_owned();
+    ctx.post("/v1/admin/projects", Some(&a_admin), &json!({"name": name}))
+        .await?
+        .expect_error(409, None)?;
+    // Another tenant can neither see nor use it.
+    ctx.get(
+        &format!("/v1/admin/projects?instance_id={a}"),
+        Some(&b_admin),
+    )
+    .await?
+    .expect_error(404, None)?;
+    ctx.post(
+        "/v1/admin/projects",
+        Some(&b_admin),
+        &json!({"name": "x", "instance_id": a}),
+    )
+    .await?
+    .expect_error(404, None)?;
+    ctx.post(
+        "/v1/agents/register",
+        None,
+        &json!({"name": ctx.unique("agent"), "instance": b, "project_id": project}),
+    )
+    .await?
+    .expect_error(404, None)?;
+
+    let joined = ctx
+        .post(
+            "/v1/agents/register",
+            None,
+            &json!({"name": ctx.unique("agent"), "instance": a, "project_id": project}),
+        )
+        .await?
+        .expect(201)?;
+    joined.expect_at("/project_id", &json!(project))?;
+    let agent = joined.str_at("/agent_id")?.to_owned();
+    let listed = ctx
+        .get(
+            &format!("/v1/admin/agents?project_id={project}"),
+            Some(&a_admin),
+        )
+        .await?
+        .expect(200)?;
+    ensure!(
+        listed.list_ids()? == vec![agent.clone()],
+        "agents of the project: {}",
+        listed.quote()
+    );
+    let projects = ctx
+        .get("/v1/admin/projects", Some(&a_admin))
+        .await?
+        .expect(200)?;
+    ensure!(
+        projects.list_ids()? == vec![project.clone()],
+        "projects: {}",
+        projects.quote()
+    );
+
+    ctx.delete(&format!("/v1/admin/projects/{project}"), Some(&b_admin))
+        .await?
+        .expect_error(404, None)?;
+    ctx.delete(&format!("/v1/admin/projects/{project}"), Some(&a_admin))
+        .await?
+        .expect(204)?;
+    let after = ctx
+        .get(&format!("/v1/admin/agents/{agent}"), Some(&a_admin))
+        .await?
+        .expect(200)?;
+    after.expect_at("/project_id", &Value::Null)
+}
