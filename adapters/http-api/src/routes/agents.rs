@@ -74,6 +74,19 @@ pub(super) async fn revoke_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /v1/models/{id}`: one model the caller may use (OpenAI's `models.retrieve`).
+pub(super) async fn model(
+    State(state): State<ApiState>,
+    Extension(principal): Extension<AgentPrincipal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ModelView>> {
+    let model = state
+        .gateway
+        .resolve_model(&principal.instance, &id, None)
+        .await?;
+    Ok(Json(model.into()))
+}
+
 /// `GET /v1/models`: OpenAI's list shape, only what the caller's instance may use.
 pub(super) async fn models(
     State(state): State<ApiState>,

@@ -24,6 +24,7 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/v1/keys/{id}", delete(agents::revoke_key))
         .route("/v1/usage", get(agents::usage))
         .route("/v1/models", get(agents::models))
+        .route("/v1/models/{id}", get(agents::model))
         .route("/v1/text/generate", post(generate::text))
         .route("/v1/images/generate", post(generate::images))
         .route("/v1/audio/voices", get(generate::voices))

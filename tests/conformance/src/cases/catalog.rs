@@ -41,6 +41,16 @@ pub(super) async fn list_shape(ctx: &Ctx) -> CaseResult {
             "GET /v1/models: agents must not see {secret}: {ours}"
         );
     }
+    // One model by id, as OpenAI's `models.retrieve` asks for it.
+    let one = ctx
+        .get(&format!("/v1/models/{model}"), Some(&agent.key))
+        .await?
+        .expect(200)?;
+    one.expect_at("/id", &json!(model))?;
+    one.expect_at("/object", &json!("model"))?;
+    ctx.get("/v1/models/no-such-model", Some(&agent.key))
+        .await?
+        .expect_error(404, Some("model_not_found"))?;
     ctx.patch(
         &format!("/v1/admin/models/{model}"),
         Some(ctx.admin()),
@@ -53,6 +63,9 @@ pub(super) async fn list_shape(ctx: &Ctx) -> CaseResult {
         !r.list_ids()?.contains(&model),
         "GET /v1/models still lists disabled {model}"
     );
+    ctx.get(&format!("/v1/models/{model}"), Some(&agent.key))
+        .await?
+        .expect_error(404, Some("model_not_found"))?;
     Ok(())
 }
 
