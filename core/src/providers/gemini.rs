@@ -1,6 +1,7 @@
 //! Google Gemini: `generateContent` for text and for images (the "nano-banana" image model
 //! answers with inline image parts), and `streamGenerateContent?alt=sse` for streaming, whose
-//! last chunk carries the finish reason and the token counts.
+//! last chunk carries the finish reason and the token counts. Veo video configs are served
+//! through the same adapter (see `veo`).
 
 use std::sync::Arc;
 
@@ -15,9 +16,10 @@ use crate::ports::HttpClient;
 use super::adapter::{Call, ProviderAdapter};
 use super::sse::{CallInfo, SseEvent, StreamMapper, cut_short, text_stream};
 use super::types::{
-    FinishReason, GeneratedImage, ImageData, ImageRequest, Role, TextChunk, TextRequest,
-    TextResponse, TextStream, TokenUsage,
+    FinishReason, GeneratedImage, ImageData, ImageRequest, JobProgress, Role, SubmittedJob,
+    TextChunk, TextRequest, TextResponse, TextStream, TokenUsage, VideoRequest,
 };
+use super::veo;
 use super::wire::{self, MAX_JSON_BYTES, MAX_MEDIA_BYTES};
 
 /// Gemini's API root, without the version (`/v1beta` is appended).
@@ -327,5 +329,13 @@ impl ProviderAdapter for GeminiAdapter {
                 .with_code("provider_no_output"));
         }
         Ok(images)
+    }
+
+    async fn submit_video(&self, call: Call<'_>, request: &VideoRequest) -> Result<SubmittedJob> {
+        veo::submit(self.http.as_ref(), &call, request).await
+    }
+
+    async fn job_progress(&self, call: Call<'_>, provider_job_id: &str) -> Result<JobProgress> {
+        veo::progress(self.http.as_ref(), &call, provider_job_id).await
     }
 }

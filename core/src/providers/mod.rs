@@ -7,13 +7,17 @@ mod anthropic;
 pub mod audio;
 mod elevenlabs;
 mod gemini;
+mod heygen;
 mod ideogram;
 mod openai;
 mod pexels;
 mod registry;
+mod shotstack;
 mod sse;
+mod tavus;
 pub mod template;
 mod types;
+mod veo;
 mod wire;
 
 pub use adapter::{
@@ -23,13 +27,17 @@ pub use adapter::{
 pub use anthropic::{ANTHROPIC_BASE_URL, AnthropicAdapter};
 pub use elevenlabs::{DEFAULT_ELEVENLABS_VOICE, ELEVENLABS_BASE_URL, ElevenLabsAdapter};
 pub use gemini::{GEMINI_BASE_URL, GeminiAdapter};
+pub use heygen::{DEFAULT_HEYGEN_AVATAR, DEFAULT_HEYGEN_VOICE, HEYGEN_BASE_URL, HeygenAdapter};
 pub use ideogram::{IDEOGRAM_BASE_URL, IdeogramAdapter};
 pub use openai::{OPENAI_BASE_URL, OpenAiAdapter};
 pub use pexels::{PEXELS_BASE_URL, PexelsAdapter};
 pub use registry::{credentials_from_env, env_names, http_registry};
+pub use shotstack::{SHOTSTACK_BASE_URL, ShotstackAdapter};
+pub use tavus::{TAVUS_BASE_URL, TavusAdapter};
 pub use types::{
     ChatMessage, FinishReason, GeneratedImage, ImageData, ImageRequest, JobProgress, RenderRequest,
     Role, SpeechRequest, SpeechResponse, StockItem, StockKind, StockRequest, StockResponse,
     SubmittedJob, TextChunk, TextRequest, TextResponse, TextStream, TokenUsage, VideoRequest,
     Voice,
 };
+pub use veo::VEO_DURATION_SECONDS;

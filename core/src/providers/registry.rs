@@ -10,8 +10,8 @@ use crate::ports::HttpClient;
 use super::adapter::{Credentials, ProviderAdapter, ProviderRegistry};
 use super::template::TemplateAdapter;
 use super::{
-    AnthropicAdapter, ElevenLabsAdapter, GeminiAdapter, IdeogramAdapter, OpenAiAdapter,
-    PexelsAdapter,
+    AnthropicAdapter, ElevenLabsAdapter, GeminiAdapter, HeygenAdapter, IdeogramAdapter,
+    OpenAiAdapter, PexelsAdapter, ShotstackAdapter, TavusAdapter,
 };
 
 /// The `(key, base URL)` variable names for `provider`, or `None` for providers configured
@@ -55,13 +55,12 @@ pub fn credentials_from_env(
 /// from `env` (a lookup such as `|k| std::env::var(k).ok()`).
 ///
 /// Adapters are registered whether or not a key is set, so a call to an unconfigured provider
-/// fails with a message naming the variable to set. HeyGen, Tavus and Shotstack get their
-/// credentials here for the video and render adapters to find.
+/// fails with a message naming the variable to set. Veo video is served by the Gemini adapter.
 pub fn http_registry(
     http: Arc<dyn HttpClient>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> ProviderRegistry {
-    let adapters: [(Provider, Arc<dyn ProviderAdapter>); 8] = [
+    let adapters: [(Provider, Arc<dyn ProviderAdapter>); 11] = [
         (
             Provider::Template,
             Arc::new(TemplateAdapter::new(http.clone())),
@@ -84,7 +83,10 @@ pub fn http_registry(
             Provider::Elevenlabs,
             Arc::new(ElevenLabsAdapter::new(http.clone())),
         ),
-        (Provider::Pexels, Arc::new(PexelsAdapter::new(http))),
+        (Provider::Pexels, Arc::new(PexelsAdapter::new(http.clone()))),
+        (Provider::Heygen, Arc::new(HeygenAdapter::new(http.clone()))),
+        (Provider::Tavus, Arc::new(TavusAdapter::new(http.clone()))),
+        (Provider::Shotstack, Arc::new(ShotstackAdapter::new(http))),
     ];
     let mut registry = ProviderRegistry::new();
     for (provider, adapter) in adapters {
@@ -137,6 +139,9 @@ mod tests {
             Provider::Ideogram,
             Provider::Elevenlabs,
             Provider::Pexels,
+            Provider::Heygen,
+            Provider::Tavus,
+            Provider::Shotstack,
         ] {
             assert!(registry.has(p), "{p:?}");
         }

@@ -145,7 +145,58 @@ pub(crate) fn provider_message(body: &[u8]) -> Option<String> {
         .or_else(|| text(&json["detail"]["message"]))
         .or_else(|| text(&json["detail"][0]["msg"]))
         .or_else(|| text(&json["detail"]))
+        // Shotstack's validation errors: `{"response":{"error":{"details":[{"message"}]}}}`.
+        .or_else(|| text(&json["response"]["error"]["details"][0]["message"]))
+        .or_else(|| text(&json["response"]["error"]))
         .or_else(|| text(&json["message"]))
+}
+
+/// A provider's job id checked before it goes into a URL path: letters, digits, `-`, `_`, `.`
+/// (and `/` between such segments when `slashes`), never `..` or an empty segment.
+pub(crate) fn job_path<'a>(call: &Call<'_>, id: &'a str, slashes: bool) -> Result<&'a str> {
+    let segment_ok = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    let ok = if slashes {
+        id.split('/').all(segment_ok)
+    } else {
+        segment_ok(id)
+    };
+    if ok && id.len() <= 512 {
+        Ok(id)
+    } else {
+        Err(Error::invalid(
+            "provider_job_id",
+            format!(
+                "'{}' is not a job id provider '{}' gave out",
+                id.chars().take(80).collect::<String>(),
+                call.model.provider.as_str()
+            ),
+        ))
+    }
+}
+
+/// The MIME type of a finished job's output, from its URL's extension (video/mp4 when unknown).
+pub(crate) fn media_type_from_url(url: &str) -> &'static str {
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .to_ascii_lowercase();
+    match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("gif") => "image/gif",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("bmp") => "image/bmp",
+        Some("mp3") => "audio/mpeg",
+        Some("webm") => "video/webm",
+        Some("mov") => "video/quicktime",
+        _ => "video/mp4",
+    }
 }
 
 /// Removes what could be a secret from a provider's message: the configured key itself, and any
