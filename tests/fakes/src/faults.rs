@@ -26,11 +26,15 @@ pub struct Fault {
     /// On streams, send this many events and then the provider's in-stream error event
     /// (Anthropic's `event: error`, OpenAI's `{"error":…}` chunk).
     pub error_event_after: Option<usize>,
+    /// On a job submission (video, render): the job fails instead of finishing.
+    pub fail_job: bool,
+    /// On a job submission: status polls answered "not yet" before the job finishes.
+    pub ready_after: Option<u32>,
 }
 
 impl Fault {
     /// Parses `status=503,retry-after=2;delay-ms=300 malformed cut-stream-after=2
-    /// error-event-after=1`
+    /// error-event-after=1 fail-job ready-after=3`
     /// (items separated by commas, semicolons or spaces).
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut fault = Fault::default();
@@ -66,6 +70,10 @@ impl Fault {
                     fault.error_event_after =
                         Some(usize::try_from(number()?).unwrap_or(usize::MAX));
                 }
+                "fail-job" => fault.fail_job = true,
+                "ready-after" => {
+                    fault.ready_after = Some(u32::try_from(number()?).unwrap_or(u32::MAX));
+                }
                 other => return Err(format!("unknown fault '{other}'")),
             }
         }
@@ -82,7 +90,7 @@ impl Fault {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueRequest {
-    /// `openai`, `anthropic`, `gemini`, `ideogram`, `elevenlabs` or `pexels`.
+    /// One of [`crate::PROVIDERS`].
     pub provider: String,
     /// The fault, spelled as for the header.
     pub fault: String,
@@ -149,6 +157,9 @@ mod tests {
         assert!(f.malformed);
         assert_eq!(f.cut_stream_after, Some(3));
         assert!(Fault::parse("explode").is_err());
+        let job = Fault::parse("fail-job,ready-after=4").unwrap_or_default();
+        assert!(job.fail_job);
+        assert_eq!(job.ready_after, Some(4));
         assert!(Fault::parse("status=99").is_err());
         assert_eq!(
             marker(br#"{"prompt":"a cat [[fake-fault:status=503]]"}"#).as_deref(),

@@ -1,16 +1,20 @@
 //! molts-fakes: one loopback HTTP server speaking each provider's wire format — OpenAI,
-//! Anthropic, Gemini, Ideogram, ElevenLabs and Pexels — so molts' real adapters can be tested
-//! over real HTTP with no network and no keys.
+//! Anthropic, Gemini (Veo included), Ideogram, ElevenLabs, Pexels, HeyGen, Tavus and Shotstack —
+//! so molts' real adapters can be tested over real HTTP with no network and no keys.
 //!
 //! Each provider lives under its own prefix (`/openai/v1`, `/anthropic`, `/gemini`, `/ideogram`,
-//! `/elevenlabs`, `/pexels`), checks its own auth header against the key
-//! [`key`]`(provider)`, validates requests with the provider's own 400/422 body, and answers
-//! deterministically (echoed text with usage counted from the input, real PNG, WAV and MP3
-//! bytes). Faults are injected per request (see [`faults`]). Control endpoints:
-//! `POST/GET/DELETE /_fake/faults`, `GET /_fake/requests?provider=`, and
-//! `GET /_fake/images/{rrggbb}.png` (the URLs image endpoints hand out).
+//! `/elevenlabs`, `/pexels`, `/heygen`, `/tavus`, `/shotstack/edit/v1`), checks its own auth
+//! header against the key [`key`]`(provider)`, validates requests with the provider's own
+//! 400/422 body, and answers deterministically (echoed text with usage counted from the input,
+//! real PNG, WAV and MP3 bytes). Video and render jobs finish after a few status polls (see
+//! [`jobs`]). Faults are injected per request (see [`faults`]). Control endpoints:
+//! `POST/GET/DELETE /_fake/faults`, `GET /_fake/requests?provider=`,
+//! `GET /_fake/jobs` (every job), `POST /_fake/jobs` (`{"ready_after": N}`: the default polls),
+//! `GET /_fake/images/{rrggbb}.png` and `GET /_fake/videos/{id}.{mp4|mp3}` (the URLs image
+//! endpoints and finished jobs hand out).
 
 pub mod faults;
+pub mod jobs;
 pub mod media;
 mod providers;
 mod respond;
@@ -31,13 +35,16 @@ pub use faults::Fault;
 use faults::{FaultQueues, QueueRequest};
 
 /// Every provider the fake speaks, by the prefix it lives under.
-pub const PROVIDERS: [&str; 6] = [
+pub const PROVIDERS: [&str; 9] = [
     "openai",
     "anthropic",
     "gemini",
     "ideogram",
     "elevenlabs",
     "pexels",
+    "heygen",
+    "tavus",
+    "shotstack",
 ];
 
 /// The key the fake accepts for `provider`.
@@ -65,6 +72,7 @@ pub(crate) struct Shared {
     faults: Mutex<FaultQueues>,
     requests: Mutex<Vec<Recorded>>,
     origin: Mutex<String>,
+    jobs: Mutex<jobs::Jobs>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -75,6 +83,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     pub(crate) fn origin(&self) -> String {
         lock(&self.origin).clone()
+    }
+
+    pub(crate) fn jobs(&self) -> MutexGuard<'_, jobs::Jobs> {
+        lock(&self.jobs)
     }
 }
 
@@ -120,6 +132,7 @@ impl FakeServer {
     pub fn base_url(&self, provider: &str) -> String {
         match provider {
             "openai" | "openai_compatible" => format!("{}/openai/v1", self.url()),
+            "shotstack" => format!("{}/shotstack/edit/v1", self.url()),
             other => format!("{}/{other}", self.url()),
         }
     }
@@ -143,6 +156,17 @@ impl FakeServer {
         let fault = Fault::parse(spec)?;
         lock(&self.shared.faults).push(provider, fault, times);
         Ok(())
+    }
+
+    /// Sets how many status polls new jobs answer "not yet" before finishing (default 2); a
+    /// submit request's `ready-after=N` fault overrides it for that job.
+    pub fn set_job_polls(&self, polls: u32) {
+        self.shared.jobs().default_polls = polls;
+    }
+
+    /// Every job submitted so far, oldest first.
+    pub fn jobs(&self) -> Vec<jobs::Job> {
+        self.shared.jobs().list()
     }
 
     /// Forgets every queued fault.
@@ -175,6 +199,8 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/_fake/requests", get(list_requests))
         .route("/_fake/images/{name}", get(image))
+        .route("/_fake/jobs", get(list_jobs).post(configure_jobs))
+        .route("/_fake/videos/{name}", get(video))
         .fallback(dispatch)
         .with_state(shared)
 }
@@ -226,6 +252,43 @@ async fn image(Path(name): Path<String>) -> Response {
     }
 }
 
+async fn list_jobs(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(s.jobs().list()).into_response()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobsConfig {
+    ready_after: u32,
+}
+
+async fn configure_jobs(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<JobsConfig>(&body) {
+        Ok(config) => {
+            s.jobs().default_polls = config.ready_after;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("bad jobs config: {e}")).into_response(),
+    }
+}
+
+async fn video(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    let Some((id, ext)) = name.rsplit_once('.') else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(job) = s.jobs().output(id, ext).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match ext {
+        "mp4" => ([("content-type", "video/mp4")], jobs::mp4_stub()).into_response(),
+        "mp3" => {
+            let text = job.echo["text"].as_str().unwrap_or("render");
+            ([("content-type", "audio/mpeg")], media::mp3(text)).into_response()
+        }
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 /// What a provider handler gets.
 pub(crate) struct Ctx {
     pub(crate) method: Method,
@@ -235,6 +298,7 @@ pub(crate) struct Ctx {
     pub(crate) body: serde_json::Value,
     pub(crate) fault: Fault,
     pub(crate) origin: String,
+    pub(crate) shared: Arc<Shared>,
 }
 
 async fn dispatch(
@@ -296,6 +360,7 @@ async fn dispatch(
         body: json,
         fault,
         origin: s.origin(),
+        shared: s.clone(),
     };
     if let Some(refused) = providers::check_auth(&provider, &ctx) {
         return refused;

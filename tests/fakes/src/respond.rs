@@ -53,6 +53,48 @@ pub(crate) fn error(provider: &str, status: u16, message: &str) -> Response {
         "elevenlabs" => {
             json!({"detail": {"type": "error", "status": format!("http_{status}"), "message": message}})
         }
+        "heygen" => {
+            let code = match status {
+                400 | 422 => "invalid_parameter",
+                401 | 403 => "authentication_failed",
+                404 => "not_found",
+                429 => "rate_limit_exceeded",
+                _ => "internal_error",
+            };
+            json!({"data": null, "error": {"code": code, "message": message}})
+        }
+        "tavus" => json!({"message": message}),
+        "shotstack" => {
+            // Validation errors come from the API; auth and rate limits from its AWS gateway.
+            let mut response = match status {
+                400 => (
+                    code,
+                    axum::Json(
+                        json!({"success": false, "message": "Bad Request", "response": {
+                            "error": {"name": "ValidationError", "details": [{"message": message}]}
+                        }}),
+                    ),
+                )
+                    .into_response(),
+                403 | 429 => (code, axum::Json(json!({"message": message}))).into_response(),
+                _ => (
+                    code,
+                    axum::Json(json!({"success": false, "message": message, "response": {}})),
+                )
+                    .into_response(),
+            };
+            let kind = match status {
+                403 => Some("AccessDeniedException"),
+                429 => Some("TooManyRequestsException"),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                response
+                    .headers_mut()
+                    .insert("x-amzn-errortype", HeaderValue::from_static(kind));
+            }
+            return response;
+        }
         // Ideogram and Pexels answer `{"error": "..."}`.
         _ => json!({"error": message}),
     };

@@ -1,11 +1,15 @@
 //! The Gemini fake: `POST /v1beta/models/{model}:generateContent` and
 //! `:streamGenerateContent?alt=sse`; image models (a name containing `image`) answer with an
-//! inline PNG part.
+//! inline PNG part. Veo models (a name containing `veo`) take `:predictLongRunning` and answer
+//! an operation, polled at `GET /v1beta/models/{model}/operations/{id}` until `done` with the
+//! video's URI (served by the fake) or an `error`; a prompt containing `unsafe` finishes with
+//! its sample filtered out.
 
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use crate::jobs::{NewJob, Stage};
 use crate::respond::{self, Echo};
 use crate::{Ctx, media};
 
@@ -13,6 +17,10 @@ const P: &str = "gemini";
 
 pub(crate) fn handle(ctx: &Ctx) -> Option<Response> {
     let rest = ctx.path.strip_prefix("/v1beta/models/")?;
+    if ctx.method == "GET" {
+        let (model, id) = rest.split_once("/operations/")?;
+        return Some(operation(ctx, model, id));
+    }
     let (model, action) = rest.split_once(':')?;
     if ctx.method != "POST" {
         return None;
@@ -20,7 +28,96 @@ pub(crate) fn handle(ctx: &Ctx) -> Option<Response> {
     match action {
         "generateContent" => Some(generate(ctx, model, false)),
         "streamGenerateContent" => Some(generate(ctx, model, true)),
+        "predictLongRunning" => Some(predict(ctx, model)),
         _ => None,
+    }
+}
+
+fn not_found(model: &str, action: &str) -> Response {
+    respond::error(
+        P,
+        404,
+        &format!(
+            "models/{model} is not found for API version v1beta, or is not supported for {action}."
+        ),
+    )
+}
+
+/// Starts a Veo operation after checking the instance and the parameters.
+fn predict(ctx: &Ctx, model: &str) -> Response {
+    if !model.contains("veo") {
+        return not_found(model, "predictLongRunning");
+    }
+    let Some(prompt) = ctx.body["instances"][0]["prompt"]
+        .as_str()
+        .filter(|p| !p.trim().is_empty())
+    else {
+        return respond::invalid(
+            P,
+            "* PredictLongRunningRequest.instances[0].prompt: required",
+        );
+    };
+    let params = &ctx.body["parameters"];
+    if let Some(a) = params.get("aspectRatio")
+        && !matches!(a.as_str(), Some("16:9" | "9:16"))
+    {
+        return respond::invalid(P, "aspectRatio must be 16:9 or 9:16");
+    }
+    if let Some(d) = params.get("durationSeconds")
+        && !d.as_u64().is_some_and(|d| (4..=8).contains(&d))
+    {
+        return respond::invalid(P, "durationSeconds must be between 4 and 8");
+    }
+    if let Some(n) = params.get("sampleCount")
+        && !n.as_u64().is_some_and(|n| (1..=4).contains(&n))
+    {
+        return respond::invalid(P, "sampleCount must be between 1 and 4");
+    }
+    let job = ctx.shared.jobs().submit(
+        NewJob {
+            provider: P,
+            duration: params["durationSeconds"].as_f64(),
+            ext: "mp4",
+            echo: json!({"model": model, "text": prompt, "unsafe": prompt.contains("unsafe")}),
+            id: |n| format!("{:012x}", 0x9d2f_c0b5_u64 + n),
+        },
+        &ctx.fault,
+    );
+    axum::Json(json!({"name": format!("models/{model}/operations/{}", job.id), "done": false}))
+        .into_response()
+}
+
+/// Where a Veo operation stands; unfinished ones leave `done` out, as the real API does.
+fn operation(ctx: &Ctx, model: &str, id: &str) -> Response {
+    let polled = ctx.shared.jobs().poll(P, id);
+    let Some((stage, job)) = polled.filter(|(_, j)| j.echo["model"] == json!(model)) else {
+        return respond::error(
+            P,
+            404,
+            &format!("Operation models/{model}/operations/{id} not found"),
+        );
+    };
+    let name = format!("models/{model}/operations/{id}");
+    match stage {
+        Stage::Queued | Stage::Processing(_) => axum::Json(json!({"name": name})).into_response(),
+        Stage::Failed(message) => axum::Json(json!({
+            "name": name, "done": true, "error": {"code": 13, "message": message},
+        }))
+        .into_response(),
+        Stage::Ready => {
+            let samples = if job.echo["unsafe"] == json!(true) {
+                json!({"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": [
+                    "The prompt was blocked by the fake safety filter."
+                ]})
+            } else {
+                json!({"generatedSamples": [{"video": {"uri": job.url(&ctx.origin), "encoding": "video/mp4"}}]})
+            };
+            axum::Json(json!({"name": name, "done": true, "response": {
+                "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse",
+                "generateVideoResponse": samples,
+            }}))
+            .into_response()
+        }
     }
 }
 

@@ -4,9 +4,12 @@
 mod anthropic;
 mod elevenlabs;
 mod gemini;
+mod heygen;
 mod ideogram;
 mod openai;
 mod pexels;
+mod shotstack;
+mod tavus;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -29,6 +32,7 @@ pub(crate) fn check_auth(provider: &str, ctx: &Ctx) -> Option<Response> {
         "gemini" => header(ctx, "x-goog-api-key").or(ctx.query.get("key").map(String::as_str)),
         "ideogram" => header(ctx, "api-key"),
         "elevenlabs" => header(ctx, "xi-api-key"),
+        "heygen" | "tavus" | "shotstack" => header(ctx, "x-api-key"),
         // Pexels takes the raw key, no `Bearer`.
         _ => header(ctx, "authorization"),
     };
@@ -77,6 +81,9 @@ pub(crate) fn check_auth(provider: &str, ctx: &Ctx) -> Option<Response> {
             ),
         )
             .into_response(),
+        ("tavus", _) => respond::error(provider, 401, "Invalid access token"),
+        // Shotstack's AWS gateway refuses before the API sees the request.
+        ("shotstack", _) => respond::error(provider, 403, "Forbidden"),
         _ => respond::error(provider, 401, "Unauthorized: invalid or missing API key"),
     })
 }
@@ -89,6 +96,9 @@ pub(crate) async fn handle(provider: &str, ctx: &Ctx) -> Response {
         "gemini" => gemini::handle(ctx),
         "ideogram" => ideogram::handle(ctx),
         "elevenlabs" => elevenlabs::handle(ctx),
+        "heygen" => heygen::handle(ctx),
+        "tavus" => tavus::handle(ctx),
+        "shotstack" => shotstack::handle(ctx),
         _ => pexels::handle(ctx),
     };
     found.unwrap_or_else(|| {

@@ -8,8 +8,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use molts_core::domain::{ModelConfig, Provider};
 use molts_core::providers::{
-    Call, ChatMessage, Credentials, ImageRequest, ProviderRegistry, Role, SpeechRequest, StockKind,
-    StockRequest, TextChunk, TextRequest, TextResponse, http_registry,
+    Call, ChatMessage, Credentials, ImageRequest, ProviderRegistry, RenderRequest, Role,
+    SpeechRequest, StockKind, StockRequest, TextChunk, TextRequest, TextResponse, VideoRequest,
+    http_registry,
 };
 use molts_core::{Error, ErrorKind, Result};
 use molts_fakes::FakeServer;
@@ -72,6 +73,38 @@ pub(crate) enum Op {
     Speech,
     Voices,
     Stock,
+    /// Submits [`video_request`].
+    Video,
+    /// Submits [`render_request`].
+    Render,
+}
+
+/// A canned avatar / text-to-video request (naming a replica, which Tavus requires).
+pub(crate) fn video_request(script: &str) -> VideoRequest {
+    VideoRequest {
+        script: script.into(),
+        avatar_id: Some("r79e1c033f".into()),
+        aspect_ratio: Some("16:9".into()),
+        callback_url: Some("https://molts.example/v1/jobs/job-1/callback/secret".into()),
+        job_id: "job-1".into(),
+        ..VideoRequest::default()
+    }
+}
+
+/// A canned two-clip render, 8 seconds long.
+pub(crate) fn render_request() -> RenderRequest {
+    RenderRequest {
+        edit: serde_json::json!({
+            "timeline": {"background": "#000000", "tracks": [{"clips": [
+                {"asset": {"type": "video", "src": "https://example.com/a.mp4", "trim": 2},
+                 "start": 0, "length": 5},
+                {"asset": {"type": "title", "text": "The end"}, "start": 5, "length": 3},
+            ]}]},
+            "output": {"format": "mp4", "resolution": "sd"},
+        }),
+        callback_url: Some("https://molts.example/v1/jobs/job-2/callback/secret".into()),
+        job_id: "job-2".into(),
+    }
 }
 
 pub(crate) fn chat(user: &str) -> TextRequest {
@@ -154,6 +187,14 @@ impl Env {
                 };
                 adapter.stock(call, &request).await.map(|_| ())
             }
+            Op::Video => adapter
+                .submit_video(call, &video_request("Hello from the fakes."))
+                .await
+                .map(|_| ()),
+            Op::Render => adapter
+                .submit_render(call, &render_request())
+                .await
+                .map(|_| ()),
         }
     }
 

@@ -1,0 +1,137 @@
+//! The HeyGen fake: `POST /v2/video/generate` validates the scenes (an avatar character, a text
+//! voice with its voice id, an optional dimension) and answers `{"error":null,"data":
+//! {"video_id"}}`; `GET /v1/video_status.get?video_id=` walks the video through pending,
+//! processing and completed (a `video_url` served by the fake, a `duration` from the script) or
+//! failed (`error {code, detail, message}`), echoing the `callback_id`.
+
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::jobs::{NewJob, Stage};
+use crate::{Ctx, media, respond};
+
+const P: &str = "heygen";
+
+pub(crate) fn handle(ctx: &Ctx) -> Option<Response> {
+    match (ctx.method.as_str(), ctx.path.as_str()) {
+        ("POST", "/v2/video/generate") => Some(generate(ctx)),
+        ("GET", "/v1/video_status.get") => Some(status(ctx)),
+        _ => None,
+    }
+}
+
+/// The script of every scene, or the validation message.
+fn validate(body: &Value) -> Result<String, String> {
+    let scenes = body["video_inputs"]
+        .as_array()
+        .filter(|s| !s.is_empty())
+        .ok_or("video_inputs is invalid: field required")?;
+    if scenes.len() > 50 {
+        return Err("video_inputs is invalid: at most 50 scenes".to_owned());
+    }
+    let mut script = Vec::new();
+    for (i, scene) in scenes.iter().enumerate() {
+        let character = &scene["character"];
+        match character["type"].as_str() {
+            Some("avatar") => {
+                if character["avatar_id"].as_str().is_none_or(|a| a.is_empty()) {
+                    return Err(format!(
+                        "video_inputs.{i}.character.avatar_id is invalid: field required"
+                    ));
+                }
+            }
+            Some("talking_photo") => {
+                if !character["talking_photo_id"].is_string() {
+                    return Err(format!(
+                        "video_inputs.{i}.character.talking_photo_id is invalid: field required"
+                    ));
+                }
+            }
+            _ => return Err(format!("video_inputs.{i}.character.type is invalid")),
+        }
+        let voice = &scene["voice"];
+        match voice["type"].as_str() {
+            Some("text") => {
+                let text = voice["input_text"]
+                    .as_str()
+                    .filter(|t| !t.trim().is_empty())
+                    .ok_or(format!(
+                        "video_inputs.{i}.voice.input_text is invalid: field required"
+                    ))?;
+                if text.chars().count() > 5000 {
+                    return Err(format!(
+                        "video_inputs.{i}.voice.input_text is invalid: at most 5000 characters"
+                    ));
+                }
+                if voice["voice_id"].as_str().is_none_or(|v| v.is_empty()) {
+                    return Err(format!(
+                        "video_inputs.{i}.voice.voice_id is invalid: field required"
+                    ));
+                }
+                script.push(text.to_owned());
+            }
+            Some("silence") => {}
+            _ => return Err(format!("video_inputs.{i}.voice.type is invalid")),
+        }
+    }
+    if let Some(d) = body.get("dimension") {
+        let side = |v: &Value| v.as_u64().is_some_and(|n| (128..=4096).contains(&n));
+        if !side(&d["width"]) || !side(&d["height"]) {
+            return Err("dimension is invalid: width and height must be 128-4096".to_owned());
+        }
+    }
+    for field in ["callback_id", "callback_url", "title"] {
+        if body.get(field).is_some_and(|v| !v.is_string()) {
+            return Err(format!("{field} is invalid: must be a string"));
+        }
+    }
+    Ok(script.join(" "))
+}
+
+fn generate(ctx: &Ctx) -> Response {
+    let script = match validate(&ctx.body) {
+        Ok(s) => s,
+        Err(message) => return respond::invalid(P, &message),
+    };
+    let seconds = (media::speech_seconds(&script) * 10.0).round() / 10.0;
+    let job = ctx.shared.jobs().submit(
+        NewJob {
+            provider: P,
+            duration: Some(seconds),
+            ext: "mp4",
+            echo: json!({"callback_id": ctx.body["callback_id"], "text": script}),
+            id: |n| format!("{:032x}", 0x5eed_0000_u64 + n),
+        },
+        &ctx.fault,
+    );
+    axum::Json(json!({"error": null, "data": {"video_id": job.id}})).into_response()
+}
+
+fn status(ctx: &Ctx) -> Response {
+    let Some(id) = ctx.query.get("video_id").filter(|v| !v.is_empty()) else {
+        return respond::invalid(P, "video_id is invalid: field required");
+    };
+    let Some((stage, job)) = ctx.shared.jobs().poll(P, id) else {
+        return respond::error(P, 404, &format!("video {id} not found"));
+    };
+    let mut data = json!({
+        "id": job.id, "callback_id": job.echo["callback_id"], "created_at": 1_700_000_000,
+        "video_url": null, "thumbnail_url": null, "duration": null, "error": null,
+    });
+    let status = match stage {
+        Stage::Queued => "pending",
+        Stage::Processing(_) => "processing",
+        Stage::Ready => {
+            data["video_url"] = json!(job.url(&ctx.origin));
+            data["thumbnail_url"] = json!(format!("{}/_fake/images/000000.png", ctx.origin));
+            data["duration"] = json!(job.duration);
+            "completed"
+        }
+        Stage::Failed(message) => {
+            data["error"] = json!({"code": "fake_failure", "detail": message, "message": message});
+            "failed"
+        }
+    };
+    data["status"] = json!(status);
+    axum::Json(json!({"code": 100, "message": "Success", "data": data})).into_response()
+}
