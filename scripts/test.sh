@@ -2,10 +2,11 @@
 # Runs every check and test molts has, on a fresh machine or a warm one.
 #
 # Installs what it needs when missing (the wasm32 target; a PostgreSQL server from Debian's
-# packages), keeps build output outside the clone (CARGO_TARGET_DIR, default
-# ~/.cache/molts/target) so later runs are fast, and never skips a database test silently:
-# with CI=true a missing PostgreSQL is a failure. Ends with the official OpenAI SDKs against the
-# molts binary (scripts/sdk-tests.sh; its Python venv and npm packages live in ~/.cache/molts).
+# packages; cargo-lambda from PyPI into ~/.cache/molts/cargo-lambda-venv), keeps build output
+# outside the clone (CARGO_TARGET_DIR, default ~/.cache/molts/target) so later runs are fast, and
+# never skips a database or emulator test silently: with CI=true a missing PostgreSQL or
+# cargo-lambda is a failure. Ends with the official OpenAI SDKs against the molts binary
+# (scripts/sdk-tests.sh; its Python venv and npm packages live in ~/.cache/molts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,6 +77,9 @@ echo "ok"
 
 step "tests (unit, store contract on memory/SQLite/PostgreSQL, router, conformance vs the molts binary)"
 cargo test --workspace --locked
+
+step "conformance vs molts on AWS Lambda (cargo lambda watch, PostgreSQL)"
+./scripts/lambda-conformance.sh
 
 step "the official OpenAI SDKs (Python and JavaScript) against the molts binary"
 ./scripts/sdk-tests.sh

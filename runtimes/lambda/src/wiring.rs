@@ -1,0 +1,95 @@
+//! The cold start: logging, the sea-orm store with its migrations, the provider registry, the core
+//! `Gateway` and its bootstrap. This is the standalone binary's wiring minus what Lambda has no use
+//! for (flags, a config file, a token banner); the adapters chosen are the same.
+
+use std::sync::Arc;
+
+use molts_core::domain::Provider;
+use molts_core::memory::MemoryRateLimiter;
+use molts_core::providers::{ProviderRegistry, http_registry};
+use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+use molts_demo::DemoProvider;
+use molts_reqwest::{ReqwestHttpClient, TokioSleeper};
+use molts_sea_orm::SeaOrmStore;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogFormat, Settings, redact};
+
+/// Sets up `tracing` on stderr, which Lambda sends to CloudWatch Logs. No colours: CloudWatch
+/// shows escape codes as text. The filter comes from `RUST_LOG` (default `info`).
+pub fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm_migration=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Connects, migrates, builds the gateway and bootstraps it with the operator token: what every
+/// cold start does once, before the first event is taken. Safe on many instances at once
+/// (migrations and seeding are idempotent and tolerate a concurrent first start).
+pub async fn cold_start(settings: &Settings) -> Result<Gateway, String> {
+    let store = SeaOrmStore::connect(&settings.database_url)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot open database {}: {e}",
+                redact(&settings.database_url)
+            )
+        })?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
+    let ports = Ports {
+        stores: Stores::from_one(Arc::new(store)),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(SystemIds),
+        // Per execution environment, like one standalone replica: each concurrent instance keeps
+        // its own one-minute windows until a shared limiter lands.
+        rate_limiter: Arc::new(MemoryRateLimiter::new()),
+    };
+    let config = GatewayConfig {
+        default_instance: settings.default_instance.clone(),
+        ..GatewayConfig::default()
+    };
+    let gateway = Gateway::new(ports, config).with_providers(providers(settings)?);
+    let report = gateway
+        .bootstrap(Some(&settings.admin_token))
+        .await
+        .map_err(|e| format!("bootstrap failed: {e}"))?;
+    if report.seeded > 0 {
+        tracing::info!(
+            rows = report.seeded,
+            "seeded tiers, models and the default instance"
+        );
+    }
+    if report.admin_token_revoked {
+        // Not fatal: other operator keys may exist. But the configured token will not work.
+        tracing::warn!(
+            "MOLTS_ADMIN_TOKEN was revoked by an admin and stays revoked; choose a new one"
+        );
+    }
+    tracing::info!(database = %redact(&settings.database_url), "molts is ready for events");
+    Ok(gateway)
+}
+
+/// The provider registry, as in the standalone binary: every HTTP provider over reqwest, keys and
+/// base URLs from the environment under their usual names (`OPENAI_API_KEY`, ...), plus the
+/// offline demo provider unless `MOLTS_DEMO_PROVIDERS=false`.
+fn providers(settings: &Settings) -> Result<ProviderRegistry, String> {
+    let http =
+        ReqwestHttpClient::new().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let registry = http_registry(Arc::new(http), &|name| std::env::var(name).ok())
+        .with_sleeper(Arc::new(TokioSleeper));
+    Ok(if settings.demo_providers {
+        registry.with_adapter(Provider::Demo, Arc::new(DemoProvider))
+    } else {
+        registry
+    })
+}
