@@ -74,6 +74,7 @@ BASE="http://127.0.0.1:$GATE_PORT/lambda-url/bootstrap"
 cat >"$WORK/env" <<EOF
 MOLTS_DATABASE_URL=$DB_URL
 MOLTS_ADMIN_TOKEN=$ADMIN_TOKEN
+MOLTS_SECRET_KEY=$(printf '7f%.0s' $(seq 1 32))
 RUST_LOG=warn
 EOF
 

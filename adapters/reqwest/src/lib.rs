@@ -128,3 +128,15 @@ impl Sleeper for TokioSleeper {
         tokio::time::sleep(duration).await;
     }
 }
+
+/// Every HTTP provider over reqwest with tokio's timer for retry backoff, keys and base URLs read
+/// through `env` under their usual names: the provider wiring every native runtime shares.
+pub fn native_providers(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<molts_core::providers::ProviderRegistry> {
+    let http = ReqwestHttpClient::new()?;
+    Ok(
+        molts_core::providers::http_registry(std::sync::Arc::new(http), env)
+            .with_sleeper(std::sync::Arc::new(TokioSleeper)),
+    )
+}

@@ -28,6 +28,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `MOLTS_DEMO_PROVIDERS`: serve the offline `demo` models (on by default, as standalone).
     pub demo_providers: bool,
+    /// `MOLTS_SECRET_KEY`: seals tenants' own provider keys at rest (unset: none can be stored).
+    pub secret_key: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -40,6 +42,7 @@ impl std::fmt::Debug for Settings {
             .field("default_instance", &self.default_instance)
             .field("log_format", &self.log_format)
             .field("demo_providers", &self.demo_providers)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -98,22 +101,14 @@ impl Settings {
             default_instance: get("MOLTS_DEFAULT_INSTANCE").unwrap_or_else(|| "default".to_owned()),
             log_format,
             demo_providers,
+            secret_key: get("MOLTS_SECRET_KEY"),
         })
     }
 }
 
 /// A database URL with any password replaced, fit for logs.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
+    molts_core::secret::redact_url(url)
 }
 
 #[cfg(test)]
@@ -199,8 +194,10 @@ mod tests {
         let s = settings(&[
             ("MOLTS_DATABASE_URL", "postgres://u:hunter2@h/db"),
             ("MOLTS_ADMIN_TOKEN", TOKEN),
+            ("MOLTS_SECRET_KEY", "5e".repeat(32).as_str()),
         ])?;
         let shown = format!("{s:?}");
+        assert!(!shown.contains(&"5e".repeat(32)), "{shown}");
         assert!(!shown.contains(TOKEN), "{shown}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("postgres://u:***@h/db"), "{shown}");

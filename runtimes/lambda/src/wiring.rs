@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use molts_core::domain::Provider;
 use molts_core::memory::MemoryRateLimiter;
-use molts_core::providers::{ProviderRegistry, http_registry};
+use molts_core::providers::ProviderRegistry;
 use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
 use molts_demo::DemoProvider;
-use molts_reqwest::{ReqwestHttpClient, TokioSleeper};
+use molts_reqwest::native_providers;
 use molts_sea_orm::SeaOrmStore;
 use tracing_subscriber::EnvFilter;
 
@@ -58,7 +58,12 @@ pub async fn cold_start(settings: &Settings) -> Result<Gateway, String> {
         default_instance: settings.default_instance.clone(),
         ..GatewayConfig::default()
     };
-    let gateway = Gateway::new(ports, config).with_providers(providers(settings)?);
+    let mut gateway = Gateway::new(ports, config).with_providers(providers(settings)?);
+    if let Some(text) = &settings.secret_key {
+        let secret_box = molts_core::sealed::SecretBox::from_text(text)
+            .map_err(|e| format!("MOLTS_SECRET_KEY: {}", e.message()))?;
+        gateway = gateway.with_secret_box(secret_box);
+    }
     let report = gateway
         .bootstrap(Some(&settings.admin_token))
         .await
@@ -83,10 +88,8 @@ pub async fn cold_start(settings: &Settings) -> Result<Gateway, String> {
 /// base URLs from the environment under their usual names (`OPENAI_API_KEY`, ...), plus the
 /// offline demo provider unless `MOLTS_DEMO_PROVIDERS=false`.
 fn providers(settings: &Settings) -> Result<ProviderRegistry, String> {
-    let http =
-        ReqwestHttpClient::new().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    let registry = http_registry(Arc::new(http), &|name| std::env::var(name).ok())
-        .with_sleeper(Arc::new(TokioSleeper));
+    let registry = native_providers(&|name| std::env::var(name).ok())
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     Ok(if settings.demo_providers {
         registry.with_adapter(Provider::Demo, Arc::new(DemoProvider))
     } else {

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use molts_core::domain::Provider;
 use molts_core::memory::MemoryRateLimiter;
-use molts_core::providers::{ProviderRegistry, http_registry};
+use molts_core::providers::ProviderRegistry;
 use molts_core::sealed::SecretBox;
 use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
 use molts_demo::DemoProvider;
-use molts_reqwest::{ReqwestHttpClient, TokioSleeper};
+use molts_reqwest::native_providers;
 use molts_sea_orm::SeaOrmStore;
 use tracing_subscriber::EnvFilter;
 
@@ -79,10 +79,8 @@ pub(crate) async fn gateway(settings: &Settings) -> Result<Gateway, String> {
 /// environment under their usual names (`OPENAI_API_KEY`, ...), plus the offline demo provider
 /// unless switched off.
 fn providers(settings: &Settings) -> Result<ProviderRegistry, String> {
-    let http =
-        ReqwestHttpClient::new().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    let registry = http_registry(Arc::new(http), &|name| std::env::var(name).ok())
-        .with_sleeper(Arc::new(TokioSleeper));
+    let registry = native_providers(&|name| std::env::var(name).ok())
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     Ok(if settings.demo_providers {
         registry.with_adapter(Provider::Demo, Arc::new(DemoProvider))
     } else {
@@ -92,32 +90,5 @@ fn providers(settings: &Settings) -> Result<ProviderRegistry, String> {
 
 /// A database URL with any password replaced, fit for logs.
 pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_never_reach_logs() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(
-            redact("sqlite://molts.db?mode=rwc"),
-            "sqlite://molts.db?mode=rwc"
-        );
-    }
+    molts_core::secret::redact_url(url)
 }
