@@ -179,6 +179,35 @@ async fn a_streamed_answer_is_settled_with_the_streamed_usage() {
 }
 
 #[tokio::test]
+async fn a_stream_cut_mid_way_is_charged_for_what_was_sent_and_closed() {
+    let w = world().await;
+    w.fake
+        .push_fault("openai", "cut-stream-after=2", 1)
+        .unwrap();
+    let out = w
+        .gateway
+        .stream_text(&w.agent, "gpt-4o-mini", chat("one two three four five"))
+        .await
+        .unwrap();
+    let chunks: Vec<_> = out.output.collect().await;
+    assert!(
+        matches!(chunks.last(), Some(Err(_))),
+        "a cut stream ends in an error: {chunks:?}"
+    );
+    // Charged an estimate of the prompt and what arrived, not the whole hold, and not left open.
+    let used = tokens_used(&w).await;
+    assert!(used > 0 && used < 1024, "charged {used}");
+    let holds = w
+        .gateway
+        .stores()
+        .quota
+        .expired_reservations(molts_core::Timestamp::MAX_UTC, 10)
+        .await
+        .unwrap();
+    assert!(holds.is_empty(), "no hold left open: {holds:?}");
+}
+
+#[tokio::test]
 async fn when_every_provider_fails_the_hold_is_refunded() {
     let w = world().await;
     w.fake.push_fault("openai", "status=500", 2).unwrap();
