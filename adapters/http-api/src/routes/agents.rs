@@ -80,11 +80,24 @@ pub(super) async fn model(
     Extension(principal): Extension<AgentPrincipal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ModelView>> {
-    let model = state
+    match state
         .gateway
         .resolve_model(&principal.instance, &id, None)
-        .await?;
-    Ok(Json(model.into()))
+        .await
+    {
+        Ok(model) => Ok(Json(model.into())),
+        // An alias is listed like a model, so it can be retrieved like one.
+        Err(e) => {
+            let models = state.gateway.list_models_for(&principal, None).await?;
+            match models
+                .iter()
+                .find(|m| m.alias.as_deref() == Some(id.as_str()))
+            {
+                Some(member) => Ok(Json(ModelView::alias(id.clone(), member))),
+                None => Err(e.into()),
+            }
+        }
+    }
 }
 
 /// `GET /v1/models`: OpenAI's list shape, only what the caller's instance may use.

@@ -501,6 +501,11 @@ pub(super) async fn aliases(ctx: &Ctx) -> CaseResult {
         ids.contains(&alias) && ids.contains(&broken_alias),
         "aliases missing from /v1/models: {ids:?}"
     );
+    let one = ctx
+        .get(&format!("/v1/models/{alias}"), Some(&agent.key))
+        .await?
+        .expect(200)?;
+    one.expect_at("/owned_by", &json!("molts"))?;
 
     // An alias equal to a model id, or an id equal to an alias, would be ambiguous.
     ctx.post(
