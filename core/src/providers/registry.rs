@@ -93,8 +93,16 @@ pub fn http_registry(
         registry = registry.with_adapter(provider, adapter);
     }
     for provider in Provider::ALL {
-        if env_names(provider).is_some() {
+        if let Some((key_var, _)) = env_names(provider) {
             registry = registry.with_credentials(provider, credentials_from_env(provider, env));
+            // `OPENAI_TIMEOUT_SECONDS`, ...: how long to wait for that provider's answer.
+            let timeout_var = format!("{}_TIMEOUT_SECONDS", key_var.trim_end_matches("_API_KEY"));
+            if let Some(seconds) = env(&timeout_var).and_then(|v| v.trim().parse::<f64>().ok()) {
+                if seconds.is_finite() && seconds > 0.0 {
+                    registry = registry
+                        .with_timeout(provider, std::time::Duration::from_secs_f64(seconds));
+                }
+            }
         }
     }
     registry
@@ -108,6 +116,8 @@ mod tests {
     fn reads_keys_and_base_urls_by_their_usual_names() {
         let env = |k: &str| match k {
             "OPENAI_API_KEY" => Some("sk-x".to_owned()),
+            "OPENAI_TIMEOUT_SECONDS" => Some("2.5".to_owned()),
+            "ANTHROPIC_TIMEOUT_SECONDS" => Some("-1".to_owned()),
             "OPENAI_BASE_URL" => Some("http://127.0.0.1:9/openai/v1".to_owned()),
             "PEXELS_API_KEY" => Some("  ".to_owned()),
             _ => None,
@@ -131,6 +141,15 @@ mod tests {
             Some("http://127.0.0.1:9/openai/v1")
         );
         assert_eq!(registry.credentials(Provider::Pexels).api_key, None);
+        assert_eq!(
+            registry.timeout(Provider::Openai),
+            std::time::Duration::from_millis(2500)
+        );
+        assert_eq!(
+            registry.timeout(Provider::Anthropic),
+            crate::providers::DEFAULT_PROVIDER_TIMEOUT,
+            "nonsense is ignored"
+        );
         for p in [
             Provider::Openai,
             Provider::OpenaiCompatible,
