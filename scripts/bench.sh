@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/molts/target}"
 REQUESTS="${REQUESTS:-2000}"
+# BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test measures PostgreSQL instead of SQLite.
+DATABASE_URL="${BENCH_DATABASE_URL:-}"
 
 cargo build --release -q -p molts -p molts-fakes -p molts-bench
 bin="$CARGO_TARGET_DIR/release"
@@ -19,10 +21,10 @@ set -a; . <(grep '_' "$work/fakes.out" | grep '=') ; set +a
 
 token="bench-operator-token-0123456789abcdef"
 MOLTS_ADMIN_TOKEN="$token" RUST_LOG=warn "$bin/molts" serve --listen 127.0.0.1:0 \
-  --database-url "sqlite://$work/molts.db?mode=rwc" > "$work/molts.out" 2> "$work/molts.err" &
+  --database-url "${DATABASE_URL:-sqlite://$work/molts.db?mode=rwc}" > "$work/molts.out" 2> "$work/molts.err" &
 for _ in $(seq 1 100); do grep -q 'listening on' "$work/molts.out" 2>/dev/null && break; sleep 0.1; done
 molts_url=$(sed -n 's/^molts listening on //p' "$work/molts.out")
 
-echo "machine: $(nproc) cores, $(uname -m); fake at $OPENAI_BASE_URL, molts at $molts_url (SQLite)"
+echo "machine: $(nproc) cores, $(uname -m); fake at $OPENAI_BASE_URL, molts at $molts_url ($([ -n "$DATABASE_URL" ] && echo PostgreSQL || echo SQLite))"
 "$bin/molts-bench" --molts "$molts_url" --admin-token "$token" \
   --direct "$OPENAI_BASE_URL" --direct-key "$OPENAI_API_KEY" --requests "$REQUESTS"
