@@ -1,4 +1,4 @@
-//! Per-key rate limiting through the `RateLimiter` port: exactly the tier's requests per window,
+//! Per-agent rate limiting through the `RateLimiter` port: exactly the tier's requests per window,
 //! then `RateLimited` with a `Retry-After`, and a fresh budget when the clock reaches the next
 //! window. Windows are aligned to the epoch; the harness starts on a whole minute.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,4 +1,4 @@
-//! Agent authentication and per-key rate limiting, as one middleware so that every agent route
+//! Agent authentication and per-agent rate limiting, as one middleware so that every agent route
 //! gets both and every response (allowed or refused) carries the `x-ratelimit-*` headers.
 
 use axum::extract::{Request, State};

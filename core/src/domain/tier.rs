@@ -154,7 +154,7 @@ pub struct Tier {
     /// Limits per unit and period.
     #[serde(default)]
     pub limits: TierLimits,
-    /// Requests per minute per key; `None` means unlimited.
+    /// Requests per minute per agent (all its keys together); `None` means unlimited.
     #[serde(default)]
     pub requests_per_minute: Option<u32>,
     /// When it was created (set by molts).

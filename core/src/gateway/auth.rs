@@ -1,5 +1,5 @@
-//! Authentication of agents and admins by bearer secret, admin scope checks, and per-key rate
-//! limiting.
+//! Authentication of agents and admins by bearer secret, admin scope checks, and per-agent rate
+//! limiting (an agent's keys share one budget).
 
 use std::time::Duration;
 

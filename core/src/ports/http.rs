@@ -20,7 +20,8 @@ pub type HttpResponse = http::Response<ByteStream>;
 /// Per-request options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestOptions {
-    /// Give up (with `Unavailable`) if the response head has not arrived by then.
+    /// Give up (with `Unavailable`) if the response head, or the next piece of a streamed body,
+    /// has not arrived within this long.
     pub timeout: Duration,
 }
 

@@ -1,4 +1,4 @@
-//! Tiers: per-key request rates with their headers, tier changes showing in the profile, and the
+//! Tiers: per-agent request rates with their headers, tier changes showing in the profile, and the
 //! operator's tier CRUD with its validation.
 
 use std::time::Duration;
