@@ -36,7 +36,7 @@ pub use scheduled::ScheduledReport;
 
 use crate::clock::Clock;
 use crate::ids::Ids;
-use crate::ports::{RateLimiter, Stores};
+use crate::ports::{BlobStore, RateLimiter, Stores};
 use crate::providers::ProviderRegistry;
 
 /// Settings that shape the gateway's behaviour, the same on every runtime.
@@ -85,6 +85,7 @@ pub struct Gateway {
     providers: Arc<ProviderRegistry>,
     caches: Arc<cache::Caches>,
     secret_box: Option<Arc<crate::sealed::SecretBox>>,
+    blobs: Option<Arc<dyn BlobStore>>,
 }
 
 impl Gateway {
@@ -97,7 +98,16 @@ impl Gateway {
             providers: Arc::new(ProviderRegistry::new()),
             caches: Arc::new(cache::Caches::new(ttl)),
             secret_box: None,
+            blobs: None,
         }
+    }
+
+    /// The same gateway keeping generated files and agents' uploads in `blobs` (the operator's
+    /// object store). Without one, anything that stores a file answers `Unavailable`.
+    #[must_use]
+    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        self.blobs = Some(blobs);
+        self
     }
 
     /// The same gateway calling providers through `registry`.

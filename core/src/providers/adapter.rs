@@ -144,6 +144,31 @@ pub trait ProviderAdapter: Send + Sync {
         let _ = provider_job_id;
         Err(unsupported(&call, "jobs"))
     }
+
+    /// Fetches a finished job's output from the `url` its [`JobProgress::Ready`] gave, for the
+    /// artifact store. `None`, the default, means a plain unauthenticated GET of the URL will
+    /// do (HeyGen, Tavus and Shotstack hand out pre-signed URLs); providers whose URLs need the
+    /// key (Veo) or that have no network at all (demo) override it.
+    async fn download(&self, call: Call<'_>, url: &str) -> Result<Option<Download>> {
+        let _ = (call, url);
+        Ok(None)
+    }
+}
+
+/// A job's output being fetched.
+pub struct Download {
+    /// The MIME type, when the provider says.
+    pub content_type: Option<String>,
+    /// The bytes.
+    pub body: crate::ports::ByteStream,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("content_type", &self.content_type)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Whether a failed attempt may be retried or handed to a fallback: rate limits, outages,

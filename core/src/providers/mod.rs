@@ -21,7 +21,7 @@ mod veo;
 mod wire;
 
 pub use adapter::{
-    Call, Credentials, DEFAULT_PROVIDER_TIMEOUT, ProviderAdapter, ProviderRegistry, RetryPolicy,
+    Call, Credentials, DEFAULT_PROVIDER_TIMEOUT, Download, ProviderAdapter, ProviderRegistry, RetryPolicy,
     Sleeper, is_retryable,
 };
 pub use anthropic::{ANTHROPIC_BASE_URL, AnthropicAdapter};
