@@ -1,19 +1,27 @@
 //! molts-demo: the offline `demo` provider. With no keys and no network, a fresh `molts serve`
 //! answers every modality with real output: deterministic text (streamed word by word), a real
-//! PNG drawn from the prompt, real WAV speech whose length follows the text, and stock search
-//! over a small bundled catalogue. Outputs are deterministic in their input, so tests and
-//! conformance runs can assert on them.
+//! PNG drawn from the prompt, real WAV speech whose length follows the text, stock search over a
+//! small bundled catalogue, and (with the default `video` feature) avatar videos and timeline
+//! renders as real H.264 MP4 files through the jobs port. Outputs are deterministic in their
+//! input, so tests and conformance runs can assert on them.
+//!
+//! The `video` feature builds Cisco's OpenH264 from source (C++, with the system `cc`/`c++`; no
+//! nasm or network needed) and the pure-Rust `mp4` muxer. Without it the crate builds for
+//! wasm32 and the video and render models refuse with `unsupported_by_provider`.
 
 mod image;
 mod speech;
 mod stock;
 mod text;
+#[cfg(feature = "video")]
+mod video;
 
 use async_trait::async_trait;
 use molts_core::Result;
 use molts_core::providers::{
-    Call, GeneratedImage, ImageRequest, ProviderAdapter, SpeechRequest, SpeechResponse,
-    StockRequest, StockResponse, TextRequest, TextResponse, TextStream, Voice,
+    Call, Download, GeneratedImage, ImageRequest, JobProgress, ProviderAdapter, RenderRequest,
+    SpeechRequest, SpeechResponse, StockRequest, StockResponse, SubmittedJob, TextRequest,
+    TextResponse, TextStream, VideoRequest, Voice,
 };
 
 pub use speech::{SAMPLE_RATE, VOICES};
@@ -47,6 +55,50 @@ impl ProviderAdapter for DemoProvider {
     async fn stock(&self, _call: Call<'_>, request: &StockRequest) -> Result<StockResponse> {
         Ok(stock::search(request))
     }
+
+    async fn submit_video(&self, _call: Call<'_>, request: &VideoRequest) -> Result<SubmittedJob> {
+        #[cfg(feature = "video")]
+        return video::submit_video(request);
+        #[cfg(not(feature = "video"))]
+        return Err(without_video(request));
+    }
+
+    async fn submit_render(
+        &self,
+        _call: Call<'_>,
+        request: &RenderRequest,
+    ) -> Result<SubmittedJob> {
+        #[cfg(feature = "video")]
+        return video::submit_render(request);
+        #[cfg(not(feature = "video"))]
+        return Err(without_video(request));
+    }
+
+    async fn job_progress(&self, _call: Call<'_>, provider_job_id: &str) -> Result<JobProgress> {
+        #[cfg(feature = "video")]
+        return video::progress(provider_job_id);
+        #[cfg(not(feature = "video"))]
+        return Err(without_video(provider_job_id));
+    }
+
+    /// Always `Some`: a `demo://` URL is made here, never fetched over the network.
+    async fn download(&self, _call: Call<'_>, url: &str) -> Result<Option<Download>> {
+        #[cfg(feature = "video")]
+        return video::download(url).map(Some);
+        #[cfg(not(feature = "video"))]
+        return Err(without_video(url));
+    }
+}
+
+/// The refusal of a build without the `video` feature (the wasm32 one): the same code as any
+/// provider that does not offer a modality, with a message that says how to get it.
+#[cfg(not(feature = "video"))]
+fn without_video<T: ?Sized>(_request: &T) -> molts_core::Error {
+    molts_core::Error::invalid(
+        "model",
+        "the demo provider in this build makes no videos or renders (built without its `video` feature)",
+    )
+    .with_code("unsupported_by_provider")
 }
 
 /// A stable 64-bit digest of some text, so outputs follow their inputs.
@@ -56,4 +108,40 @@ pub(crate) fn seed_of(text: &str) -> u64 {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     u64::from_le_bytes(bytes)
+}
+
+#[cfg(all(test, not(feature = "video")))]
+mod without_video {
+    use super::*;
+
+    #[test]
+    fn videos_and_renders_are_refused_clearly() -> Result<()> {
+        let model = molts_core::seed::models()
+            .into_iter()
+            .find(|m| m.id == "demo-video")
+            .ok_or_else(|| molts_core::Error::internal("no demo-video model"))?;
+        let credentials = molts_core::providers::Credentials::default();
+        let call = Call {
+            model: &model,
+            credentials: &credentials,
+            timeout: std::time::Duration::from_secs(1),
+        };
+        let request = VideoRequest {
+            script: "hello".into(),
+            ..Default::default()
+        };
+        let errors = futures::executor::block_on(async {
+            [
+                DemoProvider.submit_video(call, &request).await.err(),
+                DemoProvider.job_progress(call, "demo-video-x").await.err(),
+                DemoProvider.download(call, "demo://x.mp4").await.err(),
+            ]
+        });
+        for e in errors {
+            let e = e.ok_or_else(|| molts_core::Error::internal("accepted without video"))?;
+            assert_eq!(e.code(), Some("unsupported_by_provider"));
+            assert!(e.message().contains("`video` feature"));
+        }
+        Ok(())
+    }
 }
