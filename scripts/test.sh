@@ -4,8 +4,9 @@
 # Installs what it needs when missing (the wasm32 target; a PostgreSQL server from Debian's
 # packages; cargo-lambda from PyPI into ~/.cache/molts/cargo-lambda-venv), keeps build output
 # outside the clone (CARGO_TARGET_DIR, default ~/.cache/molts/target) so later runs are fast, and
-# never skips a database or emulator test silently: with CI=true a missing PostgreSQL or
-# cargo-lambda is a failure. Ends with the official OpenAI SDKs against the molts binary
+# never skips a database or emulator test silently: with CI=true a missing PostgreSQL,
+# cargo-lambda or moto (the local S3 server of scripts/s3-tests.sh, in ~/.cache/molts/venvs/moto)
+# is a failure. Ends with the official OpenAI SDKs against the molts binary
 # (scripts/sdk-tests.sh; its Python venv and npm packages live in ~/.cache/molts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +78,9 @@ echo "ok"
 
 step "tests (unit, store contract on memory/SQLite/PostgreSQL, router, conformance vs the molts binary)"
 cargo test --workspace --locked
+
+step "the blob store contract and presigned URLs on a real S3 API (moto on loopback)"
+./scripts/s3-tests.sh
 
 step "conformance vs molts on AWS Lambda (cargo lambda watch, PostgreSQL)"
 ./scripts/lambda-conformance.sh

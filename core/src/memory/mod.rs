@@ -1,8 +1,10 @@
-//! In-memory adapters: a store implementing every store port, and a process-local rate limiter.
-//! For tests, demos and embedding; state is lost when the process ends.
+//! In-memory adapters: a store implementing every store port, a blob store, and a process-local
+//! rate limiter. For tests, demos and embedding; state is lost when the process ends.
 
+mod blob;
 mod rate_limiter;
 mod store;
 
+pub use blob::MemoryBlobStore;
 pub use rate_limiter::MemoryRateLimiter;
 pub use store::MemoryStore;

@@ -1,16 +1,23 @@
 //! The store contract suite: plain async functions every store adapter runs against itself
 //! (memory here, sea-orm on SQLite and PostgreSQL, D1 inside workerd). Each function makes its
-//! own uniquely named rows, so they can share one database and run in any order.
+//! own uniquely named rows, so they can share one database and run in any order. `run_blob_suite`
+//! is the same for `BlobStore`s (memory here, local files and S3 in molts-object-store).
 //!
 //! ```ignore
 //! molts_core::testkit::run_all(&stores).await?;
+//! molts_core::testkit::run_blob_suite(&blob_store).await?;
 //! ```
 
 mod accounts;
+mod blob;
 mod catalog;
 mod quota;
 
 pub use accounts::{admin_keys, agents, api_keys, instances, projects, provider_keys};
+pub use blob::{
+    blob_failed_put, blob_keys, blob_large, blob_missing_and_delete, blob_overwrite, blob_ranges,
+    blob_round_trip, run_blob_suite,
+};
 pub use catalog::{models, tiers};
 pub use quota::{quota_concurrent_exactness, quota_expiry, quota_ledger};
 
