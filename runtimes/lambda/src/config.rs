@@ -30,6 +30,10 @@ pub struct Settings {
     pub demo_providers: bool,
     /// `MOLTS_SECRET_KEY`: seals tenants' own provider keys at rest (unset: none can be stored).
     pub secret_key: Option<String>,
+    /// `MOLTS_ARTIFACTS_URL`: where generated files and uploads go, `s3://bucket/prefix` on
+    /// Lambda. Unset: a directory under /tmp, lost with the execution environment (a warning
+    /// says so at every cold start).
+    pub artifacts_url: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -43,6 +47,7 @@ impl std::fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("demo_providers", &self.demo_providers)
             .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
+            .field("artifacts_url", &self.artifacts_url.as_deref().map(redact))
             .finish()
     }
 }
@@ -102,6 +107,7 @@ impl Settings {
             log_format,
             demo_providers,
             secret_key: get("MOLTS_SECRET_KEY"),
+            artifacts_url: get("MOLTS_ARTIFACTS_URL"),
         })
     }
 }
@@ -151,6 +157,7 @@ mod tests {
         assert_eq!(s.max_body_bytes, molts_http_api::DEFAULT_MAX_BODY_BYTES);
         assert_eq!(s.log_format, LogFormat::Human);
         assert!(s.demo_providers);
+        assert_eq!(s.artifacts_url, None);
         Ok(())
     }
 
@@ -163,8 +170,10 @@ mod tests {
             ("MOLTS_DEFAULT_INSTANCE", "acme"),
             ("MOLTS_LOG_FORMAT", "json"),
             ("MOLTS_DEMO_PROVIDERS", "false"),
+            ("MOLTS_ARTIFACTS_URL", "s3://media/molts"),
         ])?;
         assert!(!s.demo_providers);
+        assert_eq!(s.artifacts_url.as_deref(), Some("s3://media/molts"));
         assert_eq!(s.max_body_bytes, 2048);
         assert_eq!(s.default_instance, "acme");
         assert_eq!(s.log_format, LogFormat::Json);

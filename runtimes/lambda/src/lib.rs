@@ -8,6 +8,7 @@
 //! schedules to `Gateway::run_scheduled_work`. Deployment is described in
 //! `docs/deploy/lambda.md`.
 
+mod artifacts;
 mod config;
 mod handler;
 mod wiring;

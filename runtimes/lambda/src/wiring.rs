@@ -1,5 +1,5 @@
-//! The cold start: logging, the sea-orm store with its migrations, the provider registry, the core
-//! `Gateway` and its bootstrap. This is the standalone binary's wiring minus what Lambda has no use
+//! The cold start: logging, the sea-orm store with its migrations, the provider registry, the
+//! artifacts store, the core `Gateway` and its bootstrap. This is the standalone binary's wiring minus what Lambda has no use
 //! for (flags, a config file, a token banner); the adapters chosen are the same.
 
 use std::sync::Arc;
@@ -64,6 +64,7 @@ pub async fn cold_start(settings: &Settings) -> Result<Gateway, String> {
             .map_err(|e| format!("MOLTS_SECRET_KEY: {}", e.message()))?;
         gateway = gateway.with_secret_box(secret_box);
     }
+    gateway = gateway.with_blobs(crate::artifacts::open(settings)?);
     let report = gateway
         .bootstrap(Some(&settings.admin_token))
         .await

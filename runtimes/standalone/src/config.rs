@@ -32,6 +32,10 @@ pub(crate) struct CommonOptions {
     /// Database URL: `sqlite://path?mode=rwc` or `postgres://user@host/db`.
     #[arg(long, env = "MOLTS_DATABASE_URL", global = true)]
     pub(crate) database_url: Option<String>,
+    /// Where generated files and uploads go: `file:///dir`, `s3://bucket/prefix`, `gs://…`,
+    /// `az://…` (default: `artifacts/` beside the SQLite file).
+    #[arg(long, env = "MOLTS_ARTIFACTS_URL", global = true)]
+    pub(crate) artifacts_url: Option<String>,
     /// Log format.
     #[arg(long, env = "MOLTS_LOG_FORMAT", global = true, value_enum)]
     pub(crate) log_format: Option<LogFormat>,
@@ -66,6 +70,7 @@ pub(crate) struct ServeOptions {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     database_url: Option<String>,
+    artifacts_url: Option<String>,
     log_format: Option<LogFormat>,
     listen: Option<SocketAddr>,
     admin_token: Option<String>,
@@ -79,6 +84,7 @@ struct FileConfig {
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) database_url: String,
+    pub(crate) artifacts_url: String,
     pub(crate) log_format: LogFormat,
     pub(crate) listen: SocketAddr,
     pub(crate) admin_token: Option<String>,
@@ -109,12 +115,18 @@ impl Settings {
     pub(crate) fn resolve(common: &CommonOptions, serve: &ServeOptions) -> Result<Self, String> {
         let file = read_file(common.config.as_deref())?;
         let default_listen: SocketAddr = DEFAULT_LISTEN.parse().map_err(|e| format!("{e}"))?;
+        let database_url = common
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let artifacts_url = match common.artifacts_url.clone().or(file.artifacts_url) {
+            Some(url) => url,
+            None => crate::artifacts::default_url(&database_url)?,
+        };
         Ok(Self {
-            database_url: common
-                .database_url
-                .clone()
-                .or(file.database_url)
-                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            database_url,
+            artifacts_url,
             log_format: common.log_format.or(file.log_format).unwrap_or_default(),
             listen: serve.listen.or(file.listen).unwrap_or(default_listen),
             admin_token: serve.admin_token.clone().or(file.admin_token),
@@ -157,9 +169,35 @@ mod tests {
         };
         let s = Settings::resolve(&common, &serve)?;
         assert_eq!(s.database_url, "postgres://file/db");
+        assert!(
+            s.artifacts_url.starts_with("file:///"),
+            "{}",
+            s.artifacts_url
+        );
+        assert!(
+            s.artifacts_url.ends_with("/artifacts"),
+            "{}",
+            s.artifacts_url
+        );
         assert_eq!(s.listen.port(), 1234);
         assert_eq!(s.default_instance, "default");
         assert_eq!(s.max_body_bytes, molts_http_api::DEFAULT_MAX_BODY_BYTES);
+
+        // The artifacts store: molts.toml, then the flag (or MOLTS_ARTIFACTS_URL) over it.
+        std::fs::write(&path, "artifacts_url = \"s3://bucket/molts\"\n")
+            .map_err(|e| e.to_string())?;
+        assert_eq!(
+            Settings::resolve(&common, &serve)?.artifacts_url,
+            "s3://bucket/molts"
+        );
+        let flag = CommonOptions {
+            artifacts_url: Some("file:///srv/artifacts".to_owned()),
+            ..common.clone()
+        };
+        assert_eq!(
+            Settings::resolve(&flag, &serve)?.artifacts_url,
+            "file:///srv/artifacts"
+        );
 
         std::fs::write(&path, "databse_url = \"typo\"\n").map_err(|e| e.to_string())?;
         assert!(Settings::resolve(&common, &ServeOptions::default()).is_err());

@@ -5,6 +5,7 @@
 //! directly against the database.
 
 mod admin;
+mod artifacts;
 mod config;
 mod serve;
 mod wiring;

@@ -1,5 +1,5 @@
-//! Wiring the native adapters into a core `Gateway`: the sea-orm store, the in-process rate
-//! limiter, the system clock and ids. Also logging set-up.
+//! Wiring the native adapters into a core `Gateway`: the sea-orm store, the artifacts store, the
+//! in-process rate limiter, the system clock and ids. Also logging set-up.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -54,6 +54,7 @@ pub(crate) async fn migrate_only(settings: &Settings) -> Result<(), String> {
 /// A gateway over the configured database.
 pub(crate) async fn gateway(settings: &Settings) -> Result<Gateway, String> {
     let store = Arc::new(connect(settings).await?);
+    let blobs = crate::artifacts::open(&settings.artifacts_url)?;
     let ports = Ports {
         stores: Stores::from_one(store),
         clock: Arc::new(SystemClock),
@@ -69,9 +70,9 @@ pub(crate) async fn gateway(settings: &Settings) -> Result<Gateway, String> {
         Some(text) => {
             let secret_box = SecretBox::from_text(text)
                 .map_err(|e| format!("MOLTS_SECRET_KEY: {}", e.message()))?;
-            Ok(gateway.with_secret_box(secret_box))
+            Ok(gateway.with_secret_box(secret_box).with_blobs(blobs))
         }
-        None => Ok(gateway),
+        None => Ok(gateway.with_blobs(blobs)),
     }
 }
 

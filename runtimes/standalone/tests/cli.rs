@@ -66,7 +66,7 @@ fn first_start_prints_a_working_admin_token_once() -> Result<(), String> {
 
 #[test]
 fn migrate_and_admin_commands_work_on_the_database() -> Result<(), String> {
-    let (url, _dir) = sqlite_url()?;
+    let (url, dir) = sqlite_url()?;
     let status = molts()
         .args(["migrate", "--database-url", &url])
         .status()
@@ -79,6 +79,8 @@ fn migrate_and_admin_commands_work_on_the_database() -> Result<(), String> {
         .map(|a| a.iter().filter_map(|t| t["id"].as_str()).collect())
         .unwrap_or_default();
     assert_eq!(ids, vec!["enterprise", "free", "pro"]);
+    // Without --artifacts-url, files go to artifacts/ beside the SQLite file.
+    assert!(dir.path().join("artifacts").is_dir());
 
     let created = run_cli(&[
         "admin",

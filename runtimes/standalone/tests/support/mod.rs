@@ -27,7 +27,10 @@ impl Drop for Server {
 
 /// The `molts` binary built for this test run.
 pub(crate) fn molts() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_molts"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_molts"));
+    // Each test chooses its artifacts store; none inherits one from the shell.
+    cmd.env_remove("MOLTS_ARTIFACTS_URL");
+    cmd
 }
 
 /// Starts `molts serve` on a free loopback port against `database_url`.
@@ -52,6 +55,8 @@ pub(crate) fn serve_with_env(
     .env_remove("MOLTS_ADMIN_TOKEN")
     // Lets the suite store tenants' own provider keys.
     .env("MOLTS_SECRET_KEY", "7f".repeat(32))
+    // In memory: on PostgreSQL the default would be ./artifacts, inside the clone.
+    .env("MOLTS_ARTIFACTS_URL", "memory://")
     .env("RUST_LOG", "info")
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
