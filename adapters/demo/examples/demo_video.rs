@@ -35,13 +35,14 @@ async fn run() -> Result<()> {
     };
     let demo = DemoProvider;
 
-    // Twelve and a half words a five seconds: 2.5 words a second.
+    // Thirteen words at 2.5 a second: 62 frames, 5.2 s.
     let video = demo
         .submit_video(
             call,
             &VideoRequest {
-                script: "Welcome to molts, one gateway through which agents make every kind of media today."
-                    .into(),
+                script:
+                    "Welcome to molts, the gateway through which agents make media of every kind."
+                        .into(),
                 job_id: "example".into(),
                 ..Default::default()
             },

@@ -7,7 +7,10 @@
 //!
 //! The `video` feature builds Cisco's OpenH264 from source (C++, with the system `cc`/`c++`; no
 //! nasm or network needed) and the pure-Rust `mp4` muxer. Without it the crate builds for
-//! wasm32 and the video and render models refuse with `unsupported_by_provider`.
+//! wasm32 and the video and render models refuse with `unsupported_by_provider`. What it costs
+//! (2 cores; `examples/demo_video.rs` prints the file figures): about +55 s on a clean release
+//! build (+13 s debug), most of it OpenH264's C++; a 5.2 s avatar video at 320×180 and 12 fps is
+//! 33 kB and takes 25–60 ms to draw and encode in release, a 5 s render 6 kB and under 25 ms.
 
 mod image;
 mod speech;
