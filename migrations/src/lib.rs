@@ -11,6 +11,7 @@
 //! done explicitly by the store).
 
 mod m20261124_000001_initial;
+mod m20261124_000002_jobs;
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{DbBackend, Statement};
@@ -57,7 +58,7 @@ pub struct Step {
 }
 
 /// Every migration, oldest first. Append new ones; never edit an applied one.
-pub const STEPS: &[Step] = &[m20261124_000001_initial::STEP];
+pub const STEPS: &[Step] = &[m20261124_000001_initial::STEP, m20261124_000002_jobs::STEP];
 
 /// Every migration rendered as SQLite SQL: `(migration name, SQL script)`, oldest first. Each
 /// script is the migration's statements separated by `;` and newlines.
@@ -147,6 +148,36 @@ mod tests {
     }
 
     #[test]
+    fn sqlite_sql_creates_the_job_tables_and_their_indexes() {
+        let rendered = sqlite_sql();
+        let (name, sql) = &rendered[1];
+        assert_eq!(name, "m20261124_000002_jobs");
+        for table in STEPS[1].tables {
+            assert!(
+                sql.contains(&format!("CREATE TABLE IF NOT EXISTS \"{table}\"")),
+                "no CREATE TABLE for {table} in:\n{sql}"
+            );
+        }
+        for unique in [
+            "CREATE UNIQUE INDEX IF NOT EXISTS \"ux_jobs_agent_idempotency\" ON \"jobs\" (\"agent_id\", \"idempotency_key\")",
+            "CREATE UNIQUE INDEX IF NOT EXISTS \"ux_artifacts_agent_kind_name_version\" ON \"artifacts\" (\"agent_id\", \"kind\", \"name\", \"version\")",
+        ] {
+            assert!(sql.contains(unique), "no `{unique}` in:\n{sql}");
+        }
+        for index in [
+            "CREATE INDEX IF NOT EXISTS \"idx_jobs_due\" ON \"jobs\" (\"status\", \"next_check_at\")",
+            "CREATE INDEX IF NOT EXISTS \"idx_jobs_agent\" ON \"jobs\" (\"agent_id\", \"id\")",
+            "CREATE INDEX IF NOT EXISTS \"idx_artifacts_agent\" ON \"artifacts\" (\"agent_id\", \"id\")",
+            "CREATE INDEX IF NOT EXISTS \"idx_webhook_deliveries_due\" ON \"webhook_deliveries\" (\"status\", \"next_attempt_at\")",
+        ] {
+            assert!(sql.contains(index), "no `{index}` in:\n{sql}");
+        }
+        assert!(!sql.contains("FOREIGN KEY"));
+        // No table of a later step is created again by an earlier one.
+        assert!(!rendered[0].1.contains("\"jobs\""));
+    }
+
+    #[test]
     fn every_step_has_statements_and_a_unique_name() {
         let mut names: Vec<&str> = STEPS.iter().map(|s| s.name).collect();
         names.sort_unstable();
@@ -167,5 +198,27 @@ mod tests {
         let all = pg.join("\n");
         assert!(all.contains("bigint"), "{all}");
         assert!(all.contains("bool"), "{all}");
+        // Job durations are 8-byte floats, not 4-byte `real`s.
+        let jobs: Vec<String> = (STEPS[1].statements)()
+            .iter()
+            .map(|s| s.build(DbBackend::Postgres).to_string())
+            .collect();
+        let jobs = jobs.join("\n");
+        assert!(
+            jobs.contains("\"duration_seconds\" double precision"),
+            "{jobs}"
+        );
+    }
+
+    #[test]
+    fn every_table_name_is_created_once() {
+        let mut tables: Vec<&str> = STEPS
+            .iter()
+            .flat_map(|s| s.tables.iter().copied())
+            .collect();
+        let all = tables.len();
+        tables.sort_unstable();
+        tables.dedup();
+        assert_eq!(tables.len(), all);
     }
 }

@@ -16,7 +16,7 @@ use crate::entity::{
 };
 use crate::error::StoreError;
 
-type Read<T> = std::result::Result<T, StoreError>;
+pub(crate) type Read<T> = std::result::Result<T, StoreError>;
 
 pub(crate) fn ms(at: Timestamp) -> i64 {
     at.timestamp_millis()
@@ -26,7 +26,7 @@ pub(crate) fn time(what: &'static str, ms: i64) -> Read<Timestamp> {
     Timestamp::from_timestamp_millis(ms).ok_or_else(|| StoreError::corrupt(what, ms))
 }
 
-fn opt_time(what: &'static str, ms: Option<i64>) -> Read<Option<Timestamp>> {
+pub(crate) fn opt_time(what: &'static str, ms: Option<i64>) -> Read<Option<Timestamp>> {
     ms.map(|m| time(what, m)).transpose()
 }
 
@@ -44,11 +44,15 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> molts_core::Result<String> {
         .map_err(|e| Error::internal("could not encode a stored value").with_source(e))
 }
 
-fn from_json<T: DeserializeOwned>(what: &'static str, text: &str) -> Read<T> {
+pub(crate) fn from_json<T: DeserializeOwned>(what: &'static str, text: &str) -> Read<T> {
     serde_json::from_str(text).map_err(|e| StoreError::corrupt(what, e))
 }
 
-fn parsed<T>(what: &'static str, text: &str, parse: impl FnOnce(&str) -> Option<T>) -> Read<T> {
+pub(crate) fn parsed<T>(
+    what: &'static str,
+    text: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Read<T> {
     parse(text).ok_or_else(|| StoreError::corrupt(what, format!("'{text}'")))
 }
 

@@ -58,6 +58,16 @@ pub(crate) fn on_write(err: DbErr, message: impl FnOnce() -> String) -> Error {
     from_db(err)
 }
 
+/// Whether `err` is a unique violation whose message mentions `needle`: both SQLite
+/// (`UNIQUE constraint failed: table.col, …`) and PostgreSQL (`… unique constraint "index"`) name
+/// what clashed, which tells two unique indexes of one table apart.
+pub(crate) fn violates(err: &DbErr, needle: &str) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(message)) if message.contains(needle)
+    )
+}
+
 fn is_unique_violation(sql_err: sea_orm::SqlErr) -> bool {
     matches!(sql_err, sea_orm::SqlErr::UniqueConstraintViolation(_))
 }

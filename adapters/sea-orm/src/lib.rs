@@ -13,13 +13,16 @@
 
 mod accounts;
 mod agents;
+mod artifacts;
 mod catalog;
 mod convert;
 mod entity;
 mod error;
+mod jobs;
 mod keys;
 mod provider_keys;
 mod quota;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,15 +1,20 @@
 //! The domain's data: plain structs and closed enums, no behaviour that needs a port.
 
 mod agent;
+mod artifact;
 mod instance;
+mod job;
 mod key;
 mod model;
 mod provider_key;
 mod quota;
 mod tier;
+mod webhook;
 
 pub use agent::{Agent, AgentPatch, AgentStatus, NewAgent, Project};
+pub use artifact::{Artifact, ArtifactKind, ArtifactQuery};
 pub use instance::{Instance, InstanceSettings, RegistrationMode};
+pub use job::{Job, JobError, JobKind, JobQuery, JobStatus};
 pub use key::{AdminKey, AdminScope, ApiKey};
 pub use model::{Modality, ModelConfig, ModelFilter, ModelStatus, Provider};
 pub use provider_key::InstanceProviderKey;
@@ -17,3 +22,4 @@ pub use quota::{
     PeriodLimit, Reservation, ReservationState, ReserveOutcome, ReserveRequest, UsageCounter,
 };
 pub use tier::{LimitValue, Period, Tier, TierLimits, Unit};
+pub use webhook::{DeliveryStatus, WebhookDelivery, WebhookEndpoint};

@@ -2,6 +2,7 @@
 //! rate limiter. For tests, demos and embedding; state is lost when the process ends.
 
 mod blob;
+mod jobs;
 mod rate_limiter;
 mod store;
 

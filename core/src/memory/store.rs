@@ -11,7 +11,9 @@ use crate::domain::{
     AdminKey, Agent, ApiKey, Instance, ModelConfig, ModelFilter, Period, Project, Reservation,
     ReservationState, ReserveOutcome, ReserveRequest, Tier, Unit, UsageCounter,
 };
-use crate::domain::{InstanceProviderKey, Provider};
+use crate::domain::{
+    Artifact, InstanceProviderKey, Job, Provider, WebhookDelivery, WebhookEndpoint,
+};
 use crate::error::{Error, Result};
 use crate::ports::{
     AdminKeyStore, AgentQuery, AgentStore, ApiKeyStore, InstanceStore, ModelConfigStore,
@@ -21,7 +23,7 @@ use crate::ports::{
 type CounterKey = (String, Unit, Period, String);
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     instances: BTreeMap<String, Instance>,
     projects: BTreeMap<String, Project>,
     agents: BTreeMap<String, Agent>,
@@ -32,6 +34,10 @@ struct State {
     reservations: BTreeMap<String, Reservation>,
     counters: BTreeMap<CounterKey, u64>,
     provider_keys: BTreeMap<(String, Provider), InstanceProviderKey>,
+    pub(super) jobs: BTreeMap<String, Job>,
+    pub(super) artifacts: BTreeMap<String, Artifact>,
+    pub(super) webhook_endpoints: BTreeMap<String, WebhookEndpoint>,
+    pub(super) webhook_deliveries: BTreeMap<String, WebhookDelivery>,
 }
 
 /// Every store port in memory.
@@ -46,14 +52,14 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-applied change: every mutation
         // below is a single map operation after all checks.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-fn insert_new<T: Clone>(
+pub(super) fn insert_new<T: Clone>(
     map: &mut BTreeMap<String, T>,
     id: &str,
     value: &T,

@@ -10,6 +10,6 @@ pub use blob::{BlobMeta, BlobObject, BlobStore};
 pub use http::{ByteStream, HttpClient, HttpClientExt, HttpRequest, HttpResponse, RequestOptions};
 pub use rate::{RateDecision, RateLimiter};
 pub use store::{
-    AdminKeyStore, AgentQuery, AgentStore, ApiKeyStore, InstanceStore, ModelConfigStore,
-    ProjectStore, ProviderKeyStore, QuotaStore, Stores, TierStore,
+    AdminKeyStore, AgentQuery, AgentStore, ApiKeyStore, ArtifactStore, InstanceStore, JobStore,
+    ModelConfigStore, ProjectStore, ProviderKeyStore, QuotaStore, Stores, TierStore, WebhookStore,
 };

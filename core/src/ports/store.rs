@@ -15,8 +15,9 @@ use async_trait::async_trait;
 
 use crate::clock::Timestamp;
 use crate::domain::{
-    AdminKey, Agent, AgentStatus, ApiKey, Instance, InstanceProviderKey, ModelConfig, ModelFilter,
-    Period, Project, Provider, Reservation, ReserveOutcome, ReserveRequest, Tier, UsageCounter,
+    AdminKey, Agent, AgentStatus, ApiKey, Artifact, ArtifactQuery, Instance, InstanceProviderKey,
+    Job, JobQuery, ModelConfig, ModelFilter, Period, Project, Provider, Reservation,
+    ReserveOutcome, ReserveRequest, Tier, UsageCounter, WebhookDelivery, WebhookEndpoint,
 };
 use crate::error::Result;
 
@@ -180,6 +181,96 @@ pub trait ProviderKeyStore: Send + Sync {
     async fn delete_provider_key(&self, instance_id: &str, provider: Provider) -> Result<bool>;
 }
 
+/// Durable jobs.
+///
+/// # Contract
+/// - `insert_job` fails with `Conflict` if the id exists, or if the agent already has a job with
+///   the same `idempotency_key` (two racing submissions with one key store exactly one job).
+/// - `update_job` is a compare-and-swap: it writes `job` (with `version` = `expected_version` + 1)
+///   only if the stored job's version is `expected_version`, and answers whether it did. Stored
+///   jobs in a final status never change. A missing id is `NotFound`; a write that would give the
+///   agent two jobs with one `idempotency_key` fails with `Conflict`.
+/// - `due_jobs` lists up to `limit` jobs not in a final status whose `next_check_at` is at or
+///   before `now`, earliest first.
+/// - `list_jobs` is newest first (ids sort by creation time), `before` is exclusive.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Stores a new job.
+    async fn insert_job(&self, job: &Job) -> Result<()>;
+    /// One job.
+    async fn get_job(&self, id: &str) -> Result<Option<Job>>;
+    /// The agent's job submitted with this idempotency key.
+    async fn find_job_by_idempotency_key(&self, agent_id: &str, key: &str) -> Result<Option<Job>>;
+    /// A page of an agent's jobs.
+    async fn list_jobs(&self, query: &JobQuery) -> Result<Vec<Job>>;
+    /// Compare-and-swap on `version`.
+    async fn update_job(&self, job: &Job, expected_version: u64) -> Result<bool>;
+    /// Up to `limit` unfinished jobs due a check.
+    async fn due_jobs(&self, now: Timestamp, limit: u32) -> Result<Vec<Job>>;
+}
+
+/// Records of stored files (the bytes are in the `BlobStore`).
+///
+/// # Contract
+/// `insert_artifact` fails with `Conflict` if the id exists, or if the agent already has an
+/// artifact of the same kind, name and version (so concurrent uploads cannot share a version).
+/// This holds for outputs too, so each job output needs a name of its own per agent (two outputs
+/// both named `video.mp4`, version 1, clash). `list_artifacts` is newest first by id, `before`
+/// exclusive.
+#[async_trait]
+pub trait ArtifactStore: Send + Sync {
+    /// Records a stored file.
+    async fn insert_artifact(&self, artifact: &Artifact) -> Result<()>;
+    /// One record.
+    async fn get_artifact(&self, id: &str) -> Result<Option<Artifact>>;
+    /// A page of an agent's records.
+    async fn list_artifacts(&self, query: &ArtifactQuery) -> Result<Vec<Artifact>>;
+    /// The highest version the agent has under `name` (uploads only).
+    async fn latest_upload(&self, agent_id: &str, name: &str) -> Result<Option<Artifact>>;
+    /// Forgets a record.
+    async fn delete_artifact(&self, id: &str) -> Result<bool>;
+}
+
+/// Outbound webhooks: agents' endpoints and the delivery outbox.
+///
+/// # Contract
+/// - `insert_delivery` fails with `Conflict` if the id exists (the id is derived from the job
+///   and event, so the same event cannot be queued twice).
+/// - `update_delivery` is a compare-and-swap on `attempts`: it writes `delivery` as given only if
+///   the stored delivery's attempts equal `expected_attempts`, and answers whether it did. A
+///   missing id is `NotFound`.
+/// - `due_deliveries` lists up to `limit` `Pending` deliveries whose `next_attempt_at` is at or
+///   before `now`, earliest first; `list_deliveries` is newest first by `created_at` (delivery ids
+///   do not sort by time).
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Creates or replaces the agent's endpoint.
+    async fn put_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<()>;
+    /// The agent's endpoint.
+    async fn get_endpoint(&self, agent_id: &str) -> Result<Option<WebhookEndpoint>>;
+    /// Removes the agent's endpoint.
+    async fn delete_endpoint(&self, agent_id: &str) -> Result<bool>;
+    /// Queues a delivery.
+    async fn insert_delivery(&self, delivery: &WebhookDelivery) -> Result<()>;
+    /// One delivery.
+    async fn get_delivery(&self, id: &str) -> Result<Option<WebhookDelivery>>;
+    /// Compare-and-swap on `attempts`.
+    async fn update_delivery(
+        &self,
+        delivery: &WebhookDelivery,
+        expected_attempts: u32,
+    ) -> Result<bool>;
+    /// Up to `limit` pending deliveries due an attempt.
+    async fn due_deliveries(&self, now: Timestamp, limit: u32) -> Result<Vec<WebhookDelivery>>;
+    /// An agent's deliveries, optionally for one job, newest first.
+    async fn list_deliveries(
+        &self,
+        agent_id: &str,
+        job_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>>;
+}
+
 /// Every store port, as trait objects. Usually all point at one adapter value.
 #[derive(Clone)]
 pub struct Stores {
@@ -201,6 +292,12 @@ pub struct Stores {
     pub models: Arc<dyn ModelConfigStore>,
     /// Instances' own provider keys.
     pub provider_keys: Arc<dyn ProviderKeyStore>,
+    /// Durable jobs.
+    pub jobs: Arc<dyn JobStore>,
+    /// Stored files' records.
+    pub artifacts: Arc<dyn ArtifactStore>,
+    /// Webhook endpoints and the delivery outbox.
+    pub webhooks: Arc<dyn WebhookStore>,
 }
 
 impl Stores {
@@ -216,6 +313,9 @@ impl Stores {
             + QuotaStore
             + ModelConfigStore
             + ProviderKeyStore
+            + JobStore
+            + ArtifactStore
+            + WebhookStore
             + 'static,
     {
         Self {
@@ -227,7 +327,10 @@ impl Stores {
             tiers: store.clone(),
             quota: store.clone(),
             models: store.clone(),
-            provider_keys: store,
+            provider_keys: store.clone(),
+            jobs: store.clone(),
+            artifacts: store.clone(),
+            webhooks: store,
         }
     }
 }

@@ -11,6 +11,7 @@
 mod accounts;
 mod blob;
 mod catalog;
+mod jobs;
 mod quota;
 
 pub use accounts::{admin_keys, agents, api_keys, instances, projects, provider_keys};
@@ -19,6 +20,11 @@ pub use blob::{
     blob_round_trip, run_blob_suite,
 };
 pub use catalog::{models, tiers};
+pub use jobs::{
+    artifacts, artifacts_concurrent_versions, jobs, jobs_compare_and_swap, jobs_concurrent_updates,
+    jobs_due, jobs_idempotency, jobs_idempotency_race, jobs_listing, webhook_deliveries,
+    webhook_deliveries_concurrent, webhook_deliveries_due, webhook_endpoints,
+};
 pub use quota::{quota_concurrent_exactness, quota_expiry, quota_ledger};
 
 use crate::error::Result;
@@ -37,6 +43,19 @@ pub async fn run_all(stores: &Stores) -> Result<()> {
     quota_ledger(stores).await?;
     quota_expiry(stores).await?;
     quota_concurrent_exactness(stores, 200, 10).await?;
+    jobs(stores).await?;
+    jobs_idempotency(stores).await?;
+    jobs_idempotency_race(stores, 20).await?;
+    jobs_listing(stores).await?;
+    jobs_compare_and_swap(stores).await?;
+    jobs_concurrent_updates(stores, 20).await?;
+    jobs_due(stores).await?;
+    artifacts(stores).await?;
+    artifacts_concurrent_versions(stores, 20).await?;
+    webhook_endpoints(stores).await?;
+    webhook_deliveries(stores).await?;
+    webhook_deliveries_concurrent(stores, 20).await?;
+    webhook_deliveries_due(stores).await?;
     Ok(())
 }
 

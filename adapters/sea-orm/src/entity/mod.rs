@@ -11,10 +11,14 @@
 pub(crate) mod admin_key;
 pub(crate) mod agent;
 pub(crate) mod api_key;
+pub(crate) mod artifact;
 pub(crate) mod instance;
 pub(crate) mod instance_provider_key;
+pub(crate) mod job;
 pub(crate) mod model_config;
 pub(crate) mod project;
 pub(crate) mod quota_counter;
 pub(crate) mod quota_reservation;
 pub(crate) mod tier;
+pub(crate) mod webhook_delivery;
+pub(crate) mod webhook_endpoint;
