@@ -32,8 +32,10 @@ fn sqlite_file(database_url: &str) -> Option<PathBuf> {
 
 /// Opens the store; a `file://` directory is created when missing.
 pub(crate) fn open(url: &str) -> Result<Arc<dyn BlobStore>, String> {
+    // The message names the artifacts store: the URL may have come from the flag, the variable
+    // or molts.toml.
     let store = ObjectBlobStore::from_url(url, std::iter::empty::<(String, String)>())
-        .map_err(|e| format!("MOLTS_ARTIFACTS_URL: {}", e.message()))?;
+        .map_err(|e| e.message().to_owned())?;
     tracing::info!(artifacts = store.describe(), "artifacts store ready");
     Ok(Arc::new(store))
 }
