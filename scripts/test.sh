@@ -67,8 +67,9 @@ cargo fmt --all -- --check
 step "clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "molts-core builds for wasm32-unknown-unknown"
+step "molts-core (and molts-demo without its native encoder) build for wasm32-unknown-unknown"
 cargo build -p molts-core --target wasm32-unknown-unknown --locked
+cargo build -p molts-demo --no-default-features --target wasm32-unknown-unknown --locked
 
 step "molts-core depends on no runtime crate"
 forbidden='^(tokio|mio|hyper|axum|reqwest|sea-orm|sqlx|sqlx-core|worker|lambda_http|lambda_runtime|object_store)$'

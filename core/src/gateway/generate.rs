@@ -7,10 +7,11 @@ use futures::StreamExt;
 use crate::domain::{Modality, ModelConfig, Unit};
 use crate::error::{Error, Result};
 use crate::providers::{
-    GeneratedImage, ImageRequest, SpeechRequest, SpeechResponse, StockRequest, StockResponse,
-    TextChunk, TextRequest, TextResponse, TextStream, Voice,
+    GeneratedImage, ImageData, ImageRequest, SpeechRequest, SpeechResponse, StockRequest,
+    StockResponse, TextChunk, TextRequest, TextResponse, TextStream, Voice,
 };
 
+use super::artifacts::ArtifactView;
 use super::quota::Hold;
 use super::routing::{Output, Work};
 use super::{AgentPrincipal, Gateway};
@@ -29,6 +30,19 @@ pub struct Generated<T> {
     pub model: ModelConfig,
     /// The output.
     pub output: T,
+    /// The files kept in the artifact store, one per generated file in output order (images,
+    /// speech); `None` where storing failed (logged) or no blob store is configured.
+    pub artifacts: Vec<Option<ArtifactView>>,
+}
+
+impl<T> Generated<T> {
+    fn new(model: ModelConfig, output: T) -> Self {
+        Self {
+            model,
+            output,
+            artifacts: Vec::new(),
+        }
+    }
 }
 
 /// A rough token count: about four characters a token for English text. Only ever used to
@@ -108,7 +122,7 @@ impl Gateway {
                 .route(&principal.instance, &chain, Work::Text(&request))
                 .await?
             {
-                (model, Output::Text(output)) => Ok(Generated { model, output }),
+                (model, Output::Text(output)) => Ok(Generated::new(model, output)),
                 _ => Err(unexpected()),
             }
         };
@@ -149,7 +163,7 @@ impl Gateway {
             }
         };
         let output = settle_when_done(self.clone(), hold, prompt, inner);
-        Ok(Generated { model, output })
+        Ok(Generated::new(model, output))
     }
 
     /// Generates `request.n` images.
@@ -175,16 +189,31 @@ impl Gateway {
                 .await?
             {
                 (model, Output::Images(output)) if !output.is_empty() => {
-                    Ok(Generated { model, output })
+                    Ok(Generated::new(model, output))
                 }
                 (_, Output::Images(_)) => Err(Error::unavailable("the provider returned no image")),
                 _ => Err(unexpected()),
             }
         };
-        self.with_hold(principal, Unit::Image, u64::from(request.n), work, |g| {
-            g.output.len() as u64
-        })
-        .await
+        let mut generated = self
+            .with_hold(principal, Unit::Image, u64::from(request.n), work, |g| {
+                g.output.len() as u64
+            })
+            .await?;
+        for image in &generated.output {
+            let kept = match &image.data {
+                ImageData::Bytes {
+                    bytes,
+                    content_type,
+                } => {
+                    self.keep_output(principal, "image", content_type, bytes.clone())
+                        .await
+                }
+                ImageData::Url(url) => self.keep_output_from_url(principal, "image", url).await,
+            };
+            generated.artifacts.push(kept);
+        }
+        Ok(generated)
     }
 
     /// Synthesises speech, charged in whole seconds of the audio produced.
@@ -210,15 +239,26 @@ impl Gateway {
                 .route(&principal.instance, &chain, Work::Speech(&request))
                 .await?
             {
-                (model, Output::Speech(output)) => Ok(Generated { model, output }),
+                (model, Output::Speech(output)) => Ok(Generated::new(model, output)),
                 _ => Err(unexpected()),
             }
         };
         // Seconds are charged rounded up: a 1.2 s clip is 2 audio_seconds.
-        self.with_hold(principal, Unit::AudioSecond, estimate, work, |g| {
-            g.output.duration_seconds.max(0.0).ceil() as u64
-        })
-        .await
+        let mut generated = self
+            .with_hold(principal, Unit::AudioSecond, estimate, work, |g| {
+                g.output.duration_seconds.max(0.0).ceil() as u64
+            })
+            .await?;
+        let kept = self
+            .keep_output(
+                principal,
+                "speech",
+                &generated.output.content_type,
+                generated.output.audio.clone(),
+            )
+            .await;
+        generated.artifacts.push(kept);
+        Ok(generated)
     }
 
     /// The voices a speech model's provider offers. Not charged.
@@ -232,7 +272,7 @@ impl Gateway {
             .route(&principal.instance, &chain[..1], Work::Voices)
             .await?
         {
-            (model, Output::Voices(output)) => Ok(Generated { model, output }),
+            (model, Output::Voices(output)) => Ok(Generated::new(model, output)),
             _ => Err(unexpected()),
         }
     }
@@ -259,7 +299,7 @@ impl Gateway {
                 .route(&principal.instance, &chain, Work::Stock(&request))
                 .await?
             {
-                (model, Output::Stock(output)) => Ok(Generated { model, output }),
+                (model, Output::Stock(output)) => Ok(Generated::new(model, output)),
                 _ => Err(unexpected()),
             }
         };

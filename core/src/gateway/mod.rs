@@ -5,10 +5,14 @@
 mod admin;
 mod admin_agents;
 mod admin_models;
+mod artifacts;
 mod auth;
 mod bootstrap;
 mod cache;
+mod callbacks;
 mod generate;
+mod job_progress;
+mod jobs;
 mod keys;
 mod models;
 mod profile;
@@ -17,6 +21,7 @@ mod quota;
 mod register;
 mod routing;
 mod scheduled;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,19 +29,24 @@ use std::time::Duration;
 pub use admin::{AdminKeyRequest, InstancePatch, NewInstance, NewProject, Page};
 pub use admin_agents::{AgentDetail, AgentListRequest};
 pub use admin_models::ModelPatch;
+pub use artifacts::{ArtifactContent, ArtifactView, MAX_UPLOAD_BYTES};
 pub use auth::{AdminPrincipal, AgentPrincipal, RateLimited};
 pub use bootstrap::BootstrapReport;
 pub use generate::{Generated, MAX_IMAGES_PER_REQUEST, MAX_SPEECH_CHARS, estimate_tokens};
+pub use jobs::{
+    JobAgent, JobTiming, JobView, MAX_SCRIPT_CHARS, RenderSubmission, Submitted, VideoSubmission,
+};
 pub use keys::{IssuedAdminKey, IssuedKey, NewKeyRequest};
 pub use profile::AgentProfile;
 pub use provider_keys::ProviderKeyRequest;
 pub use quota::{HOLD_TTL, Hold, PeriodUsage, UnitUsage, UsageReport};
 pub use register::Registered;
 pub use scheduled::ScheduledReport;
+pub use webhooks::{WebhookEndpointView, WebhookSettings, is_internal_ip, sign_webhook};
 
 use crate::clock::Clock;
 use crate::ids::Ids;
-use crate::ports::{BlobStore, RateLimiter, Stores};
+use crate::ports::{BlobStore, HttpClient, RateLimiter, Stores};
 use crate::providers::ProviderRegistry;
 
 /// Settings that shape the gateway's behaviour, the same on every runtime.
@@ -51,6 +61,13 @@ pub struct GatewayConfig {
     /// How long a key's principal and a model config are cached; zero turns caching off. A change
     /// made through this gateway clears the caches at once; other replicas see it within this.
     pub cache_ttl: Duration,
+    /// The address agents and providers reach this molts at (`https://molts.example.com`). Jobs
+    /// give providers a callback URL under it; without it molts only polls.
+    pub public_url: Option<String>,
+    /// How durable jobs are paced.
+    pub jobs: JobTiming,
+    /// Outbound webhook delivery settings.
+    pub webhooks: WebhookSettings,
 }
 
 impl Default for GatewayConfig {
@@ -60,6 +77,9 @@ impl Default for GatewayConfig {
             rate_window: Duration::from_secs(60),
             max_page_size: 200,
             cache_ttl: Duration::from_secs(5),
+            public_url: None,
+            jobs: JobTiming::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -86,6 +106,8 @@ pub struct Gateway {
     caches: Arc<cache::Caches>,
     secret_box: Option<Arc<crate::sealed::SecretBox>>,
     blobs: Option<Arc<dyn BlobStore>>,
+    http: Option<Arc<dyn HttpClient>>,
+    heygen_webhook_secret: Option<Arc<str>>,
 }
 
 impl Gateway {
@@ -99,6 +121,8 @@ impl Gateway {
             caches: Arc::new(cache::Caches::new(ttl)),
             secret_box: None,
             blobs: None,
+            http: None,
+            heygen_webhook_secret: None,
         }
     }
 
@@ -115,6 +139,36 @@ impl Gateway {
     pub fn with_providers(mut self, registry: ProviderRegistry) -> Self {
         self.providers = Arc::new(registry);
         self
+    }
+
+    /// The same gateway fetching job outputs and delivering webhooks through `http`.
+    #[must_use]
+    pub fn with_http(mut self, http: Arc<dyn HttpClient>) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The same gateway accepting HeyGen account webhooks signed with `secret`
+    /// (`HEYGEN_WEBHOOK_SECRET`, the secret HeyGen gave when the endpoint was registered).
+    #[must_use]
+    pub fn with_heygen_webhook_secret(mut self, secret: &str) -> Self {
+        self.heygen_webhook_secret = Some(Arc::from(secret));
+        self
+    }
+
+    /// The blob store, or `Unavailable` when none is configured.
+    pub(crate) fn blobs(&self) -> crate::Result<&Arc<dyn BlobStore>> {
+        self.blobs.as_ref().ok_or_else(|| {
+            crate::Error::unavailable("no artifact store is configured on this molts")
+                .with_code("artifacts_not_configured")
+        })
+    }
+
+    /// The outbound HTTP client, or `Unavailable` when none is configured.
+    pub(crate) fn http(&self) -> crate::Result<&Arc<dyn HttpClient>> {
+        self.http.as_ref().ok_or_else(|| {
+            crate::Error::unavailable("no outbound HTTP client is configured on this molts")
+        })
     }
 
     /// Forgets every cached principal and model config. Called by every change made through the

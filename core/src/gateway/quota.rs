@@ -102,10 +102,24 @@ impl Gateway {
         amount: u64,
         ttl: chrono::Duration,
     ) -> Result<Hold> {
+        let id = self.ports.ids.id("rsv");
+        self.reserve_as(principal, id, unit, amount, ttl).await
+    }
+
+    /// Holds units under a chosen reservation id (a job holds under its own id, so a hold whose
+    /// job was never stored can be told apart when it expires).
+    pub(crate) async fn reserve_as(
+        &self,
+        principal: &AgentPrincipal,
+        reservation_id: String,
+        unit: Unit,
+        amount: u64,
+        ttl: chrono::Duration,
+    ) -> Result<Hold> {
         let now = self.now();
         let tier = &principal.tier;
         let request = ReserveRequest {
-            reservation_id: self.ports.ids.id("rsv"),
+            reservation_id,
             agent_id: principal.agent.id.clone(),
             unit,
             amount,

@@ -7,8 +7,9 @@ use std::time::Duration;
 use crate::domain::{Modality, ModelConfig};
 use crate::error::{Error, Result};
 use crate::providers::{
-    Call, GeneratedImage, ImageRequest, ProviderAdapter, SpeechRequest, SpeechResponse,
-    StockRequest, StockResponse, TextRequest, TextResponse, TextStream, Voice, is_retryable,
+    Call, GeneratedImage, ImageRequest, ProviderAdapter, RenderRequest, SpeechRequest,
+    SpeechResponse, StockRequest, StockResponse, SubmittedJob, TextRequest, TextResponse,
+    TextStream, VideoRequest, Voice, is_retryable,
 };
 
 use super::{AgentPrincipal, Gateway};
@@ -21,6 +22,8 @@ pub(super) enum Work<'r> {
     Speech(&'r SpeechRequest),
     Voices,
     Stock(&'r StockRequest),
+    SubmitVideo(&'r VideoRequest),
+    SubmitRender(&'r RenderRequest),
 }
 
 /// What an attempt produced.
@@ -31,6 +34,7 @@ pub(super) enum Output {
     Speech(SpeechResponse),
     Voices(Vec<Voice>),
     Stock(StockResponse),
+    Submitted(SubmittedJob),
 }
 
 async fn call_once(
@@ -45,6 +49,8 @@ async fn call_once(
         Work::Speech(r) => Output::Speech(adapter.speech(call, r).await?),
         Work::Voices => Output::Voices(adapter.voices(call).await?),
         Work::Stock(r) => Output::Stock(adapter.stock(call, r).await?),
+        Work::SubmitVideo(r) => Output::Submitted(adapter.submit_video(call, r).await?),
+        Work::SubmitRender(r) => Output::Submitted(adapter.submit_render(call, r).await?),
     })
 }
 

@@ -21,8 +21,8 @@ mod veo;
 mod wire;
 
 pub use adapter::{
-    Call, Credentials, DEFAULT_PROVIDER_TIMEOUT, Download, ProviderAdapter, ProviderRegistry, RetryPolicy,
-    Sleeper, is_retryable,
+    Call, Credentials, DEFAULT_PROVIDER_TIMEOUT, Download, ProviderAdapter, ProviderRegistry,
+    RetryPolicy, Sleeper, is_retryable,
 };
 pub use anthropic::{ANTHROPIC_BASE_URL, AnthropicAdapter};
 pub use elevenlabs::{DEFAULT_ELEVENLABS_VOICE, ELEVENLABS_BASE_URL, ElevenLabsAdapter};

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::ports::HttpClient;
+use crate::ports::{HttpClient, RequestOptions};
 
-use super::adapter::Call;
+use super::adapter::{Call, Download};
 use super::gemini::GEMINI_BASE_URL;
 use super::types::{JobProgress, SubmittedJob, VideoRequest};
 use super::wire::{self, MAX_JSON_BYTES};
@@ -112,6 +112,56 @@ pub(super) async fn progress(
     operation_progress(call, operation)
 }
 
+/// Fetches a finished video. Veo's file URIs need the key, so it is sent — but only to the
+/// configured Gemini host; the redirect Veo answers with (to pre-signed storage) is followed
+/// once, without the key.
+pub(super) async fn download(
+    http: &dyn HttpClient,
+    call: &Call<'_>,
+    uri: &str,
+) -> Result<Option<Download>> {
+    let base = call.base_url(GEMINI_BASE_URL);
+    if !uri.starts_with(&format!("{base}/")) {
+        // Not Gemini's own URL (already pre-signed elsewhere): a plain GET will do.
+        return Ok(None);
+    }
+    let options = RequestOptions {
+        timeout: call.timeout,
+    };
+    let first = http
+        .send(request(call, Method::GET, uri, None)?, options)
+        .await?;
+    let response = if first.status().is_redirection() {
+        let location = first
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| wire::bad_response(call, "a redirect without a Location"))?
+            .to_owned();
+        let plain = http::Request::get(&location)
+            .body(bytes::Bytes::new())
+            .map_err(|_| wire::bad_response(call, "a redirect to an unusable URL"))?;
+        http.send(plain, options).await?
+    } else {
+        first
+    };
+    if !response.status().is_success() {
+        return Err(Error::unavailable(format!(
+            "downloading the Veo video answered HTTP {}",
+            response.status().as_u16()
+        )));
+    }
+    let content_type = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Ok(Some(Download {
+        content_type,
+        body: response.into_body(),
+    }))
+}
+
 fn operation_progress(call: &Call<'_>, operation: Operation) -> Result<JobProgress> {
     let redact = |m: &str| wire::redact(m, call.credentials.api_key.as_deref());
     if let Some(error) = operation.error.filter(|e| !e.is_null()) {
@@ -136,7 +186,8 @@ fn operation_progress(call: &Call<'_>, operation: Operation) -> Result<JobProgre
     match video["uri"].as_str().filter(|u| !u.is_empty()) {
         Some(uri) => Ok(JobProgress::Ready {
             url: uri.to_owned(),
-            duration: None,
+            // Veo makes exactly the length asked for; it does not report it back.
+            duration: Some(f64::from(VEO_DURATION_SECONDS)),
             content_type: Some(
                 video["encoding"]
                     .as_str()

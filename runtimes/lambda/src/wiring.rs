@@ -54,11 +54,26 @@ pub async fn cold_start(settings: &Settings) -> Result<Gateway, String> {
         // its own one-minute windows until a shared limiter lands.
         rate_limiter: Arc::new(MemoryRateLimiter::new()),
     };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let config = GatewayConfig {
         default_instance: settings.default_instance.clone(),
+        public_url: env("MOLTS_PUBLIC_URL"),
+        webhooks: molts_core::gateway::WebhookSettings {
+            allowed_hosts: env("MOLTS_WEBHOOK_ALLOW_HOSTS")
+                .map(|v| v.split(',').map(|h| h.trim().to_owned()).collect())
+                .unwrap_or_default(),
+            ..Default::default()
+        },
         ..GatewayConfig::default()
     };
-    let mut gateway = Gateway::new(ports, config).with_providers(providers(settings)?);
+    let http = molts_reqwest::ReqwestHttpClient::new()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let mut gateway = Gateway::new(ports, config)
+        .with_providers(providers(settings)?)
+        .with_http(Arc::new(http));
+    if let Some(secret) = env("HEYGEN_WEBHOOK_SECRET") {
+        gateway = gateway.with_heygen_webhook_secret(&secret);
+    }
     if let Some(text) = &settings.secret_key {
         let secret_box = molts_core::sealed::SecretBox::from_text(text)
             .map_err(|e| format!("MOLTS_SECRET_KEY: {}", e.message()))?;

@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use clap::{Args, ValueEnum};
+use molts_core::gateway::{JobTiming, WebhookSettings};
 use serde::Deserialize;
 
 /// Where molts listens by default.
@@ -63,6 +66,38 @@ pub(crate) struct ServeOptions {
     /// 32-byte key (64 hex digits or base64) sealing tenants' own provider keys at rest.
     #[arg(long, env = "MOLTS_SECRET_KEY", hide_env_values = true)]
     pub(crate) secret_key: Option<String>,
+    /// The URL agents and providers reach this molts at (`https://molts.example.com`): used in
+    /// artifact links and in the callback URLs given to video providers.
+    #[arg(long, env = "MOLTS_PUBLIC_URL")]
+    pub(crate) public_url: Option<String>,
+    /// Hosts webhooks may target although they are internal (loopback, private), comma-separated.
+    #[arg(long, env = "MOLTS_WEBHOOK_ALLOW_HOSTS", value_delimiter = ',')]
+    pub(crate) webhook_allow_hosts: Option<Vec<String>>,
+    /// Seconds between runs of the scheduled work (jobs, webhook deliveries, expired holds).
+    #[arg(long, env = "MOLTS_SCHEDULE_SECONDS")]
+    pub(crate) schedule_seconds: Option<u64>,
+    /// Seconds after a provider accepts a job before its first status check (default 5); later
+    /// checks back off, doubling.
+    #[arg(long, env = "MOLTS_JOB_FIRST_CHECK_SECONDS")]
+    pub(crate) job_first_check_seconds: Option<u64>,
+    /// Longest wait between a job's status checks, in seconds (default 60).
+    #[arg(long, env = "MOLTS_JOB_MAX_CHECK_SECONDS")]
+    pub(crate) job_max_check_seconds: Option<u64>,
+    /// Seconds a worker holds a job while it works on it; a job whose worker died is picked up
+    /// again after this (default 120).
+    #[arg(long, env = "MOLTS_JOB_LEASE_SECONDS")]
+    pub(crate) job_lease_seconds: Option<u64>,
+    /// Seconds after which an unfinished job fails with `timed_out` and is refunded (default
+    /// 10800, three hours).
+    #[arg(long, env = "MOLTS_JOB_DEADLINE_SECONDS")]
+    pub(crate) job_deadline_seconds: Option<u64>,
+    /// Submissions tried while every provider of a job is unavailable before it fails with
+    /// `provider_unavailable` (default 5).
+    #[arg(long, env = "MOLTS_JOB_SUBMIT_ATTEMPTS")]
+    pub(crate) job_submit_attempts: Option<u32>,
+    /// Seconds one webhook delivery attempt may take (default 10).
+    #[arg(long, env = "MOLTS_WEBHOOK_TIMEOUT_SECONDS")]
+    pub(crate) webhook_timeout_seconds: Option<u64>,
 }
 
 /// `molts.toml`.
@@ -78,6 +113,15 @@ struct FileConfig {
     default_instance: Option<String>,
     demo_providers: Option<bool>,
     secret_key: Option<String>,
+    public_url: Option<String>,
+    webhook_allow_hosts: Option<Vec<String>>,
+    schedule_seconds: Option<u64>,
+    job_first_check_seconds: Option<u64>,
+    job_max_check_seconds: Option<u64>,
+    job_lease_seconds: Option<u64>,
+    job_deadline_seconds: Option<u64>,
+    job_submit_attempts: Option<u32>,
+    webhook_timeout_seconds: Option<u64>,
 }
 
 /// Everything resolved.
@@ -92,6 +136,49 @@ pub(crate) struct Settings {
     pub(crate) default_instance: String,
     pub(crate) demo_providers: bool,
     pub(crate) secret_key: Option<String>,
+    pub(crate) public_url: Option<String>,
+    pub(crate) webhook_allow_hosts: Vec<String>,
+    pub(crate) schedule_every: std::time::Duration,
+    /// How durable jobs are paced.
+    pub(crate) jobs: JobTiming,
+    /// How long one webhook delivery attempt may take.
+    pub(crate) webhook_timeout: Duration,
+}
+
+/// Job pacing from flags, environment and file over core's defaults; every wait at least a
+/// second, at least one submission.
+fn job_timing(serve: &ServeOptions, file: &FileConfig) -> JobTiming {
+    let default = JobTiming::default();
+    let seconds = |flag: Option<u64>, file: Option<u64>, fallback: Duration| {
+        flag.or(file)
+            .map_or(fallback, |s| Duration::from_secs(s.max(1)))
+    };
+    JobTiming {
+        first_check: seconds(
+            serve.job_first_check_seconds,
+            file.job_first_check_seconds,
+            default.first_check,
+        ),
+        max_check_interval: seconds(
+            serve.job_max_check_seconds,
+            file.job_max_check_seconds,
+            default.max_check_interval,
+        ),
+        lease: seconds(
+            serve.job_lease_seconds,
+            file.job_lease_seconds,
+            default.lease,
+        ),
+        deadline: seconds(
+            serve.job_deadline_seconds,
+            file.job_deadline_seconds,
+            default.deadline,
+        ),
+        max_submit_attempts: serve
+            .job_submit_attempts
+            .or(file.job_submit_attempts)
+            .map_or(default.max_submit_attempts, |n| n.max(1)),
+    }
 }
 
 fn read_file(explicit: Option<&Path>) -> Result<FileConfig, String> {
@@ -115,15 +202,22 @@ impl Settings {
     pub(crate) fn resolve(common: &CommonOptions, serve: &ServeOptions) -> Result<Self, String> {
         let file = read_file(common.config.as_deref())?;
         let default_listen: SocketAddr = DEFAULT_LISTEN.parse().map_err(|e| format!("{e}"))?;
+        let jobs = job_timing(serve, &file);
         let database_url = common
             .database_url
             .clone()
             .or(file.database_url)
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-        let artifacts_url = match common.artifacts_url.clone().or(file.artifacts_url) {
+        let artifacts_url = match common.artifacts_url.clone().or(file.artifacts_url.clone()) {
             Some(url) => url,
             None => crate::artifacts::default_url(&database_url)?,
         };
+        let webhook_timeout = serve
+            .webhook_timeout_seconds
+            .or(file.webhook_timeout_seconds)
+            .map_or(WebhookSettings::default().timeout, |s| {
+                Duration::from_secs(s.max(1))
+            });
         Ok(Self {
             database_url,
             artifacts_url,
@@ -141,6 +235,25 @@ impl Settings {
                 .unwrap_or_else(|| "default".to_owned()),
             demo_providers: serve.demo_providers.or(file.demo_providers).unwrap_or(true),
             secret_key: serve.secret_key.clone().or(file.secret_key),
+            public_url: serve.public_url.clone().or(file.public_url),
+            webhook_allow_hosts: serve
+                .webhook_allow_hosts
+                .clone()
+                .or(file.webhook_allow_hosts)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .collect(),
+            schedule_every: std::time::Duration::from_secs(
+                serve
+                    .schedule_seconds
+                    .or(file.schedule_seconds)
+                    .unwrap_or(10)
+                    .max(1),
+            ),
+            jobs,
+            webhook_timeout,
         })
     }
 }
@@ -201,6 +314,27 @@ mod tests {
 
         std::fs::write(&path, "databse_url = \"typo\"\n").map_err(|e| e.to_string())?;
         assert!(Settings::resolve(&common, &ServeOptions::default()).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn job_timing_comes_from_flags_over_the_file_over_core_defaults() -> Result<(), String> {
+        let file: FileConfig = toml::from_str(
+            "job_deadline_seconds = 60\njob_lease_seconds = 0\njob_submit_attempts = 2\n",
+        )
+        .map_err(|e| e.to_string())?;
+        let serve = ServeOptions {
+            job_first_check_seconds: Some(2),
+            job_deadline_seconds: Some(30),
+            ..Default::default()
+        };
+        let timing = job_timing(&serve, &file);
+        assert_eq!(timing.first_check, Duration::from_secs(2));
+        assert_eq!(timing.deadline, Duration::from_secs(30));
+        assert_eq!(timing.lease, Duration::from_secs(1), "at least a second");
+        assert_eq!(timing.max_submit_attempts, 2);
+        let default = JobTiming::default();
+        assert_eq!(timing.max_check_interval, default.max_check_interval);
         Ok(())
     }
 }

@@ -32,7 +32,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
              Use it as 'Authorization: Bearer <token>' on /v1/admin/*, or set MOLTS_ADMIN_TOKEN.\n"
         );
     }
-    let ticker = tokio::spawn(scheduled_work(gateway.clone()));
+    let ticker = tokio::spawn(scheduled_work(gateway.clone(), settings.schedule_every));
     let state = ApiState {
         max_body_bytes: settings.max_body_bytes,
         ..ApiState::new(gateway)
@@ -59,12 +59,9 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
     Ok(())
 }
 
-/// How often the scheduled work hook runs (jobs, webhook outbox).
-const SCHEDULED_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// Calls core's scheduled work hook on an interval, as the cron trigger does on Workers.
-async fn scheduled_work(gateway: molts_core::Gateway) {
-    let mut interval = tokio::time::interval(SCHEDULED_EVERY);
+async fn scheduled_work(gateway: molts_core::Gateway, every: std::time::Duration) {
+    let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;

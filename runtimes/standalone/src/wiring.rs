@@ -5,12 +5,13 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use molts_core::domain::Provider;
+use molts_core::gateway::WebhookSettings;
 use molts_core::memory::MemoryRateLimiter;
 use molts_core::providers::ProviderRegistry;
 use molts_core::sealed::SecretBox;
 use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
 use molts_demo::DemoProvider;
-use molts_reqwest::native_providers;
+use molts_reqwest::{ReqwestHttpClient, native_providers};
 use molts_sea_orm::SeaOrmStore;
 use tracing_subscriber::EnvFilter;
 
@@ -63,9 +64,23 @@ pub(crate) async fn gateway(settings: &Settings) -> Result<Gateway, String> {
     };
     let config = GatewayConfig {
         default_instance: settings.default_instance.clone(),
+        public_url: settings.public_url.clone(),
+        jobs: settings.jobs.clone(),
+        webhooks: WebhookSettings {
+            allowed_hosts: settings.webhook_allow_hosts.clone(),
+            timeout: settings.webhook_timeout,
+            ..WebhookSettings::default()
+        },
         ..GatewayConfig::default()
     };
-    let gateway = Gateway::new(ports, config).with_providers(providers(settings)?);
+    let http =
+        ReqwestHttpClient::new().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let mut gateway = Gateway::new(ports, config)
+        .with_providers(providers(settings)?)
+        .with_http(Arc::new(http));
+    if let Ok(secret) = std::env::var("HEYGEN_WEBHOOK_SECRET") {
+        gateway = gateway.with_heygen_webhook_secret(&secret);
+    }
     match &settings.secret_key {
         Some(text) => {
             let secret_box = SecretBox::from_text(text)

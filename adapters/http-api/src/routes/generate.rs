@@ -188,10 +188,15 @@ struct ImageView {
     #[serde(skip_serializing_if = "Option::is_none")]
     content_type: Option<String>,
     revised_prompt: Option<String>,
+    /// molts' own copy in the operator's object store, when one is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    artifact_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    artifact_url: Option<String>,
 }
 
-/// `POST /v1/images/generate`. Images come back inline as base64 (or the provider's URL) until
-/// the artifacts issue stores them in the operator's object store.
+/// `POST /v1/images/generate`. Images come back inline as base64 (or the provider's URL), and
+/// each is also kept as an artifact in the operator's object store (`artifact_id`).
 pub(super) async fn images(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
@@ -210,25 +215,37 @@ pub(super) async fn images(
         .gateway
         .generate_images(&principal, &model, request)
         .await?;
+    let mut kept = generated.artifacts.into_iter();
     let images: Vec<ImageView> = generated
         .output
         .into_iter()
-        .map(|image| match image.data {
-            ImageData::Bytes {
-                bytes,
-                content_type,
-            } => ImageView {
-                b64_json: Some(base64::engine::general_purpose::STANDARD.encode(&bytes)),
-                url: None,
-                content_type: Some(content_type),
-                revised_prompt: image.revised_prompt,
-            },
-            ImageData::Url(url) => ImageView {
-                b64_json: None,
-                url: Some(url),
-                content_type: None,
-                revised_prompt: image.revised_prompt,
-            },
+        .map(|image| {
+            let artifact = kept.next().flatten();
+            let (artifact_id, artifact_url) = match artifact {
+                Some(a) => (Some(a.id), Some(a.url)),
+                None => (None, None),
+            };
+            match image.data {
+                ImageData::Bytes {
+                    bytes,
+                    content_type,
+                } => ImageView {
+                    b64_json: Some(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+                    url: None,
+                    content_type: Some(content_type),
+                    revised_prompt: image.revised_prompt,
+                    artifact_id,
+                    artifact_url,
+                },
+                ImageData::Url(url) => ImageView {
+                    b64_json: None,
+                    url: Some(url),
+                    content_type: None,
+                    revised_prompt: image.revised_prompt,
+                    artifact_id,
+                    artifact_url,
+                },
+            }
         })
         .collect();
     Ok(Json(

@@ -4,13 +4,16 @@ mod admin;
 mod admin_agents;
 mod admin_models;
 mod agents;
+mod artifacts;
+mod callbacks;
 mod generate;
 mod health;
+mod jobs;
 mod openai;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 
 use crate::ApiState;
 use crate::middleware::agent_auth;
@@ -32,6 +35,27 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/images/generations", post(openai::image_generations))
         .route("/v1/audio/speech", post(openai::speech))
+        .route("/v1/videos/generate", post(jobs::generate_video))
+        .route("/videos/generate", post(jobs::generate_video))
+        .route("/v1/videos/{id}", get(jobs::get_video))
+        .route("/videos/{id}", get(jobs::get_video))
+        .route("/v1/renders", post(jobs::create_render))
+        .route("/v1/renders/{id}", get(jobs::get_render))
+        .route("/v1/jobs", get(jobs::list_jobs))
+        .route("/v1/jobs/{id}", get(jobs::get_job))
+        .route("/v1/jobs/{id}/cancel", post(jobs::cancel_job))
+        .route("/v1/webhook", get(jobs::get_webhook).put(jobs::put_webhook))
+        .route("/v1/webhook/deliveries", get(jobs::list_deliveries))
+        .route("/v1/artifacts", get(artifacts::list))
+        .route("/v1/artifacts/{id}", get(artifacts::get))
+        .route("/v1/artifacts/{id}/content", get(artifacts::content))
+        .route("/v1/artifacts/{id}/url", post(artifacts::signed_url))
+        .route("/v1/files", get(artifacts::list_files))
+        .route(
+            "/v1/files/{name}",
+            put(artifacts::upload).get(artifacts::file),
+        )
+        .route("/v1/files/{name}/content", get(artifacts::file_content))
         .route_layer(from_fn_with_state(state.clone(), agent_auth));
 
     let admin = Router::new()
@@ -106,6 +130,8 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/v1/health", get(health::health))
         .route("/v1/agents/register", post(agents::register))
         .route("/agents/register", post(agents::register))
+        .route("/v1/callbacks/heygen", post(callbacks::heygen))
+        .route("/v1/callbacks/{job_id}/{token}", post(callbacks::job))
         .merge(agent)
         .merge(admin)
         .with_state(state)

@@ -268,12 +268,14 @@ pub(super) async fn image_generations(
         .gateway
         .generate_images(&principal, &model, request)
         .await?;
+    let mut kept = generated.artifacts.into_iter();
     let data: Vec<Value> = generated
         .output
         .into_iter()
         .map(|image| {
             let revised = image.revised_prompt;
-            match image.data {
+            let artifact = kept.next().flatten();
+            let mut entry = match image.data {
                 ImageData::Bytes { bytes, content_type } => {
                     let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
                     if want_b64 {
@@ -283,7 +285,13 @@ pub(super) async fn image_generations(
                     }
                 }
                 ImageData::Url(url) => json!({"url": url, "revised_prompt": revised}),
+            };
+            // molts' own copy; OpenAI's clients ignore fields they do not know.
+            if let Some(a) = artifact {
+                entry["artifact_id"] = json!(a.id);
+                entry["artifact_url"] = json!(a.url);
             }
+            entry
         })
         .collect();
     Ok(Json(
@@ -319,8 +327,14 @@ pub(super) async fn speech(
     };
     let generated = state.gateway.speech(&principal, &model, request).await?;
     let out = generated.output;
+    let artifact = generated.artifacts.into_iter().flatten().next();
     let mut response = Body::from(out.audio).into_response();
     let headers = response.headers_mut();
+    if let Some(a) = artifact
+        && let Ok(v) = HeaderValue::from_str(&a.id)
+    {
+        headers.insert("x-molts-artifact-id", v);
+    }
     if let Ok(v) = HeaderValue::from_str(&out.content_type) {
         headers.insert(header::CONTENT_TYPE, v);
     }

@@ -1,0 +1,414 @@
+//! Artifacts as agents see them: reading job outputs (whole, by byte range, or through a
+//! time-limited URL the object store signs), and their own files — voice samples, SOUL.md
+//! backups — uploaded under a name and kept as numbered versions.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::domain::{Artifact, ArtifactKind, ArtifactQuery};
+use crate::error::{Error, ErrorKind, Result};
+use crate::ports::{BlobObject, ByteStream, HttpClientExt};
+
+use super::admin::Page;
+use super::{AgentPrincipal, Gateway};
+
+/// Largest file an agent may upload.
+pub const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
+/// Longest file name.
+const MAX_NAME: usize = 128;
+/// Longest a signed URL may live.
+const MAX_URL_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A stored file as its agent sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArtifactView {
+    /// `art_…`.
+    pub id: String,
+    /// `output` or `upload`.
+    pub kind: ArtifactKind,
+    /// The file name.
+    pub name: String,
+    /// Its version (uploads count up per name).
+    pub version: u32,
+    /// MIME type.
+    pub content_type: String,
+    /// Bytes.
+    pub size: u64,
+    /// Lowercase hex SHA-256.
+    pub sha256: String,
+    /// The job that made it.
+    pub job_id: Option<String>,
+    /// Where to download it (authenticated).
+    pub url: String,
+    /// Stored.
+    pub created_at: Timestamp,
+}
+
+/// An artifact's bytes being served.
+pub struct ArtifactContent {
+    /// The record.
+    pub artifact: ArtifactView,
+    /// The bytes (a range of them, if one was asked for).
+    pub object: BlobObject,
+}
+
+impl std::fmt::Debug for ArtifactContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArtifactContent")
+            .field("artifact", &self.artifact)
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "name",
+            format!(
+                "a file name is 1 to {MAX_NAME} letters, digits, '.', '_' or '-', not starting with '.'"
+            ),
+        ))
+    }
+}
+
+fn check_content_type(content_type: &str) -> Result<()> {
+    let ok = content_type.len() <= 255
+        && content_type.contains('/')
+        && content_type
+            .bytes()
+            .all(|b| b.is_ascii_graphic() || b == b' ');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "Content-Type",
+            "the upload needs a valid Content-Type",
+        ))
+    }
+}
+
+/// Largest provider-hosted image copied into the store.
+const MAX_IMAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A file extension for a generated file's MIME type.
+fn extension(content_type: &str) -> &'static str {
+    match content_type.split(';').next().unwrap_or("").trim() {
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/webp" => "webp",
+        "audio/mpeg" => "mp3",
+        "audio/wav" | "audio/x-wav" | "audio/wave" => "wav",
+        "audio/ogg" | "audio/opus" => "ogg",
+        "audio/aac" => "aac",
+        "audio/flac" => "flac",
+        _ => "bin",
+    }
+}
+
+impl Gateway {
+    /// Keeps a generated file (an image, speech) in the blob store for its agent. Answers
+    /// `None` — with the reason logged — when no store is configured or storing failed: the
+    /// caller already has the bytes inline, so the request itself still succeeds.
+    pub(super) async fn keep_output(
+        &self,
+        principal: &AgentPrincipal,
+        what: &str,
+        content_type: &str,
+        bytes: bytes::Bytes,
+    ) -> Option<ArtifactView> {
+        let blobs = self.blobs.as_ref()?;
+        let id = self.new_id("art");
+        // Unique per agent (the store keeps names unique per kind and version).
+        let name = format!(
+            "{what}-{}.{}",
+            id.trim_start_matches("art_"),
+            extension(content_type)
+        );
+        let key = format!("outputs/{}/{id}/{name}", principal.agent.id);
+        let body = futures::stream::iter([Ok(bytes)]).boxed();
+        let stored = async {
+            let meta = blobs.put(&key, content_type, body).await?;
+            let artifact = Artifact {
+                id: id.clone(),
+                instance_id: principal.agent.instance_id.clone(),
+                agent_id: principal.agent.id.clone(),
+                kind: ArtifactKind::Output,
+                job_id: None,
+                name,
+                version: 1,
+                blob_key: key.clone(),
+                content_type: content_type.to_owned(),
+                size: meta.size,
+                sha256: meta.sha256,
+                created_at: self.now(),
+            };
+            self.ports
+                .stores
+                .artifacts
+                .insert_artifact(&artifact)
+                .await?;
+            Ok::<_, Error>(artifact)
+        }
+        .await;
+        match stored {
+            Ok(artifact) => Some(self.artifact_view(&artifact)),
+            Err(e) => {
+                tracing::error!(artifact = %id, error = %e, "keeping a generated file failed");
+                None
+            }
+        }
+    }
+
+    /// Copies a provider-hosted image (an expiring URL) into the blob store.
+    pub(super) async fn keep_output_from_url(
+        &self,
+        principal: &AgentPrincipal,
+        what: &str,
+        url: &str,
+    ) -> Option<ArtifactView> {
+        self.blobs.as_ref()?;
+        let fetched = async {
+            let request = http::Request::get(url)
+                .body(bytes::Bytes::new())
+                .map_err(|_| Error::unavailable("the provider gave an unusable image URL"))?;
+            let response = self
+                .http()?
+                .send_collect(
+                    request,
+                    crate::ports::RequestOptions::default(),
+                    MAX_IMAGE_BYTES,
+                )
+                .await?;
+            if !response.status().is_success() {
+                return Err(Error::unavailable(format!(
+                    "fetching the image answered HTTP {}",
+                    response.status().as_u16()
+                )));
+            }
+            let content_type = response
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("image/png")
+                .to_owned();
+            Ok::<_, Error>((content_type, response.into_body()))
+        }
+        .await;
+        match fetched {
+            Ok((content_type, bytes)) => {
+                self.keep_output(principal, what, &content_type, bytes)
+                    .await
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "copying a provider-hosted image failed");
+                None
+            }
+        }
+    }
+
+    fn artifact_view(&self, a: &Artifact) -> ArtifactView {
+        ArtifactView {
+            id: a.id.clone(),
+            kind: a.kind,
+            name: a.name.clone(),
+            version: a.version,
+            content_type: a.content_type.clone(),
+            size: a.size,
+            sha256: a.sha256.clone(),
+            job_id: a.job_id.clone(),
+            url: format!("{}/v1/artifacts/{}/content", self.public_base(), a.id),
+            created_at: a.created_at,
+        }
+    }
+
+    async fn own_artifact(&self, principal: &AgentPrincipal, id: &str) -> Result<Artifact> {
+        match self.ports.stores.artifacts.get_artifact(id).await? {
+            Some(a) if a.agent_id == principal.agent.id => Ok(a),
+            _ => Err(Error::not_found("artifact", id)),
+        }
+    }
+
+    /// One of the caller's artifacts.
+    pub async fn artifact(&self, principal: &AgentPrincipal, id: &str) -> Result<ArtifactView> {
+        Ok(self.artifact_view(&self.own_artifact(principal, id).await?))
+    }
+
+    /// The bytes of one of the caller's artifacts, or a range of them.
+    pub async fn artifact_content(
+        &self,
+        principal: &AgentPrincipal,
+        id: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<ArtifactContent> {
+        let artifact = self.own_artifact(principal, id).await?;
+        let object = self.blobs()?.get(&artifact.blob_key, range).await?;
+        Ok(ArtifactContent {
+            artifact: self.artifact_view(&artifact),
+            object,
+        })
+    }
+
+    /// A URL the object store signed for one of the caller's artifacts, valid for
+    /// `expires_in`; `None` when the store cannot sign (local files): use the content URL.
+    pub async fn artifact_signed_url(
+        &self,
+        principal: &AgentPrincipal,
+        id: &str,
+        expires_in: Duration,
+    ) -> Result<Option<String>> {
+        if expires_in.is_zero() || expires_in > MAX_URL_LIFETIME {
+            return Err(Error::invalid(
+                "expires_in",
+                "expires_in must be between 1 second and 7 days",
+            ));
+        }
+        let artifact = self.own_artifact(principal, id).await?;
+        self.blobs()?
+            .signed_url(&artifact.blob_key, expires_in)
+            .await
+    }
+
+    /// A page of the caller's artifacts, newest first.
+    pub async fn list_artifacts(
+        &self,
+        principal: &AgentPrincipal,
+        kind: Option<ArtifactKind>,
+        name: Option<String>,
+        before: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Page<ArtifactView>> {
+        let limit = limit.unwrap_or(20).clamp(1, self.config.max_page_size);
+        let mut rows = self
+            .ports
+            .stores
+            .artifacts
+            .list_artifacts(&ArtifactQuery {
+                agent_id: principal.agent.id.clone(),
+                kind,
+                name,
+                before,
+                limit: limit + 1,
+            })
+            .await?;
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        Ok(Page {
+            data: rows.iter().map(|a| self.artifact_view(a)).collect(),
+            has_more,
+        })
+    }
+
+    /// The caller's upload `name`: the latest version, or the one asked for.
+    pub async fn file(
+        &self,
+        principal: &AgentPrincipal,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<ArtifactView> {
+        check_name(name)?;
+        let found = match version {
+            None => {
+                self.ports
+                    .stores
+                    .artifacts
+                    .latest_upload(&principal.agent.id, name)
+                    .await?
+            }
+            Some(v) => self
+                .ports
+                .stores
+                .artifacts
+                .list_artifacts(&ArtifactQuery {
+                    agent_id: principal.agent.id.clone(),
+                    kind: Some(ArtifactKind::Upload),
+                    name: Some(name.to_owned()),
+                    before: None,
+                    limit: u32::MAX,
+                })
+                .await?
+                .into_iter()
+                .find(|a| a.version == v),
+        };
+        found
+            .map(|a| self.artifact_view(&a))
+            .ok_or_else(|| Error::not_found("file", name))
+    }
+
+    /// Stores a new version of the caller's file `name`.
+    pub async fn upload_file(
+        &self,
+        principal: &AgentPrincipal,
+        name: &str,
+        content_type: &str,
+        body: ByteStream,
+    ) -> Result<ArtifactView> {
+        check_name(name)?;
+        check_content_type(content_type)?;
+        let blobs = self.blobs()?;
+        let id = self.new_id("art");
+        let key = format!("uploads/{}/{id}", principal.agent.id);
+        let mut seen = 0u64;
+        let body = body
+            .map(move |chunk| {
+                let chunk = chunk?;
+                seen += chunk.len() as u64;
+                if seen > MAX_UPLOAD_BYTES {
+                    return Err(Error::invalid(
+                        "body",
+                        format!("an upload may be at most {MAX_UPLOAD_BYTES} bytes"),
+                    )
+                    .with_code("body_too_large"));
+                }
+                Ok(chunk)
+            })
+            .boxed();
+        let meta = blobs.put(&key, content_type, body).await?;
+        let store = &self.ports.stores.artifacts;
+        // Two uploads of one name may race for the next version: the store's uniqueness
+        // decides, and the loser takes the version after.
+        for _ in 0..10 {
+            let version = store
+                .latest_upload(&principal.agent.id, name)
+                .await?
+                .map_or(1, |a| a.version + 1);
+            let artifact = Artifact {
+                id: id.clone(),
+                instance_id: principal.agent.instance_id.clone(),
+                agent_id: principal.agent.id.clone(),
+                kind: ArtifactKind::Upload,
+                job_id: None,
+                name: name.to_owned(),
+                version,
+                blob_key: key.clone(),
+                content_type: content_type.to_owned(),
+                size: meta.size,
+                sha256: meta.sha256.clone(),
+                created_at: self.now(),
+            };
+            match store.insert_artifact(&artifact).await {
+                Ok(()) => return Ok(self.artifact_view(&artifact)),
+                Err(e) if e.kind() == ErrorKind::Conflict => continue,
+                Err(e) => {
+                    let _ = blobs.delete(&key).await;
+                    return Err(e);
+                }
+            }
+        }
+        let _ = blobs.delete(&key).await;
+        Err(Error::unavailable(
+            "too many concurrent uploads of this name; try again",
+        ))
+    }
+}

@@ -1,0 +1,495 @@
+//! Moving a durable job forward: submitting it to its provider, checking on it, storing its
+//! output and finishing it. Called from the submitting request, from a read of a stale job,
+//! from a verified provider callback and from the scheduled work — possibly at once, on several
+//! replicas. Every step is safe to repeat:
+//!
+//! - A worker first *claims* the job: a compare-and-swap that pushes `next_check_at` a lease
+//!   ahead. Losing the swap means someone else is on it.
+//! - The output is stored under keys derived from the job id, so a repeated store overwrites
+//!   the same object and finds the same artifact record.
+//! - Finishing is a compare-and-swap to a final status; only then is the quota settled or
+//!   refunded. If the process dies between the two, the hold's expiry finds the finished job
+//!   and closes the hold the same way (see `scheduled.rs`).
+//! - Webhook deliveries are queued *before* the final swap, with ids derived from the job, so a
+//!   crash cannot lose the event and a repeat cannot double it; a delivery whose job did not end
+//!   the way the event says is dropped by the sender.
+
+use futures::StreamExt;
+
+use crate::domain::{Artifact, ArtifactKind, Job, JobError, JobKind, JobStatus};
+use crate::error::{Error, ErrorKind, Result};
+use crate::providers::{Call, Download, JobProgress, is_retryable};
+
+use super::Gateway;
+use super::jobs::chrono_of;
+use super::routing::{Output, Work};
+
+/// Largest job output molts will copy (a long 4K video is well under this).
+const MAX_OUTPUT_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+impl Gateway {
+    /// Pushes one job as far as it goes now and answers it as stored afterwards.
+    pub(crate) async fn advance_job(&self, job: Job) -> Result<Job> {
+        if job.status.is_final() {
+            return Ok(job);
+        }
+        let id = job.id.clone();
+        let Some(job) = self.claim(job).await? else {
+            // Another worker has it; answer what it has stored so far.
+            return self.reload_job(&id).await;
+        };
+        if self.now() >= job.deadline_at {
+            return self
+                .finish_failed(
+                    job,
+                    "timed_out",
+                    "the provider did not finish the job in time",
+                )
+                .await;
+        }
+        match job.status {
+            JobStatus::Queued => self.submit_to_provider(job, None).await,
+            _ => self.check_with_provider(job).await,
+        }
+    }
+
+    /// Takes the job for this worker: bumps attempts and leases it. `None` if another worker
+    /// changed it first.
+    async fn claim(&self, job: Job) -> Result<Option<Job>> {
+        let now = self.now();
+        let claimed = Job {
+            attempts: job.attempts + 1,
+            next_check_at: now + chrono_of(self.config.jobs.lease),
+            updated_at: now,
+            ..job.clone()
+        };
+        if self
+            .ports
+            .stores
+            .jobs
+            .update_job(&claimed, job.version)
+            .await?
+        {
+            Ok(Some(Job {
+                version: job.version + 1,
+                ..claimed
+            }))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Writes `next` over `current` (whose version it must still have); `None` if it lost.
+    async fn swap(&self, current: &Job, next: Job) -> Result<Option<Job>> {
+        let next = Job {
+            updated_at: self.now(),
+            ..next
+        };
+        if self
+            .ports
+            .stores
+            .jobs
+            .update_job(&next, current.version)
+            .await?
+        {
+            Ok(Some(Job {
+                version: current.version + 1,
+                ..next
+            }))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Hands a queued job to its provider (with the routing's retries and fallbacks). The
+    /// caller holds the job's lease. `token` is the callback secret made at submission; a
+    /// resubmission makes a new one.
+    pub(super) async fn submit_to_provider(&self, job: Job, token: Option<&str>) -> Result<Job> {
+        let (token, token_hash) = match token {
+            Some(t) => (t.to_owned(), job.callback_token_hash.clone()),
+            None => {
+                let mut bytes = [0u8; 32];
+                self.ports.ids.fill_secret(&mut bytes)?;
+                let t = hex::encode(bytes);
+                let h = crate::secret::hash(&t);
+                (t, h)
+            }
+        };
+        let callback_url = self
+            .config
+            .public_url
+            .as_ref()
+            .map(|_| format!("{}/v1/callbacks/{}/{token}", self.public_base(), job.id));
+        let instance = self.job_instance(&job).await?;
+        let model = self.job_model(&job).await?;
+        let mut chain = vec![model];
+        for id in chain[0].fallbacks.clone() {
+            if let Ok(m) = self.resolve_model(&instance, &id, None).await
+                && m.modality == chain[0].modality
+            {
+                chain.push(m);
+            }
+        }
+        let routed = match job.kind {
+            JobKind::Video => {
+                let request = Self::video_request(&job, callback_url);
+                self.route(&instance, &chain, Work::SubmitVideo(&request))
+                    .await
+            }
+            JobKind::Render => {
+                let request = Self::render_request(&job, callback_url);
+                self.route(&instance, &chain, Work::SubmitRender(&request))
+                    .await
+            }
+        };
+        match routed {
+            Ok((model, Output::Submitted(submitted))) => {
+                tracing::info!(job = %job.id, provider = model.provider.as_str(), provider_job = %submitted.provider_job_id, "job submitted");
+                let next = Job {
+                    status: JobStatus::Processing,
+                    model_id: model.id,
+                    provider: model.provider,
+                    provider_job_id: Some(submitted.provider_job_id),
+                    callback_token_hash: token_hash,
+                    next_check_at: self.now() + chrono_of(self.config.jobs.first_check),
+                    error: None,
+                    ..job.clone()
+                };
+                Ok(self.swap(&job, next).await?.unwrap_or(job))
+            }
+            Ok(_) => Err(Error::internal(
+                "provider adapter answered with the wrong kind of output",
+            )),
+            Err(e) if is_retryable(&e) && job.attempts < self.config.jobs.max_submit_attempts => {
+                // Every provider is down or busy: try again later, backing off.
+                tracing::warn!(job = %job.id, attempt = job.attempts, error = %e, "job submission deferred");
+                let next = Job {
+                    next_check_at: self.now() + self.check_interval(job.attempts),
+                    error: Some(JobError {
+                        code: "provider_unavailable".into(),
+                        message: e.message().to_owned(),
+                    }),
+                    ..job.clone()
+                };
+                Ok(self.swap(&job, next).await?.unwrap_or(job))
+            }
+            Err(e) => {
+                let code = if is_retryable(&e) {
+                    "provider_unavailable"
+                } else {
+                    "provider_rejected"
+                };
+                self.finish_failed(job, code, e.message()).await
+            }
+        }
+    }
+
+    /// Asks the provider where a processing job stands and acts on the answer.
+    async fn check_with_provider(&self, job: Job) -> Result<Job> {
+        let Some(provider_job_id) = job.provider_job_id.clone() else {
+            return self.submit_to_provider(job, None).await;
+        };
+        let instance = self.job_instance(&job).await?;
+        let model = self.job_model(&job).await?;
+        let adapter = self.providers.adapter(model.provider)?.clone();
+        let credentials = self.credentials_for(&instance, model.provider).await?;
+        let call = Call {
+            model: &model,
+            credentials: &credentials,
+            timeout: self.providers.timeout(model.provider),
+        };
+        let progress = adapter.job_progress(call, &provider_job_id).await;
+        tracing::info!(job = %job.id, provider = model.provider.as_str(), outcome = ?progress.as_ref().map(progress_name), "job checked");
+        match progress {
+            Ok(JobProgress::Queued | JobProgress::Processing) => {
+                let next = Job {
+                    next_check_at: self.now() + self.check_interval(job.attempts),
+                    ..job.clone()
+                };
+                Ok(self.swap(&job, next).await?.unwrap_or(job))
+            }
+            Ok(JobProgress::Ready {
+                url,
+                duration,
+                content_type,
+            }) => {
+                let download = match adapter.download(call, &url).await {
+                    Ok(Some(d)) => Ok(d),
+                    Ok(None) => self.plain_download(&url, content_type.clone()).await,
+                    Err(e) => Err(e),
+                };
+                let stored = match download {
+                    Ok(d) => self.store_job_output(&job, d, content_type).await,
+                    Err(e) => Err(e),
+                };
+                match stored {
+                    Ok(artifact) => self.finish_ready(job, artifact, duration).await,
+                    // An outage or a full store may pass; a refused output will not.
+                    Err(e) if is_retryable(&e) => {
+                        self.retry_later(job, "download_failed", &e).await
+                    }
+                    Err(e) => {
+                        self.finish_failed(job, "download_failed", e.message())
+                            .await
+                    }
+                }
+            }
+            Ok(JobProgress::Failed { message }) => {
+                self.finish_failed(job, "provider_failed", &message).await
+            }
+            Err(e) if is_retryable(&e) => self.retry_later(job, "provider_unavailable", &e).await,
+            Err(e) => {
+                self.finish_failed(job, "provider_rejected", e.message())
+                    .await
+            }
+        }
+    }
+
+    /// Leaves the job as it is, due again after a backoff, noting why.
+    async fn retry_later(&self, job: Job, code: &str, error: &Error) -> Result<Job> {
+        tracing::warn!(job = %job.id, code, error = %error, "job check failed; will retry");
+        let next = Job {
+            next_check_at: self.now() + self.check_interval(job.attempts),
+            error: Some(JobError {
+                code: code.to_owned(),
+                message: error.message().to_owned(),
+            }),
+            ..job.clone()
+        };
+        Ok(self.swap(&job, next).await?.unwrap_or(job))
+    }
+
+    /// The wait before check number `attempts + 1`: doubling from the first check, capped.
+    fn check_interval(&self, attempts: u32) -> chrono::Duration {
+        let timing = &self.config.jobs;
+        let wait = timing
+            .first_check
+            .saturating_mul(1u32 << attempts.min(16))
+            .min(timing.max_check_interval);
+        chrono_of(wait)
+    }
+
+    /// GETs an output URL (pre-signed by the provider, so no key is sent).
+    async fn plain_download(&self, url: &str, content_type: Option<String>) -> Result<Download> {
+        let request = http::Request::get(url)
+            .body(bytes::Bytes::new())
+            .map_err(|_| Error::unavailable("the provider gave an output URL that is not valid"))?;
+        let response = self
+            .http()?
+            .send(request, crate::ports::RequestOptions::default())
+            .await?;
+        if !response.status().is_success() {
+            return Err(Error::unavailable(format!(
+                "fetching the output answered HTTP {}",
+                response.status().as_u16()
+            )));
+        }
+        let header_type = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Download {
+            content_type: content_type.or(header_type),
+            body: response.into_body(),
+        })
+    }
+
+    /// Copies a job's output into the blob store and records it. Keys derive from the job id:
+    /// repeating this overwrites the same object and finds the same record.
+    async fn store_job_output(
+        &self,
+        job: &Job,
+        download: Download,
+        content_type: Option<String>,
+    ) -> Result<Artifact> {
+        let content_type = download
+            .content_type
+            .or(content_type)
+            .unwrap_or_else(|| "video/mp4".to_owned());
+        let ext = extension_for(&content_type);
+        let suffix = job.id.trim_start_matches("job_");
+        let artifact_id = format!("art_{suffix}");
+        if let Some(existing) = self
+            .ports
+            .stores
+            .artifacts
+            .get_artifact(&artifact_id)
+            .await?
+        {
+            return Ok(existing);
+        }
+        let key = format!("jobs/{}/{}/output.{ext}", job.agent_id, job.id);
+        let mut seen = 0u64;
+        let body = download
+            .body
+            .map(move |chunk| {
+                let chunk = chunk?;
+                seen += chunk.len() as u64;
+                if seen > MAX_OUTPUT_BYTES {
+                    return Err(Error::unavailable("the job's output is too large to store"));
+                }
+                Ok(chunk)
+            })
+            .boxed();
+        let meta = self.blobs()?.put(&key, &content_type, body).await?;
+        let artifact = Artifact {
+            id: artifact_id,
+            instance_id: job.instance_id.clone(),
+            agent_id: job.agent_id.clone(),
+            kind: ArtifactKind::Output,
+            job_id: Some(job.id.clone()),
+            // Unique per agent (the store keeps names unique per kind and version).
+            name: format!("{}.{ext}", job.id),
+            version: 1,
+            blob_key: key,
+            content_type,
+            size: meta.size,
+            sha256: meta.sha256,
+            created_at: self.now(),
+        };
+        match self.ports.stores.artifacts.insert_artifact(&artifact).await {
+            Ok(()) => Ok(artifact),
+            Err(e) if e.kind() == ErrorKind::Conflict => self
+                .ports
+                .stores
+                .artifacts
+                .get_artifact(&artifact.id)
+                .await?
+                .ok_or(e),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn finish_ready(
+        &self,
+        job: Job,
+        artifact: Artifact,
+        duration: Option<f64>,
+    ) -> Result<Job> {
+        let now = self.now();
+        let ready = Job {
+            status: JobStatus::Ready,
+            artifact_id: Some(artifact.id),
+            duration_seconds: duration.or(job.duration_seconds),
+            error: None,
+            finished_at: Some(now),
+            ..job.clone()
+        };
+        self.queue_job_events(&ready).await?;
+        let Some(done) = self.swap(&job, ready).await? else {
+            return self.reload_job(&job.id).await;
+        };
+        tracing::info!(job = %done.id, "job ready");
+        self.close_job_hold(&done).await;
+        Ok(done)
+    }
+
+    pub(super) async fn finish_failed(&self, job: Job, code: &str, message: &str) -> Result<Job> {
+        let now = self.now();
+        let failed = Job {
+            status: JobStatus::Failed,
+            error: Some(JobError {
+                code: code.to_owned(),
+                message: message.to_owned(),
+            }),
+            finished_at: Some(now),
+            ..job.clone()
+        };
+        self.queue_job_events(&failed).await?;
+        let Some(done) = self.swap(&job, failed).await? else {
+            return self.reload_job(&job.id).await;
+        };
+        tracing::warn!(job = %done.id, code, message, "job failed");
+        self.close_job_hold(&done).await;
+        Ok(done)
+    }
+
+    /// Settles a ready job's hold or refunds any other finished job's. Closing twice is fine.
+    pub(super) async fn close_job_hold(&self, job: &Job) {
+        let now = self.now();
+        let quota = &self.ports.stores.quota;
+        let result = if job.status == JobStatus::Ready {
+            quota.settle(&job.reservation_id, job.units, now).await
+        } else {
+            quota.refund(&job.reservation_id, now).await
+        };
+        match result {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Conflict => {}
+            Err(e) => {
+                // The hold's expiry closes it the same way later.
+                tracing::error!(job = %job.id, error = %e, "closing the job's quota hold failed");
+            }
+        }
+    }
+
+    pub(super) async fn refund_job_hold(&self, reservation_id: &str) {
+        match self
+            .ports
+            .stores
+            .quota
+            .refund(reservation_id, self.now())
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Conflict => {}
+            Err(e) => tracing::error!(reservation = %reservation_id, error = %e, "refund failed"),
+        }
+    }
+
+    async fn reload_job(&self, id: &str) -> Result<Job> {
+        self.ports
+            .stores
+            .jobs
+            .get_job(id)
+            .await?
+            .ok_or_else(|| Error::not_found("job", id))
+    }
+
+    async fn job_instance(&self, job: &Job) -> Result<crate::domain::Instance> {
+        self.ports
+            .stores
+            .instances
+            .get_instance(&job.instance_id)
+            .await?
+            .ok_or_else(|| Error::not_found("instance", &job.instance_id))
+    }
+
+    async fn job_model(&self, job: &Job) -> Result<crate::domain::ModelConfig> {
+        self.ports
+            .stores
+            .models
+            .get_model(&job.model_id)
+            .await?
+            .ok_or_else(|| {
+                Error::unavailable(format!(
+                    "model config '{}' was removed while the job ran",
+                    job.model_id
+                ))
+            })
+    }
+}
+
+fn progress_name(p: &JobProgress) -> &'static str {
+    match p {
+        JobProgress::Queued => "queued",
+        JobProgress::Processing => "processing",
+        JobProgress::Ready { .. } => "ready",
+        JobProgress::Failed { .. } => "failed",
+    }
+}
+
+/// A file extension for an output's MIME type.
+fn extension_for(content_type: &str) -> &'static str {
+    match content_type.split(';').next().unwrap_or("").trim() {
+        "video/webm" => "webm",
+        "video/quicktime" => "mov",
+        "image/gif" => "gif",
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "audio/mpeg" => "mp3",
+        "audio/wav" | "audio/x-wav" => "wav",
+        _ => "mp4",
+    }
+}
