@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use molts_core::memory::{MemoryRateLimiter, MemoryStore};
+use molts_core::memory::{MemoryBlobStore, MemoryRateLimiter, MemoryStore};
 use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
 use molts_http_api::{ApiState, router};
 
@@ -20,11 +20,23 @@ async fn serve() -> Result<String, String> {
         molts_core::domain::Provider::Demo,
         Arc::new(molts_demo::DemoProvider),
     );
-    let gateway = Gateway::new(ports, GatewayConfig::default()).with_providers(providers);
+    let gateway = Gateway::new(ports, GatewayConfig::default())
+        .with_providers(providers)
+        .with_blobs(Arc::new(MemoryBlobStore::new()));
     gateway
         .bootstrap(Some(ADMIN_TOKEN))
         .await
         .map_err(|e| e.to_string())?;
+    // The scheduled work every runtime runs on a timer (jobs, webhooks, expired holds).
+    let scheduled = gateway.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            if let Err(e) = scheduled.run_scheduled_work().await {
+                eprintln!("scheduled work failed: {e}");
+            }
+        }
+    });
     let app = router(ApiState::new(gateway));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

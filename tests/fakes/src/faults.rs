@@ -30,11 +30,14 @@ pub struct Fault {
     pub fail_job: bool,
     /// On a job submission: status polls answered "not yet" before the job finishes.
     pub ready_after: Option<u32>,
+    /// On a job submission: the job never finishes by itself (only `POST
+    /// /_fake/jobs/{id}/finish` ends it), for deadline tests.
+    pub never_finish: bool,
 }
 
 impl Fault {
     /// Parses `status=503,retry-after=2;delay-ms=300 malformed cut-stream-after=2
-    /// error-event-after=1 fail-job ready-after=3`
+    /// error-event-after=1 fail-job ready-after=3 never-finish`
     /// (items separated by commas, semicolons or spaces).
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut fault = Fault::default();
@@ -71,6 +74,7 @@ impl Fault {
                         Some(usize::try_from(number()?).unwrap_or(usize::MAX));
                 }
                 "fail-job" => fault.fail_job = true,
+                "never-finish" => fault.never_finish = true,
                 "ready-after" => {
                     fault.ready_after = Some(u32::try_from(number()?).unwrap_or(u32::MAX));
                 }
@@ -160,6 +164,7 @@ mod tests {
         let job = Fault::parse("fail-job,ready-after=4").unwrap_or_default();
         assert!(job.fail_job);
         assert_eq!(job.ready_after, Some(4));
+        assert!(Fault::parse("never-finish").is_ok_and(|f| f.never_finish));
         assert!(Fault::parse("status=99").is_err());
         assert_eq!(
             marker(br#"{"prompt":"a cat [[fake-fault:status=503]]"}"#).as_deref(),

@@ -3,7 +3,12 @@
 //! finishes once it has been polled `ready_after` times (default 2, or the server's
 //! [`crate::FakeServer::set_job_polls`], or the submit request's `ready-after=N` fault) — ready
 //! with a URL the fake itself serves (`GET /_fake/videos/{id}.mp4`), or failed when the submit
-//! request carried the `fail-job` fault.
+//! request carried the `fail-job` fault. The `never-finish` fault keeps a job processing for
+//! ever (for deadline tests); `POST /_fake/jobs/{id}/finish` finishes any job at once.
+//!
+//! When a job finishes (the poll that first reports it ready or failed, or a finish through the
+//! control endpoint) the fake calls the job's callback as the real provider would (see
+//! [`crate::callbacks`]).
 
 use serde::Serialize;
 
@@ -47,12 +52,32 @@ pub struct Job {
     pub ext: String,
     /// What the submit request asked for, for providers that echo it (callback id, prompt...).
     pub echo: serde_json::Value,
+    /// Where the provider calls back when the job finishes (Shotstack's `callback`, Tavus' and
+    /// HeyGen's `callback_url`), if the submit request gave one.
+    pub callback_url: Option<String>,
+    /// Finished through `POST /_fake/jobs/{id}/finish`, whatever its polls say.
+    pub finished: bool,
+    /// Whether the job's finish has been announced (its callback sent, or attempted).
+    pub announced: bool,
 }
 
 impl Job {
     /// The URL the finished output is served at.
     pub fn url(&self, origin: &str) -> String {
         format!("{origin}/_fake/videos/{}.{}", self.id, self.ext)
+    }
+
+    /// Whether the job has finished (ready or failed).
+    pub fn is_done(&self) -> bool {
+        self.finished || self.polls > self.ready_after
+    }
+
+    /// How the job ends: failed with its message, or ready.
+    pub(crate) fn final_stage(&self) -> Stage {
+        match &self.fail {
+            Some(message) => Stage::Failed(message.clone()),
+            None => Stage::Ready,
+        }
     }
 }
 
@@ -82,6 +107,8 @@ pub(crate) struct NewJob<'a> {
     pub(crate) duration: Option<f64>,
     pub(crate) ext: &'a str,
     pub(crate) echo: serde_json::Value,
+    /// Where the provider calls back when the job finishes.
+    pub(crate) callback_url: Option<String>,
     /// Makes the provider's id shape from a serial number.
     pub(crate) id: fn(u64) -> String,
 }
@@ -94,44 +121,62 @@ impl Jobs {
             provider: new.provider.to_owned(),
             id: (new.id)(self.next),
             polls: 0,
-            ready_after: fault.ready_after.unwrap_or(self.default_polls),
+            ready_after: if fault.never_finish {
+                u32::MAX
+            } else {
+                fault.ready_after.unwrap_or(self.default_polls)
+            },
             fail: fault.fail_job.then(|| FAILURE_MESSAGE.to_owned()),
             duration: new.duration,
             ext: new.ext.to_owned(),
             echo: new.echo,
+            callback_url: new.callback_url,
+            finished: false,
+            announced: false,
         };
         self.jobs.push(job.clone());
         job
     }
 
     /// Counts one poll of `provider`'s job `id` and says where it stands, or `None` for a job
-    /// that provider never gave out.
-    pub(crate) fn poll(&mut self, provider: &str, id: &str) -> Option<(Stage, Job)> {
+    /// that provider never gave out. The third value is `true` on the poll that first finds
+    /// the job finished, when its callback is due.
+    pub(crate) fn poll(&mut self, provider: &str, id: &str) -> Option<(Stage, Job, bool)> {
         let job = self
             .jobs
             .iter_mut()
             .find(|j| j.id == id && j.provider == provider)?;
-        job.polls += 1;
-        let stage = if job.polls <= job.ready_after {
+        job.polls = job.polls.saturating_add(1);
+        let stage = if !job.is_done() {
             if job.polls == 1 {
                 Stage::Queued
             } else {
                 Stage::Processing(job.polls)
             }
         } else {
-            match &job.fail {
-                Some(message) => Stage::Failed(message.clone()),
-                None => Stage::Ready,
-            }
+            job.final_stage()
         };
-        Some((stage, job.clone()))
+        let announce = job.is_done() && !job.announced;
+        if announce {
+            job.announced = true;
+        }
+        Some((stage, job.clone(), announce))
+    }
+
+    /// Finishes job `id` now (its next poll reports it ready, or failed if it was set to fail)
+    /// and answers it with its final stage, or `None` for an unknown job.
+    pub(crate) fn finish(&mut self, id: &str) -> Option<(Stage, Job)> {
+        let job = self.jobs.iter_mut().find(|j| j.id == id)?;
+        job.finished = true;
+        job.announced = true;
+        Some((job.final_stage(), job.clone()))
     }
 
     /// The finished job whose output is `id.ext`, if there is one.
     pub(crate) fn output(&self, id: &str, ext: &str) -> Option<&Job> {
         self.jobs
             .iter()
-            .find(|j| j.id == id && j.ext == ext && j.fail.is_none() && j.polls > j.ready_after)
+            .find(|j| j.id == id && j.ext == ext && j.fail.is_none() && j.is_done())
     }
 
     /// Every job, oldest first.
@@ -168,11 +213,12 @@ mod tests {
             duration: Some(1.0),
             ext: "mp4",
             echo: serde_json::Value::Null,
+            callback_url: None,
             id,
         };
         let job = jobs.submit(new(), &Fault::default());
         let stages: Vec<Stage> = (0..3)
-            .filter_map(|_| jobs.poll("heygen", &job.id).map(|(s, _)| s))
+            .filter_map(|_| jobs.poll("heygen", &job.id).map(|(s, _, _)| s))
             .collect();
         assert_eq!(stages, [Stage::Queued, Stage::Processing(2), Stage::Ready]);
         assert!(jobs.output(&job.id, "mp4").is_some());
@@ -181,8 +227,48 @@ mod tests {
         let failing = Fault::parse("fail-job ready-after=0").unwrap_or_default();
         let job = jobs.submit(new(), &failing);
         assert_eq!(
-            jobs.poll("heygen", &job.id).map(|(s, _)| s),
-            Some(Stage::Failed(FAILURE_MESSAGE.to_owned()))
+            jobs.poll("heygen", &job.id)
+                .map(|(s, _, announce)| (s, announce)),
+            Some((Stage::Failed(FAILURE_MESSAGE.to_owned()), true))
         );
+        assert_eq!(
+            jobs.poll("heygen", &job.id)
+                .map(|(_, _, announce)| announce),
+            Some(false),
+            "the finish is announced once"
+        );
+    }
+
+    #[test]
+    fn a_job_that_never_finishes_can_be_finished_by_hand() {
+        let mut jobs = Jobs::default();
+        let never = Fault::parse("never-finish").unwrap_or_default();
+        let job = jobs.submit(
+            NewJob {
+                provider: "shotstack",
+                duration: None,
+                ext: "mp4",
+                echo: serde_json::Value::Null,
+                callback_url: None,
+                id,
+            },
+            &never,
+        );
+        for _ in 0..100 {
+            let (stage, _, announce) =
+                jobs.poll("shotstack", &job.id)
+                    .unwrap_or((Stage::Ready, job.clone(), true));
+            assert!(matches!(stage, Stage::Queued | Stage::Processing(_)));
+            assert!(!announce);
+        }
+        assert!(jobs.output(&job.id, "mp4").is_none());
+        let finished = jobs.finish(&job.id).map(|(s, _)| s);
+        assert_eq!(finished, Some(Stage::Ready));
+        assert!(jobs.output(&job.id, "mp4").is_some());
+        let (stage, _, announce) =
+            jobs.poll("shotstack", &job.id)
+                .unwrap_or((Stage::Queued, job.clone(), true));
+        assert_eq!((stage, announce), (Stage::Ready, false));
+        assert!(jobs.finish("nope").is_none());
     }
 }

@@ -7,12 +7,17 @@
 //! header against the key [`key`]`(provider)`, validates requests with the provider's own
 //! 400/422 body, and answers deterministically (echoed text with usage counted from the input,
 //! real PNG, WAV and MP3 bytes). Video and render jobs finish after a few status polls (see
-//! [`jobs`]). Faults are injected per request (see [`faults`]). Control endpoints:
+//! [`jobs`]) and call back like the real providers when they do (see [`callbacks`]). Faults are
+//! injected per request (see [`faults`]). Control endpoints:
 //! `POST/GET/DELETE /_fake/faults`, `GET /_fake/requests?provider=`,
 //! `GET /_fake/jobs` (every job), `POST /_fake/jobs` (`{"ready_after": N}`: the default polls),
+//! `POST /_fake/jobs/{id}/finish` (finish a job now and call back; again sends the callback
+//! again), `GET /_fake/callbacks` (every callback made), `GET/POST /_fake/heygen/webhook`
+//! (`{"secret", "url"}`: HeyGen's account webhook endpoint and signing secret),
 //! `GET /_fake/images/{rrggbb}.png` and `GET /_fake/videos/{id}.{mp4|mp3}` (the URLs image
 //! endpoints and finished jobs hand out).
 
+pub mod callbacks;
 pub mod faults;
 pub mod jobs;
 pub mod media;
@@ -21,16 +26,17 @@ mod respond;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Serialize;
 
+pub use callbacks::{HeygenWebhook, SentCallback, heygen_signature};
 pub use faults::Fault;
 use faults::{FaultQueues, QueueRequest};
 
@@ -73,6 +79,9 @@ pub(crate) struct Shared {
     requests: Mutex<Vec<Recorded>>,
     origin: Mutex<String>,
     jobs: Mutex<jobs::Jobs>,
+    callbacks: Mutex<Vec<SentCallback>>,
+    heygen: Mutex<HeygenWebhook>,
+    client: OnceLock<reqwest::Client>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -87,6 +96,31 @@ impl Shared {
 
     pub(crate) fn jobs(&self) -> MutexGuard<'_, jobs::Jobs> {
         lock(&self.jobs)
+    }
+
+    /// Counts one poll of `provider`'s job `id` (see [`jobs::Jobs::poll`]) and, on the poll
+    /// that first finds it finished, sends its callbacks.
+    pub(crate) fn poll_job(
+        self: &Arc<Self>,
+        provider: &str,
+        id: &str,
+    ) -> Option<(jobs::Stage, jobs::Job)> {
+        let (stage, job, announce) = self.jobs().poll(provider, id)?;
+        if announce {
+            callbacks::announce(self, &job, &stage);
+        }
+        Some((stage, job))
+    }
+
+    /// Finishes job `id` now and sends its callbacks (again, if it had finished before).
+    pub(crate) fn finish_job(self: &Arc<Self>, id: &str) -> Option<jobs::Job> {
+        let (stage, job) = self.jobs().finish(id)?;
+        callbacks::announce(self, &job, &stage);
+        Some(job)
+    }
+
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        self.client.get_or_init(callbacks::client)
     }
 }
 
@@ -169,6 +203,27 @@ impl FakeServer {
         self.shared.jobs().list()
     }
 
+    /// Finishes job `id` (by its provider id) now and sends its callbacks, as
+    /// `POST /_fake/jobs/{id}/finish` does; `None` for an unknown job.
+    pub fn finish_job(&self, id: &str) -> Option<jobs::Job> {
+        self.shared.finish_job(id)
+    }
+
+    /// Every callback made so far (or refused: not a loopback address), in the order they
+    /// completed.
+    pub fn callbacks(&self) -> Vec<SentCallback> {
+        lock(&self.shared.callbacks).clone()
+    }
+
+    /// Sets HeyGen's account webhook endpoint: `secret` signs every HeyGen event, `url` also
+    /// receives every one (besides each video's own `callback_url`).
+    pub fn set_heygen_webhook(&self, secret: Option<&str>, url: Option<&str>) {
+        *lock(&self.shared.heygen) = HeygenWebhook {
+            secret: secret.map(str::to_owned),
+            url: url.map(str::to_owned),
+        };
+    }
+
     /// Forgets every queued fault.
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
@@ -200,6 +255,12 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/_fake/requests", get(list_requests))
         .route("/_fake/images/{name}", get(image))
         .route("/_fake/jobs", get(list_jobs).post(configure_jobs))
+        .route("/_fake/jobs/{id}/finish", post(finish_job))
+        .route("/_fake/callbacks", get(list_callbacks))
+        .route(
+            "/_fake/heygen/webhook",
+            get(heygen_webhook).post(set_heygen_webhook),
+        )
         .route("/_fake/videos/{name}", get(video))
         .fallback(dispatch)
         .with_state(shared)
@@ -269,6 +330,31 @@ async fn configure_jobs(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
             StatusCode::NO_CONTENT.into_response()
         }
         Err(e) => (StatusCode::BAD_REQUEST, format!("bad jobs config: {e}")).into_response(),
+    }
+}
+
+async fn finish_job(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match s.finish_job(&id) {
+        Some(job) => axum::Json(job).into_response(),
+        None => (StatusCode::NOT_FOUND, "no such job").into_response(),
+    }
+}
+
+async fn list_callbacks(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(lock(&s.callbacks).clone()).into_response()
+}
+
+async fn heygen_webhook(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(lock(&s.heygen).clone()).into_response()
+}
+
+async fn set_heygen_webhook(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<HeygenWebhook>(&body) {
+        Ok(config) => {
+            *lock(&s.heygen) = config;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("bad webhook config: {e}")).into_response(),
     }
 }
 

@@ -5,7 +5,9 @@ mod auth;
 mod basics;
 mod catalog;
 mod errors;
+mod files;
 mod generation;
+mod jobs;
 mod keys;
 mod limits;
 mod models;
@@ -69,4 +71,13 @@ cases![
     generation::generation_errors,
     generation::quota_exact_under_concurrency,
     generation::aliases,
+    jobs::video,
+    jobs::video_seed_paths,
+    jobs::render,
+    jobs::list,
+    jobs::cancel,
+    jobs::idempotency,
+    jobs::bad_input,
+    jobs::callbacks_refused,
+    files::versions,
 ];

@@ -79,6 +79,7 @@ fn predict(ctx: &Ctx, model: &str) -> Response {
             duration: params["durationSeconds"].as_f64(),
             ext: "mp4",
             echo: json!({"model": model, "text": prompt, "unsafe": prompt.contains("unsafe")}),
+            callback_url: None,
             id: |n| format!("{:012x}", 0x9d2f_c0b5_u64 + n),
         },
         &ctx.fault,
@@ -89,7 +90,7 @@ fn predict(ctx: &Ctx, model: &str) -> Response {
 
 /// Where a Veo operation stands; unfinished ones leave `done` out, as the real API does.
 fn operation(ctx: &Ctx, model: &str, id: &str) -> Response {
-    let polled = ctx.shared.jobs().poll(P, id);
+    let polled = ctx.shared.poll_job(P, id);
     let Some((stage, job)) = polled.filter(|(_, j)| j.echo["model"] == json!(model)) else {
         return respond::error(
             P,

@@ -2,12 +2,14 @@
 //! voice with its voice id, an optional dimension) and answers `{"error":null,"data":
 //! {"video_id"}}`; `GET /v1/video_status.get?video_id=` walks the video through pending,
 //! processing and completed (a `video_url` served by the fake, a `duration` from the script) or
-//! failed (`error {code, detail, message}`), echoing the `callback_id`.
+//! failed (`error {code, detail, message}`), echoing the `callback_id`. A finished video is
+//! announced as HeyGen does: `{"event_type": "avatar_video.success" | "avatar_video.fail",
+//! "event_data": {"video_id", "url" | "msg", "callback_id"}}` (see [`crate::callbacks`]).
 
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::jobs::{NewJob, Stage};
+use crate::jobs::{Job, NewJob, Stage};
 use crate::{Ctx, media, respond};
 
 const P: &str = "heygen";
@@ -100,6 +102,7 @@ fn generate(ctx: &Ctx) -> Response {
             duration: Some(seconds),
             ext: "mp4",
             echo: json!({"callback_id": ctx.body["callback_id"], "text": script}),
+            callback_url: ctx.body["callback_url"].as_str().map(str::to_owned),
             id: |n| format!("{:032x}", 0x5eed_0000_u64 + n),
         },
         &ctx.fault,
@@ -111,7 +114,7 @@ fn status(ctx: &Ctx) -> Response {
     let Some(id) = ctx.query.get("video_id").filter(|v| !v.is_empty()) else {
         return respond::invalid(P, "video_id is invalid: field required");
     };
-    let Some((stage, job)) = ctx.shared.jobs().poll(P, id) else {
+    let Some((stage, job)) = ctx.shared.poll_job(P, id) else {
         return respond::error(P, 404, &format!("video {id} not found"));
     };
     let mut data = json!({
@@ -134,4 +137,18 @@ fn status(ctx: &Ctx) -> Response {
     };
     data["status"] = json!(status);
     axum::Json(json!({"code": 100, "message": "Success", "data": data})).into_response()
+}
+
+/// The event HeyGen sends when a video finishes.
+pub(crate) fn callback(job: &Job, stage: &Stage, origin: &str) -> Option<Value> {
+    let callback_id = &job.echo["callback_id"];
+    Some(match stage {
+        Stage::Ready => json!({"event_type": "avatar_video.success", "event_data": {
+            "video_id": job.id, "url": job.url(origin), "callback_id": callback_id,
+        }}),
+        Stage::Failed(message) => json!({"event_type": "avatar_video.fail", "event_data": {
+            "video_id": job.id, "msg": message, "callback_id": callback_id,
+        }}),
+        Stage::Queued | Stage::Processing(_) => return None,
+    })
 }

@@ -15,8 +15,20 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::jobs::{Job, Stage};
 use crate::respond;
 use crate::{Ctx, key};
+
+/// The body `job`'s provider sends to its callbacks when it finishes at `stage`, or `None` for
+/// providers that send none (Veo is polled only).
+pub(crate) fn callback_body(job: &Job, stage: &Stage, origin: &str) -> Option<serde_json::Value> {
+    match job.provider.as_str() {
+        "heygen" => heygen::callback(job, stage, origin),
+        "tavus" => tavus::callback(job, stage, origin),
+        "shotstack" => shotstack::callback(job, stage, origin),
+        _ => None,
+    }
+}
 
 fn header<'a>(ctx: &'a Ctx, name: &str) -> Option<&'a str> {
     ctx.headers.get(name).and_then(|v| v.to_str().ok())

@@ -2,14 +2,16 @@
 //! validates the edit (tracks of clips with an asset, a start and a length; a known output
 //! format) and queues a render (201); `GET /edit/{v1|stage}/render/{id}` walks it through
 //! queued, fetching/rendering/saving and done (its `url` served by the fake, its `duration` the
-//! timeline's end) or failed.
+//! timeline's end) or failed. A finished render is announced to the edit's `callback` URL as
+//! Shotstack does: `{"type": "edit", "action": "render", "id", "owner", "status": "done" |
+//! "failed", "url", "error", "completed"}`.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::Ctx;
-use crate::jobs::{NewJob, Stage};
+use crate::jobs::{Job, NewJob, Stage};
 use crate::respond;
 
 const P: &str = "shotstack";
@@ -91,6 +93,7 @@ fn render(ctx: &Ctx) -> Response {
             duration: Some(duration),
             ext: format,
             echo: json!({"text": "render", "callback": ctx.body["callback"]}),
+            callback_url: ctx.body["callback"].as_str().map(str::to_owned),
             id: |n| format!("2abd5c11-0f3d-4c6d-ba20-{n:012x}"),
         },
         &ctx.fault,
@@ -105,7 +108,7 @@ fn render(ctx: &Ctx) -> Response {
 }
 
 fn status(ctx: &Ctx, id: &str) -> Response {
-    let Some((stage, job)) = ctx.shared.jobs().poll(P, id) else {
+    let Some((stage, job)) = ctx.shared.poll_job(P, id) else {
         return respond::error(P, 404, &format!("Render '{id}' not found"));
     };
     let (status, url, error) = match stage {
@@ -128,4 +131,17 @@ fn status(ctx: &Ctx, id: &str) -> Response {
         response["renderTime"] = json!(9433.44);
     }
     axum::Json(json!({"success": true, "message": "OK", "response": response})).into_response()
+}
+
+/// The callback Shotstack POSTs when a render finishes.
+pub(crate) fn callback(job: &Job, stage: &Stage, origin: &str) -> Option<Value> {
+    let (status, url, error) = match stage {
+        Stage::Ready => ("done", json!(job.url(origin)), Value::Null),
+        Stage::Failed(message) => ("failed", Value::Null, json!(message)),
+        Stage::Queued | Stage::Processing(_) => return None,
+    };
+    Some(json!({
+        "type": "edit", "action": "render", "id": job.id, "owner": "fake-owner",
+        "status": status, "url": url, "error": error, "completed": "2025-01-01T00:00:09.000Z",
+    }))
 }

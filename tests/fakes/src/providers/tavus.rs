@@ -1,7 +1,7 @@
 //! The Tavus fake: `POST /v2/videos` validates the replica and the script (or audio URL) and
 //! answers the queued video; `GET /v2/videos/{id}` walks it through queued, generating and
 //! ready (a `download_url` served by the fake, a `hosted_url` page) or error (with
-//! `status_details`).
+//! `status_details`). A finished video is POSTed, in the same shape, to its `callback_url`.
 
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -45,6 +45,10 @@ fn validate(body: &Value) -> Result<String, String> {
 }
 
 fn video(ctx: &Ctx, job: &Job, status: &str) -> Value {
+    video_at(&ctx.origin, job, status)
+}
+
+fn video_at(origin: &str, job: &Job, status: &str) -> Value {
     json!({
         "video_id": job.id,
         "video_name": job.echo["video_name"],
@@ -52,8 +56,8 @@ fn video(ctx: &Ctx, job: &Job, status: &str) -> Value {
         "hosted_url": format!("https://tavus.video/{}", job.id),
         "created_at": "Mon, 01 Jan 2025 00:00:00 GMT",
         "updated_at": "Mon, 01 Jan 2025 00:00:09 GMT",
-        "download_url": (status == "ready").then(|| job.url(&ctx.origin)),
-        "stream_url": (status == "ready").then(|| job.url(&ctx.origin)),
+        "download_url": (status == "ready").then(|| job.url(origin)),
+        "stream_url": (status == "ready").then(|| job.url(origin)),
     })
 }
 
@@ -68,6 +72,7 @@ fn create(ctx: &Ctx) -> Response {
             duration: None,
             ext: "mp4",
             echo: json!({"video_name": ctx.body["video_name"], "text": script}),
+            callback_url: ctx.body["callback_url"].as_str().map(str::to_owned),
             id: |n| format!("v{n:09x}"),
         },
         &ctx.fault,
@@ -76,7 +81,7 @@ fn create(ctx: &Ctx) -> Response {
 }
 
 fn status(ctx: &Ctx, id: &str) -> Response {
-    let Some((stage, job)) = ctx.shared.jobs().poll(P, id) else {
+    let Some((stage, job)) = ctx.shared.poll_job(P, id) else {
         return respond::error(P, 404, "Video not found");
     };
     let (status, details) = match stage {
@@ -88,4 +93,17 @@ fn status(ctx: &Ctx, id: &str) -> Response {
     let mut body = video(ctx, &job, status);
     body["status_details"] = json!(details);
     axum::Json(body).into_response()
+}
+
+/// What Tavus POSTs to a video's `callback_url` when it finishes: the video as a status poll
+/// shows it.
+pub(crate) fn callback(job: &Job, stage: &Stage, origin: &str) -> Option<Value> {
+    let (status, details) = match stage {
+        Stage::Ready => ("ready", None),
+        Stage::Failed(message) => ("error", Some(message.clone())),
+        Stage::Queued | Stage::Processing(_) => return None,
+    };
+    let mut body = video_at(origin, job, status);
+    body["status_details"] = json!(details);
+    Some(body)
 }
