@@ -104,6 +104,31 @@ impl ProviderAdapter for Scripted {
         }])
     }
 
+    async fn submit_persona(
+        &self,
+        _call: Call<'_>,
+        request: &molts_core::providers::PersonaRequest,
+    ) -> Result<SubmittedJob> {
+        let photo = request.image.as_ref().map(|(b, t)| (b.len(), t.clone()));
+        assert_eq!(
+            photo,
+            Some((5, "image/png".to_owned())),
+            "the uploaded photo is sent"
+        );
+        Ok(SubmittedJob {
+            provider_job_id: "persona-1".into(),
+        })
+    }
+
+    async fn persona_progress(&self, _call: Call<'_>, id: &str) -> Result<JobProgress> {
+        assert_eq!(id, "persona-1");
+        Ok(JobProgress::Ready {
+            url: String::new(),
+            duration: None,
+            content_type: None,
+        })
+    }
+
     async fn download(&self, _call: Call<'_>, url: &str) -> Result<Option<Download>> {
         assert_eq!(url, "scripted://out.mp4");
         Ok(Some(Download {
@@ -803,5 +828,69 @@ fn generated_images_are_kept_as_the_agents_artifacts() {
                 .await
                 .unwrap();
         assert_eq!(listed.data.len(), 1);
+    });
+}
+
+#[test]
+fn a_ready_persona_is_free_and_becomes_the_default_avatar() {
+    run(async {
+        let w = world().await;
+        let (_, agent) = w.h.agent("maker").await;
+        let missing = molts_core::gateway::PersonaSubmission::default();
+        expect_err(
+            w.gw.submit_persona(&agent, missing, None).await,
+            ErrorKind::Invalid,
+        );
+        let no_file = molts_core::gateway::PersonaSubmission {
+            image_file: Some("nope.png".into()),
+            ..Default::default()
+        };
+        expect_err(
+            w.gw.submit_persona(&agent, no_file, None).await,
+            ErrorKind::NotFound,
+        );
+
+        let photo = futures::stream::iter([Ok(Bytes::from_static(b"photo"))]).boxed();
+        w.gw.upload_file(&agent, "me.png", "image/png", photo)
+            .await
+            .unwrap();
+        let request = molts_core::gateway::PersonaSubmission {
+            image_file: Some("me.png".into()),
+            ..Default::default()
+        };
+        let persona =
+            w.gw.submit_persona(&agent, request, None)
+                .await
+                .unwrap()
+                .job;
+        assert_eq!(persona.kind, molts_core::domain::JobKind::Persona);
+        w.tick(5).await;
+        let persona = w.gw.job(&agent, &persona.id).await.unwrap();
+        assert_eq!(persona.status, JobStatus::Ready);
+        assert!(
+            persona.artifact_id.is_none(),
+            "a persona is an id, not a file"
+        );
+        assert_eq!(w.videos_used(&agent).await, 0, "personas are free");
+
+        w.gw.submit_video(&agent, video("Me, talking"), None)
+            .await
+            .unwrap();
+        let named = VideoSubmission {
+            avatar_id: Some("stock-avatar".into()),
+            ..video("Someone else")
+        };
+        w.gw.submit_video(&agent, named, None).await.unwrap();
+        let sent = w.provider.script().submitted.clone();
+        assert_eq!(
+            sent[0].avatar_id.as_deref(),
+            Some("persona-1"),
+            "the persona by default"
+        );
+        assert_eq!(
+            sent[1].avatar_id.as_deref(),
+            Some("stock-avatar"),
+            "a named avatar wins"
+        );
     });
 }

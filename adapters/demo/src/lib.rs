@@ -22,9 +22,9 @@ mod video;
 use async_trait::async_trait;
 use molts_core::Result;
 use molts_core::providers::{
-    Call, Download, GeneratedImage, ImageRequest, JobProgress, ProviderAdapter, RenderRequest,
-    SpeechRequest, SpeechResponse, StockRequest, StockResponse, SubmittedJob, TextRequest,
-    TextResponse, TextStream, VideoRequest, Voice,
+    Call, Download, GeneratedImage, ImageRequest, JobProgress, PersonaRequest, ProviderAdapter,
+    RenderRequest, SpeechRequest, SpeechResponse, StockRequest, StockResponse, SubmittedJob,
+    TextRequest, TextResponse, TextStream, VideoRequest, Voice,
 };
 
 pub use speech::{SAMPLE_RATE, VOICES};
@@ -84,6 +84,44 @@ impl ProviderAdapter for DemoProvider {
         return Err(without_video(provider_job_id));
     }
 
+    /// A demo persona is an id derived from what it was made from, ready at once.
+    async fn submit_persona(
+        &self,
+        _call: Call<'_>,
+        request: &PersonaRequest,
+    ) -> Result<SubmittedJob> {
+        let source = match (&request.image, &request.video_url) {
+            (Some((bytes, _)), _) => format!("image:{}", hex_of(bytes)),
+            (None, Some(url)) => format!("video:{url}"),
+            (None, None) => {
+                return Err(molts_core::Error::invalid(
+                    "image_file",
+                    "a demo persona needs a photo or a video_url",
+                ));
+            }
+        };
+        Ok(SubmittedJob {
+            provider_job_id: format!("{PERSONA_PREFIX}{:016x}", seed_of(&source)),
+        })
+    }
+
+    async fn persona_progress(&self, _call: Call<'_>, persona_id: &str) -> Result<JobProgress> {
+        let valid = persona_id
+            .strip_prefix(PERSONA_PREFIX)
+            .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !valid {
+            return Err(molts_core::Error::invalid(
+                "provider_job_id",
+                "not a persona the demo provider made",
+            ));
+        }
+        Ok(JobProgress::Ready {
+            url: String::new(),
+            duration: None,
+            content_type: None,
+        })
+    }
+
     /// Always `Some`: a `demo://` URL is made here, never fetched over the network.
     async fn download(&self, _call: Call<'_>, url: &str) -> Result<Option<Download>> {
         #[cfg(feature = "video")]
@@ -104,6 +142,18 @@ fn without_video<T: ?Sized>(_request: &T) -> molts_core::Error {
     .with_code("unsupported_by_provider")
 }
 
+/// How demo persona ids start.
+pub const PERSONA_PREFIX: &str = "demo-persona-";
+
+/// Lowercase hex SHA-256 of some bytes.
+fn hex_of(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A stable 64-bit digest of some text, so outputs follow their inputs.
 pub(crate) fn seed_of(text: &str) -> u64 {
     use sha2::{Digest, Sha256};
@@ -111,6 +161,50 @@ pub(crate) fn seed_of(text: &str) -> u64 {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     u64::from_le_bytes(bytes)
+}
+
+#[cfg(test)]
+mod personas {
+    use super::*;
+
+    #[test]
+    fn a_persona_is_ready_at_once_and_follows_its_source() -> Result<()> {
+        let model = molts_core::seed::models()
+            .into_iter()
+            .find(|m| m.id == "demo-video")
+            .ok_or_else(|| molts_core::Error::internal("no demo-video model"))?;
+        let credentials = molts_core::providers::Credentials::default();
+        let call = Call {
+            model: &model,
+            credentials: &credentials,
+            timeout: std::time::Duration::from_secs(1),
+        };
+        let photo = PersonaRequest {
+            image: Some((bytes::Bytes::from_static(b"photo"), "image/jpeg".into())),
+            ..Default::default()
+        };
+        futures::executor::block_on(async {
+            let a = DemoProvider.submit_persona(call, &photo).await?;
+            let b = DemoProvider.submit_persona(call, &photo).await?;
+            assert_eq!(a, b, "deterministic");
+            assert!(a.provider_job_id.starts_with(PERSONA_PREFIX));
+            let ready = DemoProvider
+                .persona_progress(call, &a.provider_job_id)
+                .await?;
+            assert!(matches!(ready, JobProgress::Ready { .. }));
+            assert!(
+                DemoProvider
+                    .persona_progress(call, "demo-persona-zz")
+                    .await
+                    .is_err()
+            );
+            let none = DemoProvider
+                .submit_persona(call, &PersonaRequest::default())
+                .await;
+            assert!(none.is_err());
+            Ok(())
+        })
+    }
 }
 
 #[cfg(all(test, not(feature = "video")))]

@@ -55,6 +55,7 @@ impl IntoResponse for ApiError {
         let status = match e.code() {
             Some("body_too_large") => StatusCode::PAYLOAD_TOO_LARGE,
             Some("unsupported_media_type") => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("range_not_satisfiable") => StatusCode::RANGE_NOT_SATISFIABLE,
             _ => status,
         };
         // Internal details stay in the log; the client gets a generic message.

@@ -16,6 +16,9 @@ pub enum JobKind {
     Video,
     /// A timeline render (Shotstack, demo).
     Render,
+    /// An agent's avatar persona made at a provider (HeyGen talking photo, Tavus replica,
+    /// demo); once ready, its provider id is the agent's default avatar there.
+    Persona,
 }
 
 impl JobKind {
@@ -24,6 +27,7 @@ impl JobKind {
         match self {
             Self::Video => "video",
             Self::Render => "render",
+            Self::Persona => "persona",
         }
     }
 
@@ -32,15 +36,25 @@ impl JobKind {
         match s {
             "video" => Some(Self::Video),
             "render" => Some(Self::Render),
+            "persona" => Some(Self::Persona),
             _ => None,
         }
     }
 
-    /// The quota unit one job of this kind uses.
+    /// The quota unit a job of this kind is counted in.
     pub fn unit(self) -> Unit {
         match self {
-            Self::Video => Unit::Video,
+            // Personas are not charged (see `units`), but a hold needs a unit.
+            Self::Video | Self::Persona => Unit::Video,
             Self::Render => Unit::Render,
+        }
+    }
+
+    /// Units one job of this kind holds: a persona is set-up, not output, so it is free.
+    pub fn units(self) -> u64 {
+        match self {
+            Self::Persona => 0,
+            Self::Video | Self::Render => 1,
         }
     }
 }

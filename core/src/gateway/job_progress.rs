@@ -132,13 +132,24 @@ impl Gateway {
         }
         let routed = match job.kind {
             JobKind::Video => {
-                let request = Self::video_request(&job, callback_url);
+                let mut request = Self::video_request(&job, callback_url);
+                if request.avatar_id.is_none() {
+                    // The agent's own persona at this provider, when it has one.
+                    request.avatar_id = self
+                        .default_persona(&job.agent_id, chain[0].provider)
+                        .await?;
+                }
                 self.route(&instance, &chain, Work::SubmitVideo(&request))
                     .await
             }
             JobKind::Render => {
                 let request = Self::render_request(&job, callback_url);
                 self.route(&instance, &chain, Work::SubmitRender(&request))
+                    .await
+            }
+            JobKind::Persona => {
+                let request = self.persona_request(&job, callback_url).await?;
+                self.route(&instance, &chain, Work::SubmitPersona(&request))
                     .await
             }
         };
@@ -198,7 +209,11 @@ impl Gateway {
             credentials: &credentials,
             timeout: self.providers.timeout(model.provider),
         };
-        let progress = adapter.job_progress(call, &provider_job_id).await;
+        let progress = if job.kind == JobKind::Persona {
+            adapter.persona_progress(call, &provider_job_id).await
+        } else {
+            adapter.job_progress(call, &provider_job_id).await
+        };
         tracing::info!(job = %job.id, provider = model.provider.as_str(), outcome = ?progress.as_ref().map(progress_name), "job checked");
         match progress {
             Ok(JobProgress::Queued | JobProgress::Processing) => {
@@ -207,6 +222,10 @@ impl Gateway {
                     ..job.clone()
                 };
                 Ok(self.swap(&job, next).await?.unwrap_or(job))
+            }
+            // A persona is an id at the provider: there is nothing to copy.
+            Ok(JobProgress::Ready { .. }) if job.kind == JobKind::Persona => {
+                self.finish_ready(job, None, None).await
             }
             Ok(JobProgress::Ready {
                 url,
@@ -223,7 +242,7 @@ impl Gateway {
                     Err(e) => Err(e),
                 };
                 match stored {
-                    Ok(artifact) => self.finish_ready(job, artifact, duration).await,
+                    Ok(artifact) => self.finish_ready(job, Some(artifact), duration).await,
                     // An outage or a full store may pass; a refused output will not.
                     Err(e) if is_retryable(&e) => {
                         self.retry_later(job, "download_failed", &e).await
@@ -364,13 +383,13 @@ impl Gateway {
     async fn finish_ready(
         &self,
         job: Job,
-        artifact: Artifact,
+        artifact: Option<Artifact>,
         duration: Option<f64>,
     ) -> Result<Job> {
         let now = self.now();
         let ready = Job {
             status: JobStatus::Ready,
-            artifact_id: Some(artifact.id),
+            artifact_id: artifact.map(|a| a.id),
             duration_seconds: duration.or(job.duration_seconds),
             error: None,
             finished_at: Some(now),
@@ -436,6 +455,48 @@ impl Gateway {
             Err(e) if e.kind() == ErrorKind::Conflict => {}
             Err(e) => tracing::error!(reservation = %reservation_id, error = %e, "refund failed"),
         }
+    }
+
+    /// The provider request for a persona job, with the photo read back from the blob store.
+    async fn persona_request(
+        &self,
+        job: &Job,
+        callback_url: Option<String>,
+    ) -> Result<crate::providers::PersonaRequest> {
+        let text = |k: &str| job.input.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        let image = match text("image_artifact_id") {
+            Some(id) => {
+                let artifact = self
+                    .ports
+                    .stores
+                    .artifacts
+                    .get_artifact(&id)
+                    .await?
+                    .ok_or_else(|| Error::invalid("image_file", "the persona photo was deleted"))?;
+                let object = self.blobs()?.get(&artifact.blob_key, None).await?;
+                let mut bytes = Vec::new();
+                let mut body = object.body;
+                while let Some(chunk) = body.next().await {
+                    bytes.extend_from_slice(&chunk?);
+                    if bytes.len() as u64 > super::jobs::MAX_PERSONA_IMAGE_BYTES {
+                        return Err(Error::invalid(
+                            "image_file",
+                            "the photo may be at most 10 MiB",
+                        ));
+                    }
+                }
+                Some((bytes::Bytes::from(bytes), artifact.content_type))
+            }
+            None => None,
+        };
+        Ok(crate::providers::PersonaRequest {
+            name: text("name"),
+            image,
+            video_url: text("video_url"),
+            consent_video_url: text("consent_video_url"),
+            callback_url,
+            job_id: job.id.clone(),
+        })
     }
 
     async fn reload_job(&self, id: &str) -> Result<Job> {

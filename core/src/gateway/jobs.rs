@@ -96,6 +96,38 @@ pub struct RenderSubmission {
     pub webhook_url: Option<String>,
 }
 
+/// A request to make the caller's avatar persona at a provider.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonaSubmission {
+    /// A video model config whose provider makes the persona (HeyGen, Tavus, demo); the
+    /// instance's default video model if absent.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// A display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The caller's uploaded photo (`PUT /v1/files/{name}`), for a HeyGen talking photo.
+    #[serde(default)]
+    pub image_file: Option<String>,
+    /// The photo itself, base64 (kept as the upload `persona-photo`), where there is no upload
+    /// yet (at registration).
+    #[serde(default)]
+    pub image_base64: Option<String>,
+    /// The photo's MIME type when given as base64 (`image/jpeg` by default).
+    #[serde(default)]
+    pub image_content_type: Option<String>,
+    /// A training video the provider fetches (Tavus).
+    #[serde(default)]
+    pub video_url: Option<String>,
+    /// Tavus' consent video, when separate.
+    #[serde(default)]
+    pub consent_video_url: Option<String>,
+}
+
+/// Largest persona photo.
+pub(super) const MAX_PERSONA_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
+
 /// A submission's answer: the job, and whether it was an earlier submission replayed by its
 /// idempotency key.
 #[derive(Debug, Clone)]
@@ -267,6 +299,115 @@ impl Gateway {
         .await
     }
 
+    /// Starts making the caller's avatar persona. When ready, its provider id is used for the
+    /// caller's videos at that provider unless a video names its own `avatar_id`. Free.
+    pub async fn submit_persona(
+        &self,
+        principal: &AgentPrincipal,
+        request: PersonaSubmission,
+        idempotency_key: Option<&str>,
+    ) -> Result<Submitted> {
+        if let Some(url) = &request.video_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(Error::invalid(
+                "video_url",
+                "video_url must be an http(s) URL",
+            ));
+        }
+        let image_file = match (&request.image_file, &request.image_base64) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "image_file",
+                    "send either image_file or image_base64, not both",
+                ));
+            }
+            (Some(name), None) => Some(self.file(principal, name, None).await?),
+            (None, Some(b64)) => {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|_| Error::invalid("image_base64", "image_base64 is not base64"))?;
+                if bytes.len() as u64 > MAX_PERSONA_IMAGE_BYTES {
+                    return Err(Error::invalid(
+                        "image_base64",
+                        "the photo may be at most 10 MiB",
+                    ));
+                }
+                let content_type = request
+                    .image_content_type
+                    .as_deref()
+                    .unwrap_or("image/jpeg");
+                if !content_type.starts_with("image/") {
+                    return Err(Error::invalid(
+                        "image_content_type",
+                        "image_content_type must be an image type",
+                    ));
+                }
+                let body = futures::stream::iter([Ok(bytes::Bytes::from(bytes))]);
+                Some(
+                    self.upload_file(principal, "persona-photo", content_type, Box::pin(body))
+                        .await?,
+                )
+            }
+            (None, None) => None,
+        };
+        if let Some(file) = &image_file
+            && file.size > MAX_PERSONA_IMAGE_BYTES
+        {
+            return Err(Error::invalid(
+                "image_file",
+                "the photo may be at most 10 MiB",
+            ));
+        }
+        if image_file.is_none() && request.video_url.is_none() {
+            return Err(Error::invalid(
+                "image_file",
+                "a persona needs a photo (image_file or image_base64) or a training video_url",
+            ));
+        }
+        let input = json!({
+            "name": request.name,
+            "image_file": image_file.as_ref().map(|f| &f.name),
+            "image_artifact_id": image_file.as_ref().map(|f| &f.id),
+            "video_url": request.video_url,
+            "consent_video_url": request.consent_video_url,
+        });
+        self.submit_job(
+            principal,
+            JobKind::Persona,
+            request.model.as_deref(),
+            input,
+            None,
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// The provider id of the agent's newest ready persona at `provider`, if any.
+    pub(super) async fn default_persona(
+        &self,
+        agent_id: &str,
+        provider: crate::domain::Provider,
+    ) -> Result<Option<String>> {
+        let personas = self
+            .ports
+            .stores
+            .jobs
+            .list_jobs(&JobQuery {
+                agent_id: agent_id.to_owned(),
+                kind: Some(JobKind::Persona),
+                status: Some(JobStatus::Ready),
+                before: None,
+                limit: 50,
+            })
+            .await?;
+        Ok(personas
+            .into_iter()
+            .find(|p| p.provider == provider)
+            .and_then(|p| p.provider_job_id))
+    }
+
     async fn submit_job(
         &self,
         principal: &AgentPrincipal,
@@ -288,7 +429,8 @@ impl Gateway {
             None => None,
         };
         let modality = match kind {
-            JobKind::Video => Modality::Video,
+            // Personas are made at the providers that make the agent's videos.
+            JobKind::Video | JobKind::Persona => Modality::Video,
             JobKind::Render => Modality::Render,
         };
         let primary = match model {
@@ -313,7 +455,7 @@ impl Gateway {
         let deadline = now + chrono_of(timing.deadline);
         // The hold outlives the deadline, so the job flow always closes it first.
         let hold_ttl = chrono_of(timing.deadline) + chrono::Duration::hours(1);
-        self.reserve_as(principal, id.clone(), kind.unit(), 1, hold_ttl)
+        self.reserve_as(principal, id.clone(), kind.unit(), kind.units(), hold_ttl)
             .await?;
         let job = Job {
             id: id.clone(),
@@ -325,7 +467,7 @@ impl Gateway {
             provider_job_id: None,
             status: JobStatus::Queued,
             input,
-            units: 1,
+            units: kind.units(),
             reservation_id: id.clone(),
             idempotency_key: idempotency_key.map(str::to_owned),
             callback_token_hash: crate::secret::hash(&token),

@@ -34,7 +34,8 @@ pub use auth::{AdminPrincipal, AgentPrincipal, RateLimited};
 pub use bootstrap::BootstrapReport;
 pub use generate::{Generated, MAX_IMAGES_PER_REQUEST, MAX_SPEECH_CHARS, estimate_tokens};
 pub use jobs::{
-    JobAgent, JobTiming, JobView, MAX_SCRIPT_CHARS, RenderSubmission, Submitted, VideoSubmission,
+    JobAgent, JobTiming, JobView, MAX_SCRIPT_CHARS, PersonaSubmission, RenderSubmission, Submitted,
+    VideoSubmission,
 };
 pub use keys::{IssuedAdminKey, IssuedKey, NewKeyRequest};
 pub use profile::AgentProfile;

@@ -7,9 +7,9 @@ use std::time::Duration;
 use crate::domain::{Modality, ModelConfig};
 use crate::error::{Error, Result};
 use crate::providers::{
-    Call, GeneratedImage, ImageRequest, ProviderAdapter, RenderRequest, SpeechRequest,
-    SpeechResponse, StockRequest, StockResponse, SubmittedJob, TextRequest, TextResponse,
-    TextStream, VideoRequest, Voice, is_retryable,
+    Call, GeneratedImage, ImageRequest, PersonaRequest, ProviderAdapter, RenderRequest,
+    SpeechRequest, SpeechResponse, StockRequest, StockResponse, SubmittedJob, TextRequest,
+    TextResponse, TextStream, VideoRequest, Voice, is_retryable,
 };
 
 use super::{AgentPrincipal, Gateway};
@@ -24,6 +24,7 @@ pub(super) enum Work<'r> {
     Stock(&'r StockRequest),
     SubmitVideo(&'r VideoRequest),
     SubmitRender(&'r RenderRequest),
+    SubmitPersona(&'r PersonaRequest),
 }
 
 /// What an attempt produced.
@@ -51,6 +52,7 @@ async fn call_once(
         Work::Stock(r) => Output::Stock(adapter.stock(call, r).await?),
         Work::SubmitVideo(r) => Output::Submitted(adapter.submit_video(call, r).await?),
         Work::SubmitRender(r) => Output::Submitted(adapter.submit_render(call, r).await?),
+        Work::SubmitPersona(r) => Output::Submitted(adapter.submit_persona(call, r).await?),
     })
 }
 

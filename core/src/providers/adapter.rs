@@ -13,9 +13,9 @@ use crate::domain::{ModelConfig, Provider};
 use crate::error::{Error, ErrorKind, Result};
 
 use super::types::{
-    GeneratedImage, ImageRequest, JobProgress, RenderRequest, SpeechRequest, SpeechResponse,
-    StockRequest, StockResponse, SubmittedJob, TextChunk, TextRequest, TextResponse, TextStream,
-    VideoRequest, Voice,
+    GeneratedImage, ImageRequest, JobProgress, PersonaRequest, RenderRequest, SpeechRequest,
+    SpeechResponse, StockRequest, StockResponse, SubmittedJob, TextChunk, TextRequest,
+    TextResponse, TextStream, VideoRequest, Voice,
 };
 
 /// A provider's key and endpoint, from configuration (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, ...).
@@ -143,6 +143,23 @@ pub trait ProviderAdapter: Send + Sync {
     async fn job_progress(&self, call: Call<'_>, provider_job_id: &str) -> Result<JobProgress> {
         let _ = provider_job_id;
         Err(unsupported(&call, "jobs"))
+    }
+
+    /// Starts creating an avatar persona (HeyGen talking photo, Tavus replica). The persona's
+    /// id, once ready, is the returned `provider_job_id`, usable as a video's `avatar_id`.
+    async fn submit_persona(
+        &self,
+        call: Call<'_>,
+        request: &PersonaRequest,
+    ) -> Result<SubmittedJob> {
+        let _ = request;
+        Err(unsupported(&call, "avatar personas"))
+    }
+
+    /// Where a persona being created stands (`Ready`'s `url` is empty: a persona is an id).
+    async fn persona_progress(&self, call: Call<'_>, persona_id: &str) -> Result<JobProgress> {
+        let _ = persona_id;
+        Err(unsupported(&call, "avatar personas"))
     }
 
     /// Fetches a finished job's output from the `url` its [`JobProgress::Ready`] gave, for the

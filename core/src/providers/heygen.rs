@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::ports::HttpClient;
 
 use super::adapter::{Call, ProviderAdapter};
-use super::types::{JobProgress, SubmittedJob, VideoRequest};
+use super::types::{JobProgress, PersonaRequest, SubmittedJob, VideoRequest};
 use super::wire::{self, MAX_JSON_BYTES};
 
 /// HeyGen's API root.
@@ -72,9 +72,14 @@ fn generate_body(request: &VideoRequest) -> Result<Value> {
     let avatar = non_empty(request.avatar_id.as_deref()).unwrap_or(DEFAULT_HEYGEN_AVATAR);
     let voice = non_empty(request.voice_id.as_deref()).unwrap_or(DEFAULT_HEYGEN_VOICE);
     let (width, height) = dimension(request.aspect_ratio.as_deref())?;
+    // A persona molts made is a talking photo; anything else is a stock or custom avatar.
+    let character = match avatar.strip_prefix(TALKING_PHOTO_PREFIX) {
+        Some(photo) => json!({"type": "talking_photo", "talking_photo_id": photo}),
+        None => json!({"type": "avatar", "avatar_id": avatar, "avatar_style": "normal"}),
+    };
     let mut body = json!({
         "video_inputs": [{
-            "character": {"type": "avatar", "avatar_id": avatar, "avatar_style": "normal"},
+            "character": character,
             "voice": {"type": "text", "input_text": request.script, "voice_id": voice},
             "background": {"type": "color", "value": DEFAULT_BACKGROUND},
         }],
@@ -85,6 +90,16 @@ fn generate_body(request: &VideoRequest) -> Result<Value> {
         body["callback_url"] = json!(url);
     }
     Ok(body)
+}
+
+/// How a talking-photo persona's id is written, so videos know which character type it is.
+pub const TALKING_PHOTO_PREFIX: &str = "talking_photo:";
+/// HeyGen's upload host (the API host answers uploads only there).
+pub const HEYGEN_UPLOAD_URL: &str = "https://upload.heygen.com";
+
+#[derive(Deserialize)]
+struct TalkingPhoto {
+    talking_photo_id: String,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +217,52 @@ impl ProviderAdapter for HeygenAdapter {
         })
     }
 
+    /// A persona is a talking photo: `POST upload.heygen.com/v1/talking_photo` with the image
+    /// bytes answers its id at once (with a base URL override, the upload goes there too).
+    async fn submit_persona(
+        &self,
+        call: Call<'_>,
+        request: &PersonaRequest,
+    ) -> Result<SubmittedJob> {
+        let Some((bytes, content_type)) = &request.image else {
+            return Err(Error::invalid(
+                "image_file",
+                "a HeyGen persona is made from a photo: upload one and name it in image_file",
+            ));
+        };
+        let url = format!("{}/v1/talking_photo", call.base_url(HEYGEN_UPLOAD_URL));
+        let mut headers = Self::headers(&call)?;
+        headers.push((
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_str(content_type).map_err(|_| {
+                Error::invalid("image_file", "the photo's content type is not usable")
+            })?,
+        ));
+        let mut req = wire::request(Method::POST, &url, headers, None)?;
+        *req.body_mut() = bytes.clone();
+        let envelope: Envelope<TalkingPhoto> =
+            wire::send_json(self.http.as_ref(), &call, req, MAX_JSON_BYTES).await?;
+        let photo = envelope.into_data(&call)?;
+        let id = wire::job_path(&call, &photo.talking_photo_id, false)
+            .map_err(|_| wire::bad_response(&call, "the talking photo id is not usable"))?;
+        Ok(SubmittedJob {
+            provider_job_id: format!("{TALKING_PHOTO_PREFIX}{id}"),
+        })
+    }
+
+    async fn persona_progress(&self, call: Call<'_>, persona_id: &str) -> Result<JobProgress> {
+        // Talking photos are usable as soon as the upload answers.
+        if persona_id.starts_with(TALKING_PHOTO_PREFIX) {
+            Ok(JobProgress::Ready {
+                url: String::new(),
+                duration: None,
+                content_type: None,
+            })
+        } else {
+            Err(wire::bad_response(&call, "not a persona molts made"))
+        }
+    }
+
     async fn job_progress(&self, call: Call<'_>, provider_job_id: &str) -> Result<JobProgress> {
         let id = wire::job_path(&call, provider_job_id, false)?;
         let url = format!(
@@ -218,6 +279,20 @@ impl ProviderAdapter for HeygenAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_talking_photo_persona_is_its_own_character_type() {
+        let request = VideoRequest {
+            script: "Hello".into(),
+            avatar_id: Some(format!("{TALKING_PHOTO_PREFIX}tp-123")),
+            job_id: "job-1".into(),
+            ..VideoRequest::default()
+        };
+        let body = generate_body(&request).unwrap_or_default();
+        let character = &body["video_inputs"][0]["character"];
+        assert_eq!(character["type"], "talking_photo");
+        assert_eq!(character["talking_photo_id"], "tp-123");
+    }
 
     #[test]
     fn defaults_fill_the_scene_and_the_ratio_sets_the_dimension() {

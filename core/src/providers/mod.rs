@@ -27,7 +27,10 @@ pub use adapter::{
 pub use anthropic::{ANTHROPIC_BASE_URL, AnthropicAdapter};
 pub use elevenlabs::{DEFAULT_ELEVENLABS_VOICE, ELEVENLABS_BASE_URL, ElevenLabsAdapter};
 pub use gemini::{GEMINI_BASE_URL, GeminiAdapter};
-pub use heygen::{DEFAULT_HEYGEN_AVATAR, DEFAULT_HEYGEN_VOICE, HEYGEN_BASE_URL, HeygenAdapter};
+pub use heygen::{
+    DEFAULT_HEYGEN_AVATAR, DEFAULT_HEYGEN_VOICE, HEYGEN_BASE_URL, HEYGEN_UPLOAD_URL, HeygenAdapter,
+    TALKING_PHOTO_PREFIX,
+};
 pub use ideogram::{IDEOGRAM_BASE_URL, IdeogramAdapter};
 pub use openai::{OPENAI_BASE_URL, OpenAiAdapter};
 pub use pexels::{PEXELS_BASE_URL, PexelsAdapter};
@@ -35,9 +38,9 @@ pub use registry::{credentials_from_env, env_names, http_registry};
 pub use shotstack::{SHOTSTACK_BASE_URL, ShotstackAdapter};
 pub use tavus::{TAVUS_BASE_URL, TavusAdapter};
 pub use types::{
-    ChatMessage, FinishReason, GeneratedImage, ImageData, ImageRequest, JobProgress, RenderRequest,
-    Role, SpeechRequest, SpeechResponse, StockItem, StockKind, StockRequest, StockResponse,
-    SubmittedJob, TextChunk, TextRequest, TextResponse, TextStream, TokenUsage, VideoRequest,
-    Voice,
+    ChatMessage, FinishReason, GeneratedImage, ImageData, ImageRequest, JobProgress,
+    PersonaRequest, RenderRequest, Role, SpeechRequest, SpeechResponse, StockItem, StockKind,
+    StockRequest, StockResponse, SubmittedJob, TextChunk, TextRequest, TextResponse, TextStream,
+    TokenUsage, VideoRequest, Voice,
 };
 pub use veo::VEO_DURATION_SECONDS;

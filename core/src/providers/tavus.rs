@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::ports::HttpClient;
 
 use super::adapter::{Call, ProviderAdapter};
-use super::types::{JobProgress, SubmittedJob, VideoRequest};
+use super::types::{JobProgress, PersonaRequest, SubmittedJob, VideoRequest};
 use super::wire::{self, MAX_JSON_BYTES};
 
 /// Tavus' API root.
@@ -129,8 +129,86 @@ fn progress(call: &Call<'_>, video: Video) -> Result<JobProgress> {
     })
 }
 
+/// The replica-training body: the training video (and consent video) Tavus fetches itself.
+fn replica_body(request: &PersonaRequest) -> Result<serde_json::Value> {
+    let video = request
+        .video_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| v.starts_with("https://") || v.starts_with("http://"))
+        .ok_or_else(|| {
+            Error::invalid(
+                "video_url",
+                "a Tavus replica is trained from a video: give its http(s) URL in video_url",
+            )
+        })?;
+    let mut body = json!({
+        "train_video_url": video,
+        "replica_name": request.name.clone().unwrap_or_else(|| format!("molts {}", request.job_id)),
+    });
+    if let Some(consent) = &request.consent_video_url {
+        body["consent_video_url"] = json!(consent);
+    }
+    if let Some(url) = &request.callback_url {
+        body["callback_url"] = json!(url);
+    }
+    Ok(body)
+}
+
+#[derive(Deserialize)]
+struct Replica {
+    replica_id: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    error_message: Option<String>,
+}
+
 #[async_trait]
 impl ProviderAdapter for TavusAdapter {
+    async fn submit_persona(
+        &self,
+        call: Call<'_>,
+        request: &PersonaRequest,
+    ) -> Result<SubmittedJob> {
+        let body = replica_body(request)?;
+        let url = format!("{}/v2/replicas", call.base_url(TAVUS_BASE_URL));
+        let req = wire::request(Method::POST, &url, Self::headers(&call)?, Some(&body))?;
+        let created: Replica =
+            wire::send_json(self.http.as_ref(), &call, req, MAX_JSON_BYTES).await?;
+        let id = wire::job_path(&call, &created.replica_id, false)
+            .map_err(|_| wire::bad_response(&call, "the replica id is not usable"))?;
+        Ok(SubmittedJob {
+            provider_job_id: id.to_owned(),
+        })
+    }
+
+    /// `GET /v2/replicas/{id}`: `started`/`training` until `completed` (or `ready`), or `error`.
+    async fn persona_progress(&self, call: Call<'_>, persona_id: &str) -> Result<JobProgress> {
+        let id = wire::job_path(&call, persona_id, false)?;
+        let url = format!("{}/v2/replicas/{id}", call.base_url(TAVUS_BASE_URL));
+        let req = wire::request(Method::GET, &url, Self::headers(&call)?, None)?;
+        let replica: Replica =
+            wire::send_json(self.http.as_ref(), &call, req, MAX_JSON_BYTES).await?;
+        Ok(match replica.status.as_deref().unwrap_or("started") {
+            "completed" | "ready" => JobProgress::Ready {
+                url: String::new(),
+                duration: None,
+                content_type: None,
+            },
+            "error" | "failed" => JobProgress::Failed {
+                message: wire::redact(
+                    replica
+                        .error_message
+                        .as_deref()
+                        .unwrap_or("the replica could not be trained"),
+                    call.credentials.api_key.as_deref(),
+                ),
+            },
+            _ => JobProgress::Processing,
+        })
+    }
+
     async fn submit_video(&self, call: Call<'_>, request: &VideoRequest) -> Result<SubmittedJob> {
         let body = create_body(request)?;
         let url = format!("{}/v2/videos", call.base_url(TAVUS_BASE_URL));
@@ -156,6 +234,28 @@ impl ProviderAdapter for TavusAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replica_is_trained_from_a_video_url() {
+        let request = PersonaRequest {
+            video_url: Some("https://example.com/me.mp4".into()),
+            consent_video_url: Some("https://example.com/ok.mp4".into()),
+            job_id: "job-1".into(),
+            ..PersonaRequest::default()
+        };
+        let body = replica_body(&request).unwrap_or_default();
+        assert_eq!(body["train_video_url"], "https://example.com/me.mp4");
+        assert_eq!(body["consent_video_url"], "https://example.com/ok.mp4");
+        assert_eq!(body["replica_name"], "molts job-1");
+        let missing = replica_body(&PersonaRequest::default());
+        assert_eq!(
+            missing
+                .err()
+                .and_then(|e| e.param().map(str::to_owned))
+                .as_deref(),
+            Some("video_url")
+        );
+    }
 
     #[test]
     fn a_replica_is_required() {

@@ -270,6 +270,24 @@ pub struct RenderRequest {
     pub job_id: String,
 }
 
+/// A request to create an agent's avatar persona at a provider: a HeyGen talking photo from an
+/// image, a Tavus replica trained from a video.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PersonaRequest {
+    /// A display name for it.
+    pub name: Option<String>,
+    /// The photo (HeyGen), with its MIME type.
+    pub image: Option<(Bytes, String)>,
+    /// A training video the provider fetches itself (Tavus).
+    pub video_url: Option<String>,
+    /// The consent video Tavus asks for, when separate.
+    pub consent_video_url: Option<String>,
+    /// Where the provider should call back, if supported.
+    pub callback_url: Option<String>,
+    /// molts' job id.
+    pub job_id: String,
+}
+
 /// A job the provider accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubmittedJob {

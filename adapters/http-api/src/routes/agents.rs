@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::{Extension, Json};
 use molts_core::domain::NewAgent;
-use molts_core::gateway::{AgentPrincipal, NewKeyRequest, UsageReport};
+use molts_core::gateway::{AgentPrincipal, NewKeyRequest, PersonaSubmission, UsageReport};
 
 use crate::ApiState;
 use crate::error::ApiResult;
@@ -17,8 +17,22 @@ use crate::views::{IssuedKeyView, KeyView, List, MeView, ModelView, RegisteredVi
 pub(super) async fn register(
     State(state): State<ApiState>,
     parts: Parts,
-    ApiJson(request): ApiJson<NewAgent>,
-) -> ApiResult<(StatusCode, Json<RegisteredView>)> {
+    ApiJson(mut body): ApiJson<serde_json::Map<String, serde_json::Value>>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    // `persona` is molts' addition to the seed's registration body: parsed on its own so the
+    // agent fields keep their strict, field-naming errors.
+    let persona = match body.remove("persona") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(value) => Some(
+            serde_json::from_value::<PersonaSubmission>(value).map_err(|e| {
+                molts_core::Error::invalid("persona", format!("persona: {e}"))
+                    .with_code("invalid_value")
+            })?,
+        ),
+    };
+    let bytes = serde_json::to_vec(&body)
+        .map_err(|_| molts_core::Error::invalid("body", "the body is not valid JSON"))?;
+    let request: NewAgent = crate::extract::parse_json(&bytes)?;
     let admin = match bearer(&parts)? {
         Some(token) => Some(state.gateway.authenticate_admin(&token).await?),
         None => None,
@@ -27,7 +41,28 @@ pub(super) async fn register(
         .gateway
         .register_agent(request, admin.as_ref())
         .await?;
-    Ok((StatusCode::CREATED, Json(registered.into())))
+    let secret = registered.key.secret.clone();
+    let mut view = serde_json::to_value(RegisteredView::from(registered))
+        .map_err(|_| molts_core::Error::internal("could not encode the registration"))?;
+    if let Some(persona) = persona {
+        // The agent exists and its key is in this response: a persona that cannot be started
+        // is reported beside it, never by failing the registration (the key would be lost).
+        let outcome = async {
+            let principal = state.gateway.authenticate_agent(&secret).await?;
+            state
+                .gateway
+                .submit_persona(&principal, persona, None)
+                .await
+        }
+        .await;
+        view["persona"] = match outcome {
+            Ok(submitted) => serde_json::to_value(submitted.job).unwrap_or_default(),
+            Err(e) => {
+                serde_json::json!({"error": {"message": e.message(), "code": e.code(), "param": e.param()}})
+            }
+        };
+    }
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 pub(super) async fn me(

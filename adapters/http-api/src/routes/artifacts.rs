@@ -106,7 +106,12 @@ async fn serve(
 ) -> ApiResult<Response> {
     match wanted(headers, artifact.size) {
         Wanted::Unsatisfiable => {
-            let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            let error = Error::invalid(
+                "Range",
+                format!("the range is outside the file's {} bytes", artifact.size),
+            )
+            .with_code("range_not_satisfiable");
+            let mut response = crate::error::ApiError(error).into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", artifact.size)) {
                 response.headers_mut().insert(header::CONTENT_RANGE, v);
             }

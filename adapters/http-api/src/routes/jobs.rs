@@ -129,6 +129,42 @@ pub(super) async fn create_render(
     Ok(accepted(&submitted, body))
 }
 
+pub(super) async fn create_persona(
+    State(state): State<ApiState>,
+    Extension(principal): Extension<AgentPrincipal>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<molts_core::gateway::PersonaSubmission>,
+) -> ApiResult<Response> {
+    let key = idempotency_key(&headers)?;
+    let submitted = state
+        .gateway
+        .submit_persona(&principal, request, key.as_deref())
+        .await?;
+    let body = submitted.job.clone();
+    Ok(accepted(&submitted, body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PageQuery {
+    #[serde(default)]
+    before: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+pub(super) async fn list_personas(
+    State(state): State<ApiState>,
+    Extension(principal): Extension<AgentPrincipal>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<List<JobView>>> {
+    let page = state
+        .gateway
+        .list_jobs(&principal, Some(JobKind::Persona), None, q.before, q.limit)
+        .await?;
+    Ok(Json(List::page(page.data, page.has_more)))
+}
+
 pub(super) async fn get_render(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,

@@ -41,6 +41,10 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/videos/{id}", get(jobs::get_video))
         .route("/v1/renders", post(jobs::create_render))
         .route("/v1/renders/{id}", get(jobs::get_render))
+        .route(
+            "/v1/personas",
+            get(jobs::list_personas).post(jobs::create_persona),
+        )
         .route("/v1/jobs", get(jobs::list_jobs))
         .route("/v1/jobs/{id}", get(jobs::get_job))
         .route("/v1/jobs/{id}/cancel", post(jobs::cancel_job))

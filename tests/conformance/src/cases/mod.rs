@@ -79,5 +79,6 @@ cases![
     jobs::idempotency,
     jobs::bad_input,
     jobs::callbacks_refused,
+    jobs::personas,
     files::versions,
 ];
