@@ -894,3 +894,32 @@ fn a_ready_persona_is_free_and_becomes_the_default_avatar() {
         );
     });
 }
+
+#[test]
+fn a_retried_persona_with_a_photo_is_the_same_job() {
+    run(async {
+        use base64::Engine;
+        let w = world().await;
+        let (_, agent) = w.h.agent("maker").await;
+        let request = || molts_core::gateway::PersonaSubmission {
+            image_base64: Some(base64::engine::general_purpose::STANDARD.encode(b"photo")),
+            image_content_type: Some("image/png".into()),
+            ..Default::default()
+        };
+        let first =
+            w.gw.submit_persona(&agent, request(), Some("p-1"))
+                .await
+                .unwrap();
+        let again =
+            w.gw.submit_persona(&agent, request(), Some("p-1"))
+                .await
+                .unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.job.id, first.job.id);
+        let files =
+            w.gw.list_artifacts(&agent, None, None, None, None)
+                .await
+                .unwrap();
+        assert_eq!(files.data.len(), 1, "the photo was uploaded once");
+    });
+}

@@ -148,7 +148,14 @@ impl Gateway {
                     .await
             }
             JobKind::Persona => {
-                let request = self.persona_request(&job, callback_url).await?;
+                let request = match self.persona_request(&job, callback_url).await {
+                    Ok(r) => r,
+                    // The photo is gone or too big: no retry will change that.
+                    Err(e) if !is_retryable(&e) => {
+                        return self.finish_failed(job, "invalid_input", e.message()).await;
+                    }
+                    Err(e) => return Err(e),
+                };
                 self.route(&instance, &chain, Work::SubmitPersona(&request))
                     .await
             }

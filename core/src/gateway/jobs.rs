@@ -315,6 +315,33 @@ impl Gateway {
                 "video_url must be an http(s) URL",
             ));
         }
+        // A retry must not upload the photo again (a new version would make the request look
+        // different): answer the earlier job before touching anything.
+        if let Some(key) = idempotency_key {
+            check_idempotency_key(key)?;
+            if let Some(earlier) = self
+                .ports
+                .stores
+                .jobs
+                .find_job_by_idempotency_key(&principal.agent.id, key)
+                .await?
+            {
+                let text = |k: &str| earlier.input.get(k).and_then(|v| v.as_str());
+                let same = earlier.kind == JobKind::Persona
+                    && text("name") == request.name.as_deref()
+                    && text("video_url") == request.video_url.as_deref();
+                if !same {
+                    return Err(Error::conflict(
+                        "this Idempotency-Key was used for a different request",
+                    )
+                    .with_code("idempotency_key_reused"));
+                }
+                return Ok(Submitted {
+                    job: self.job_view(&earlier, &principal.agent.name),
+                    replayed: true,
+                });
+            }
+        }
         let image_file = match (&request.image_file, &request.image_base64) {
             (Some(_), Some(_)) => {
                 return Err(Error::invalid(
