@@ -1,10 +1,11 @@
-//! Long-running jobs for the video and render fakes (HeyGen, Tavus, Veo, Shotstack): a
-//! submitted job reports queued on its first status poll and processing on the next ones, then
-//! finishes once it has been polled `ready_after` times (default 2, or the server's
-//! [`crate::FakeServer::set_job_polls`], or the submit request's `ready-after=N` fault) — ready
-//! with a URL the fake itself serves (`GET /_fake/videos/{id}.mp4`), or failed when the submit
-//! request carried the `fail-job` fault. The `never-finish` fault keeps a job processing for
-//! ever (for deadline tests); `POST /_fake/jobs/{id}/finish` finishes any job at once.
+//! Long-running jobs for the video and render fakes (HeyGen, Tavus, Veo, Shotstack) and Tavus'
+//! replica training: a submitted job reports queued on its first status poll and processing on
+//! the next ones, then finishes once it has been polled `ready_after` times (default 2, or the
+//! server's [`crate::FakeServer::set_job_polls`], or the submit request's `ready-after=N` fault)
+//! — ready with a URL the fake itself serves (`GET /_fake/videos/{id}.mp4`; a replica has none),
+//! or failed when the submit request carried the `fail-job` fault. The `never-finish` fault
+//! keeps a job processing for ever (for deadline tests); `POST /_fake/jobs/{id}/finish`
+//! finishes any job at once.
 //!
 //! When a job finishes (the poll that first reports it ready or failed, or a finish through the
 //! control endpoint) the fake calls the job's callback as the real provider would (see

@@ -6,10 +6,12 @@
 //! `/elevenlabs`, `/pexels`, `/heygen`, `/tavus`, `/shotstack/edit/v1`), checks its own auth
 //! header against the key [`key`]`(provider)`, validates requests with the provider's own
 //! 400/422 body, and answers deterministically (echoed text with usage counted from the input,
-//! real PNG, WAV and MP3 bytes). Video and render jobs finish after a few status polls (see
-//! [`jobs`]) and call back like the real providers when they do (see [`callbacks`]). Faults are
+//! real PNG, WAV and MP3 bytes). Video and render jobs (and Tavus replicas) finish after a few
+//! status polls (see [`jobs`]) and call back like the real providers when they do (see
+//! [`callbacks`]); HeyGen talking photos are made at once from the uploaded bytes. Faults are
 //! injected per request (see [`faults`]). Control endpoints:
-//! `POST/GET/DELETE /_fake/faults`, `GET /_fake/requests?provider=`,
+//! `POST/GET/DELETE /_fake/faults`, `GET /_fake/requests?provider=` (each with its content type,
+//! and a body that is not JSON as `body_base64`),
 //! `GET /_fake/jobs` (every job), `POST /_fake/jobs` (`{"ready_after": N}`: the default polls),
 //! `POST /_fake/jobs/{id}/finish` (finish a job now and call back; again sends the callback
 //! again), `GET /_fake/callbacks` (every callback made), `GET/POST /_fake/heygen/webhook`
@@ -71,6 +73,23 @@ pub struct Recorded {
     pub query: Option<String>,
     /// The body as JSON (`null` when it was none or not JSON).
     pub body: serde_json::Value,
+    /// The request's `Content-Type`, if it had one.
+    pub content_type: Option<String>,
+    /// The body as sent, base64-encoded, when it was not JSON (an uploaded photo); see
+    /// [`Recorded::raw_body`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
+}
+
+impl Recorded {
+    /// The exact bytes of a body that was not JSON (empty for JSON bodies and no body).
+    pub fn raw_body(&self) -> Vec<u8> {
+        use base64::Engine as _;
+        self.body_base64
+            .as_deref()
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Default)]
@@ -79,6 +98,7 @@ pub(crate) struct Shared {
     requests: Mutex<Vec<Recorded>>,
     origin: Mutex<String>,
     jobs: Mutex<jobs::Jobs>,
+    talking_photos: Mutex<Vec<String>>,
     callbacks: Mutex<Vec<SentCallback>>,
     heygen: Mutex<HeygenWebhook>,
     client: OnceLock<reqwest::Client>,
@@ -96,6 +116,11 @@ impl Shared {
 
     pub(crate) fn jobs(&self) -> MutexGuard<'_, jobs::Jobs> {
         lock(&self.jobs)
+    }
+
+    /// The ids of the talking photos HeyGen's fake has accepted, oldest first.
+    pub(crate) fn talking_photos(&self) -> MutexGuard<'_, Vec<String>> {
+        lock(&self.talking_photos)
     }
 
     /// Counts one poll of `provider`'s job `id` (see [`jobs::Jobs::poll`]) and, on the poll
@@ -382,6 +407,8 @@ pub(crate) struct Ctx {
     pub(crate) query: HashMap<String, String>,
     pub(crate) headers: HeaderMap,
     pub(crate) body: serde_json::Value,
+    /// The body as sent (for endpoints that take bytes, not JSON).
+    pub(crate) raw: Bytes,
     pub(crate) fault: Fault,
     pub(crate) origin: String,
     pub(crate) shared: Arc<Shared>,
@@ -402,13 +429,23 @@ async fn dispatch(
     if !PROVIDERS.contains(&provider.as_str()) {
         return (StatusCode::NOT_FOUND, "no such fake provider").into_response();
     }
-    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let parsed = serde_json::from_slice::<serde_json::Value>(&body).ok();
+    let body_base64 = (parsed.is_none() && !body.is_empty()).then(|| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&body)
+    });
+    let json = parsed.unwrap_or_default();
     lock(&s.requests).push(Recorded {
         provider: provider.clone(),
         method: method.to_string(),
         path: path.clone(),
         query: uri.query().map(str::to_owned),
         body: json.clone(),
+        content_type: headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body_base64,
     });
     let header_spec = headers
         .get("x-fake-fault")
@@ -444,6 +481,7 @@ async fn dispatch(
         query,
         headers,
         body: json,
+        raw: body,
         fault,
         origin: s.origin(),
         shared: s.clone(),

@@ -5,6 +5,12 @@
 //! failed (`error {code, detail, message}`), echoing the `callback_id`. A finished video is
 //! announced as HeyGen does: `{"event_type": "avatar_video.success" | "avatar_video.fail",
 //! "event_data": {"video_id", "url" | "msg", "callback_id"}}` (see [`crate::callbacks`]).
+//!
+//! Talking photos (what molts makes a HeyGen persona from): `POST /v1/talking_photo` — on
+//! `upload.heygen.com` at HeyGen, under the same `/heygen` prefix here — takes the raw JPEG or
+//! PNG bytes as the body with the image's `Content-Type` and answers `{"code": 100, "data":
+//! {"talking_photo_id", "talking_photo_url"}, "msg": null}` at once. A scene's character is then
+//! `{"type": "talking_photo", "talking_photo_id"}`, which must name a photo this fake accepted.
 
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -17,13 +23,15 @@ const P: &str = "heygen";
 pub(crate) fn handle(ctx: &Ctx) -> Option<Response> {
     match (ctx.method.as_str(), ctx.path.as_str()) {
         ("POST", "/v2/video/generate") => Some(generate(ctx)),
+        ("POST", "/v1/talking_photo") => Some(talking_photo(ctx)),
         ("GET", "/v1/video_status.get") => Some(status(ctx)),
         _ => None,
     }
 }
 
-/// The script of every scene, or the validation message.
-fn validate(body: &Value) -> Result<String, String> {
+/// The script of every scene, or the validation message; `photos` are the talking photos the
+/// fake holds.
+fn validate(body: &Value, photos: &[String]) -> Result<String, String> {
     let scenes = body["video_inputs"]
         .as_array()
         .filter(|s| !s.is_empty())
@@ -43,9 +51,16 @@ fn validate(body: &Value) -> Result<String, String> {
                 }
             }
             Some("talking_photo") => {
-                if !character["talking_photo_id"].is_string() {
+                let Some(id) = character["talking_photo_id"].as_str() else {
                     return Err(format!(
                         "video_inputs.{i}.character.talking_photo_id is invalid: field required"
+                    ));
+                };
+                if !photos.iter().any(|p| p == id) {
+                    return Err(format!(
+                        "video_inputs.{i}.character.talking_photo_id is invalid: talking photo \
+                         {} not found",
+                        id.chars().take(64).collect::<String>()
                     ));
                 }
             }
@@ -91,7 +106,8 @@ fn validate(body: &Value) -> Result<String, String> {
 }
 
 fn generate(ctx: &Ctx) -> Response {
-    let script = match validate(&ctx.body) {
+    let checked = validate(&ctx.body, &ctx.shared.talking_photos());
+    let script = match checked {
         Ok(s) => s,
         Err(message) => return respond::invalid(P, &message),
     };
@@ -108,6 +124,56 @@ fn generate(ctx: &Ctx) -> Response {
         &ctx.fault,
     );
     axum::Json(json!({"error": null, "data": {"video_id": job.id}})).into_response()
+}
+
+/// Photo uploads HeyGen takes, by content type, with the magic number the bytes start with.
+const PHOTO_TYPES: [(&str, &[u8]); 2] = [
+    ("image/jpeg", &[0xff, 0xd8, 0xff]),
+    ("image/png", b"\x89PNG\r\n\x1a\n"),
+];
+
+/// `POST /v1/talking_photo`: the photo's bytes in, its talking photo id out.
+fn talking_photo(ctx: &Ctx) -> Response {
+    let content_type = ctx
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let Some((_, magic)) = PHOTO_TYPES.iter().find(|(t, _)| *t == content_type) else {
+        return respond::invalid(
+            P,
+            "Content-Type is invalid: the photo must be image/jpeg or image/png",
+        );
+    };
+    if ctx.raw.is_empty() {
+        return respond::invalid(P, "the photo is empty");
+    }
+    if !ctx.raw.starts_with(magic) {
+        return respond::invalid(P, &format!("the photo is not a valid {content_type} image"));
+    }
+    let id = {
+        let mut photos = ctx.shared.talking_photos();
+        let id = format!("{:032x}", 0x7a1c_0000_u64 + photos.len() as u64 + 1);
+        photos.push(id.clone());
+        id
+    };
+    let ext = if content_type == "image/png" {
+        "png"
+    } else {
+        "jpg"
+    };
+    axum::Json(json!({"code": 100, "data": {
+        "talking_photo_id": id,
+        "talking_photo_url": format!("https://files.heygen.ai/talking_photo/{id}.{ext}"),
+    }, "msg": null}))
+    .into_response()
 }
 
 fn status(ctx: &Ctx) -> Response {

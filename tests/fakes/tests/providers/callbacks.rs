@@ -10,11 +10,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use molts_core::domain::{ModelConfig, Provider};
-use molts_core::providers::{JobProgress, RenderRequest, VideoRequest};
+use molts_core::providers::{JobProgress, PersonaRequest, RenderRequest, VideoRequest};
 use molts_fakes::heygen_signature;
 use serde_json::{Value, json};
 
-use crate::common::{custom, env, render_request, video_request};
+use crate::common::{Op, custom, env, persona_request, render_request, video_request};
 
 /// One callback a receiver got.
 #[derive(Debug, Clone)]
@@ -199,6 +199,44 @@ async fn tavus_and_shotstack_post_their_callbacks() {
     assert_eq!(body["id"], job.provider_job_id.as_str());
     assert_eq!(body["status"], "done");
     assert!(body["url"].as_str().is_some_and(|u| u.ends_with(".mp4")));
+}
+
+#[tokio::test]
+async fn a_trained_or_failed_tavus_replica_is_posted_to_its_callback() {
+    let env = env().await;
+    let hooks = receiver().await;
+    let model = tavus();
+    let request = PersonaRequest {
+        callback_url: Some(format!("{}/replica", hooks.url)),
+        ..persona_request()
+    };
+    let job = env.submit_persona(&model, &request).await.unwrap();
+    env.poll_to_end_as(&model, Op::Persona, &job.provider_job_id)
+        .await;
+    let got = hooks.wait_for(1).await;
+    assert_eq!(got[0].path, "/replica");
+    let body = &got[0].body;
+    assert_eq!(body["replica_id"], job.provider_job_id.as_str());
+    assert_eq!(body["replica_name"], "Ada");
+    assert_eq!(body["status"], "completed");
+    assert_eq!(body["training_progress"], "100/100");
+    assert_eq!(body["error_message"], Value::Null);
+
+    env.fake
+        .push_fault("tavus", "fail-job,ready-after=0", 1)
+        .unwrap();
+    let job = env.submit_persona(&model, &request).await.unwrap();
+    env.poll_to_end_as(&model, Op::Persona, &job.provider_job_id)
+        .await;
+    let got = hooks.wait_for(2).await;
+    let body = &got[1].body;
+    assert_eq!(body["replica_id"], job.provider_job_id.as_str());
+    assert_eq!(body["status"], "error");
+    assert_eq!(
+        body["error_message"],
+        json!(molts_fakes::jobs::FAILURE_MESSAGE)
+    );
+    assert_eq!(hooks.count(), 2, "one callback per finish");
 }
 
 #[tokio::test]

@@ -8,9 +8,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use molts_core::domain::{ModelConfig, Provider};
 use molts_core::providers::{
-    Call, ChatMessage, Credentials, ImageRequest, ProviderRegistry, RenderRequest, Role,
-    SpeechRequest, StockKind, StockRequest, TextChunk, TextRequest, TextResponse, VideoRequest,
-    http_registry,
+    Call, ChatMessage, Credentials, ImageRequest, PersonaRequest, ProviderRegistry, RenderRequest,
+    Role, SpeechRequest, StockKind, StockRequest, TextChunk, TextRequest, TextResponse,
+    VideoRequest, http_registry,
 };
 use molts_core::{Error, ErrorKind, Result};
 use molts_fakes::FakeServer;
@@ -77,6 +77,8 @@ pub(crate) enum Op {
     Video,
     /// Submits [`render_request`].
     Render,
+    /// Submits [`persona_request`] (polled with `persona_progress`).
+    Persona,
 }
 
 /// A canned avatar / text-to-video request (naming a replica, which Tavus requires).
@@ -88,6 +90,22 @@ pub(crate) fn video_request(script: &str) -> VideoRequest {
         callback_url: Some("https://molts.example/v1/jobs/job-1/callback/secret".into()),
         job_id: "job-1".into(),
         ..VideoRequest::default()
+    }
+}
+
+/// A canned persona request carrying both a photo (what HeyGen makes a talking photo from) and
+/// a training video (what Tavus trains a replica from).
+pub(crate) fn persona_request() -> PersonaRequest {
+    PersonaRequest {
+        name: Some("Ada".into()),
+        image: Some((
+            molts_fakes::media::png([0x20, 0x40, 0x60]).into(),
+            "image/png".into(),
+        )),
+        video_url: Some("https://example.com/ada/train.mp4".into()),
+        consent_video_url: Some("https://example.com/ada/consent.mp4".into()),
+        callback_url: Some("https://molts.example/v1/jobs/job-3/callback/secret".into()),
+        job_id: "job-3".into(),
     }
 }
 
@@ -195,6 +213,10 @@ impl Env {
                 .submit_render(call, &render_request())
                 .await
                 .map(|_| ()),
+            Op::Persona => adapter
+                .submit_persona(call, &persona_request())
+                .await
+                .map(|_| ()),
         }
     }
 
@@ -215,6 +237,33 @@ impl Env {
             .text(call, request)
             .await
     }
+}
+
+/// POSTs `body` as JSON straight to the fake (no adapter) with `headers`: the status and the
+/// JSON answer (`null` when it is not JSON).
+pub(crate) async fn post_json(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    use molts_core::ports::{HttpClientExt, RequestOptions};
+    let mut request = http::Request::post(url).header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(bytes::Bytes::from(body.to_string()))
+        .expect("a request");
+    let options = RequestOptions {
+        timeout: Duration::from_secs(5),
+    };
+    let response = ReqwestHttpClient::new()
+        .expect("a client")
+        .send_collect(request, options, 1 << 20)
+        .await
+        .expect("the fake answers");
+    let json = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
+    (response.status().as_u16(), json)
 }
 
 #[track_caller]

@@ -7,10 +7,10 @@ use molts_core::ErrorKind;
 use molts_core::Result;
 use molts_core::domain::ModelConfig;
 use molts_core::providers::{
-    Call, Credentials, JobProgress, RenderRequest, SubmittedJob, VideoRequest,
+    Call, Credentials, JobProgress, PersonaRequest, RenderRequest, SubmittedJob, VideoRequest,
 };
 
-use crate::common::{Env, Op, env, expect, render_request, video_request};
+use crate::common::{Env, Op, env, expect, persona_request, render_request, video_request};
 
 impl Env {
     fn credentials(&self, model: &ModelConfig) -> Credentials {
@@ -53,10 +53,30 @@ impl Env {
             .await
     }
 
-    /// One status poll, with `key` instead of the configured key when given.
-    pub(crate) async fn progress_with(
+    /// Submits a persona through the registry's adapter.
+    pub(crate) async fn submit_persona(
         &self,
         model: &ModelConfig,
+        request: &PersonaRequest,
+    ) -> Result<SubmittedJob> {
+        let credentials = self.credentials(model);
+        let call = Call {
+            model,
+            credentials: &credentials,
+            timeout: Duration::from_secs(5),
+        };
+        self.registry
+            .adapter(model.provider)?
+            .submit_persona(call, request)
+            .await
+    }
+
+    /// One status poll of a job `op` made (`persona_progress` for personas, `job_progress`
+    /// otherwise), with `key` instead of the configured key when given.
+    pub(crate) async fn poll_with(
+        &self,
+        model: &ModelConfig,
+        op: Op,
         id: &str,
         key: Option<Option<String>>,
     ) -> Result<JobProgress> {
@@ -69,10 +89,21 @@ impl Env {
             credentials: &credentials,
             timeout: Duration::from_secs(5),
         };
-        self.registry
-            .adapter(model.provider)?
-            .job_progress(call, id)
-            .await
+        let adapter = self.registry.adapter(model.provider)?;
+        match op {
+            Op::Persona => adapter.persona_progress(call, id).await,
+            _ => adapter.job_progress(call, id).await,
+        }
+    }
+
+    /// One status poll, with `key` instead of the configured key when given.
+    pub(crate) async fn progress_with(
+        &self,
+        model: &ModelConfig,
+        id: &str,
+        key: Option<Option<String>>,
+    ) -> Result<JobProgress> {
+        self.poll_with(model, Op::Video, id, key).await
     }
 
     /// One status poll.
@@ -80,11 +111,33 @@ impl Env {
         self.progress_with(model, id, None).await
     }
 
+    /// One persona status poll.
+    pub(crate) async fn persona_progress(
+        &self,
+        model: &ModelConfig,
+        id: &str,
+    ) -> Result<JobProgress> {
+        self.poll_with(model, Op::Persona, id, None).await
+    }
+
     /// Polls until the job is ready or failed; every answer, in order.
     pub(crate) async fn poll_to_end(&self, model: &ModelConfig, id: &str) -> Vec<JobProgress> {
+        self.poll_to_end_as(model, Op::Video, id).await
+    }
+
+    /// Polls a job `op` made until it is ready or failed; every answer, in order.
+    pub(crate) async fn poll_to_end_as(
+        &self,
+        model: &ModelConfig,
+        op: Op,
+        id: &str,
+    ) -> Vec<JobProgress> {
         let mut seen = Vec::new();
         for _ in 0..10 {
-            let progress = self.progress(model, id).await.expect("a poll succeeds");
+            let progress = self
+                .poll_with(model, op, id, None)
+                .await
+                .expect("a poll succeeds");
             let done = matches!(
                 progress,
                 JobProgress::Ready { .. } | JobProgress::Failed { .. }
@@ -101,6 +154,7 @@ impl Env {
     pub(crate) async fn submit(&self, model: &ModelConfig, op: Op) -> SubmittedJob {
         match op {
             Op::Render => self.submit_render(model, &render_request()).await,
+            Op::Persona => self.submit_persona(model, &persona_request()).await,
             _ => {
                 self.submit_video(model, &video_request("Hello from the fakes."))
                     .await
@@ -152,9 +206,9 @@ pub(crate) async fn fetch(url: &str) -> (String, usize) {
     (content_type, len)
 }
 
-/// The error classes of a status poll: 429 with Retry-After, 500, a wrong key (not leaked), a
-/// malformed body, an id the provider never gave out, and an id not fit for a URL; after them
-/// the job still finishes.
+/// The error classes of a status poll (a persona's for [`Op::Persona`]): 429 with Retry-After,
+/// 500, a wrong key (not leaked), a malformed body, an id the provider never gave out, and an
+/// id not fit for a URL; after them the job still finishes.
 pub(crate) async fn progress_error_matrix(provider: &str, model: &ModelConfig, op: Op) {
     let env = env().await;
     let job = env.submit(model, op).await;
@@ -164,7 +218,7 @@ pub(crate) async fn progress_error_matrix(provider: &str, model: &ModelConfig, o
         .push_fault(provider, "status=429,retry-after=3", 1)
         .unwrap();
     let e = expect(
-        env.progress(model, id).await.map(|_| ()),
+        env.poll_with(model, op, id, None).await.map(|_| ()),
         ErrorKind::RateLimited,
         "provider_rate_limited",
     );
@@ -172,14 +226,14 @@ pub(crate) async fn progress_error_matrix(provider: &str, model: &ModelConfig, o
 
     env.fake.push_fault(provider, "status=500", 1).unwrap();
     expect(
-        env.progress(model, id).await.map(|_| ()),
+        env.poll_with(model, op, id, None).await.map(|_| ()),
         ErrorKind::Unavailable,
         "provider_unavailable",
     );
 
     let wrong = "wrong-key-0123456789abcdef";
     let e = expect(
-        env.progress_with(model, id, Some(Some(wrong.to_owned())))
+        env.poll_with(model, op, id, Some(Some(wrong.to_owned())))
             .await
             .map(|_| ()),
         ErrorKind::Unavailable,
@@ -189,7 +243,7 @@ pub(crate) async fn progress_error_matrix(provider: &str, model: &ModelConfig, o
 
     env.fake.push_fault(provider, "malformed", 1).unwrap();
     expect(
-        env.progress(model, id).await.map(|_| ()),
+        env.poll_with(model, op, id, None).await.map(|_| ()),
         ErrorKind::Unavailable,
         "provider_bad_response",
     );
@@ -200,19 +254,21 @@ pub(crate) async fn progress_error_matrix(provider: &str, model: &ModelConfig, o
         "0000000000bad".to_owned()
     };
     expect(
-        env.progress(model, &unknown).await.map(|_| ()),
+        env.poll_with(model, op, &unknown, None).await.map(|_| ()),
         ErrorKind::Invalid,
         "provider_rejected",
     );
     let e = expect(
-        env.progress(model, "../../etc?x=1").await.map(|_| ()),
+        env.poll_with(model, op, "../../etc?x=1", None)
+            .await
+            .map(|_| ()),
         ErrorKind::Invalid,
         "invalid_value",
     );
     assert_eq!(e.param(), Some("provider_job_id"));
 
     // None of the faulted polls counted: the job still takes its two polls, then is ready.
-    let seen = env.poll_to_end(model, id).await;
+    let seen = env.poll_to_end_as(model, op, id).await;
     assert_eq!(seen.len(), 3, "{seen:?}");
     ready(&seen);
 }
