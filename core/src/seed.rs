@@ -168,6 +168,56 @@ pub fn models() -> Vec<ModelConfig> {
             status: Active,
         },
         Seed {
+            id: "ideogram-v3",
+            provider: Ideogram,
+            modality: Image,
+            provider_model: "V_3",
+            display_name: "Ideogram 3.0",
+            capabilities: &["text-to-image", "typography"],
+            pricing: json!({"usd_per_image": 0.06}),
+            status: Active,
+        },
+        Seed {
+            id: "heygen-avatar",
+            provider: Heygen,
+            modality: Video,
+            provider_model: "heygen-v2",
+            display_name: "HeyGen avatar video",
+            capabilities: &["avatar-video", "talking-photo"],
+            pricing: json!({"usd_per_minute": 1.0}),
+            status: Active,
+        },
+        Seed {
+            id: "tavus-replica",
+            provider: Tavus,
+            modality: Video,
+            provider_model: "tavus-v2",
+            display_name: "Tavus replica video",
+            capabilities: &["avatar-video", "replica"],
+            pricing: json!({"usd_per_minute": 1.0}),
+            status: Active,
+        },
+        Seed {
+            id: "shotstack-render",
+            provider: Shotstack,
+            modality: Render,
+            provider_model: "shotstack-v1",
+            display_name: "Shotstack timeline render",
+            capabilities: &["timeline"],
+            pricing: json!({"usd_per_minute": 0.4}),
+            status: Active,
+        },
+        Seed {
+            id: "pexels",
+            provider: Pexels,
+            modality: Stock,
+            provider_model: "pexels-v1",
+            display_name: "Pexels photos and videos",
+            capabilities: &["photos", "videos"],
+            pricing: json!({}),
+            status: Active,
+        },
+        Seed {
             id: "veo-3.1",
             provider: Gemini,
             modality: Video,
@@ -293,8 +343,25 @@ mod tests {
                 .iter()
                 .filter(|m| m.provider != Provider::Demo)
                 .count(),
-            10
+            15
         );
+        // Every provider molts speaks has a seeded model, so a key is all it takes.
+        for provider in [
+            Provider::Openai,
+            Provider::Anthropic,
+            Provider::Gemini,
+            Provider::Ideogram,
+            Provider::Elevenlabs,
+            Provider::Heygen,
+            Provider::Tavus,
+            Provider::Pexels,
+            Provider::Shotstack,
+        ] {
+            assert!(
+                models.iter().any(|m| m.provider == provider),
+                "no seeded model for {provider:?}"
+            );
+        }
         assert_eq!(
             models
                 .iter()

@@ -399,7 +399,7 @@ fn an_instance_admin_reads_but_cannot_change_tiers_or_model_configs() {
             .admin_list_models(&t.acme, &ModelFilter::default())
             .await
             .expect("models");
-        assert_eq!(models.len(), 16);
+        assert_eq!(models.len(), 21);
 
         let e = expect_err(
             g.admin_create_tier(&t.acme, some_tier("custom")).await,

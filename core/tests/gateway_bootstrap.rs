@@ -22,7 +22,7 @@ fn first_start_seeds_tiers_models_and_default_instance() {
             report.seeded,
             seed::tiers().len() + seed::models().len() + 1
         );
-        assert_eq!(report.seeded, 3 + 16 + 1);
+        assert_eq!(report.seeded, 3 + 21 + 1);
 
         let stores = gateway.stores();
         let tiers: Vec<String> = stores
@@ -39,7 +39,7 @@ fn first_start_seeds_tiers_models_and_default_instance() {
             .list_models(&ModelFilter::default())
             .await
             .expect("models");
-        assert_eq!(models.len(), 16);
+        assert_eq!(models.len(), 21);
         assert!(models.iter().all(|m| m.enabled));
         assert!(models.iter().all(|m| m.created_at == common::start_time()));
 
@@ -156,7 +156,7 @@ fn a_chosen_token_becomes_an_operator_key_once() {
         let (gateway, _store, _clock) = unbooted(GatewayConfig::default(), common::start_time());
         let report = gateway.bootstrap(Some(CHOSEN)).await.expect("bootstrap");
         assert_eq!(report.generated_admin_token, None);
-        assert_eq!(report.seeded, 20);
+        assert_eq!(report.seeded, 25);
 
         let admin = gateway.authenticate_admin(CHOSEN).await.expect("auth");
         assert_eq!(admin.scope, AdminScope::Operator);

@@ -78,13 +78,16 @@ fn an_agent_lists_every_enabled_model_or_one_modality() {
             .list_models_for(&principal, None)
             .await
             .expect("list");
-        assert_eq!(all.len(), 16);
+        assert_eq!(all.len(), 21);
         let video = h
             .gateway
             .list_models_for(&principal, Some(Modality::Video))
             .await
             .expect("list");
-        assert_eq!(ids(&video), ["demo-video", "veo-3.1"]);
+        assert_eq!(
+            ids(&video),
+            ["demo-video", "heygen-avatar", "tavus-replica", "veo-3.1"]
+        );
         assert!(video.iter().all(|m| m.modality == Modality::Video));
     });
 }

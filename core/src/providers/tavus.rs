@@ -201,6 +201,7 @@ impl ProviderAdapter for TavusAdapter {
                     replica
                         .error_message
                         .as_deref()
+                        .filter(|m| !m.trim().is_empty())
                         .unwrap_or("the replica could not be trained"),
                     call.credentials.api_key.as_deref(),
                 ),

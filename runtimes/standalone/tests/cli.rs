@@ -132,8 +132,8 @@ fn migrate_and_admin_commands_work_on_the_database() -> Result<(), String> {
     ])?;
     let count = models.as_array().map_or(0, Vec::len);
     assert_eq!(
-        count, 5,
-        "seeded image models: dall-e-3, dall-e-2, ideogram-v2, nano-banana, demo-image"
+        count, 6,
+        "seeded image models: dall-e-3, dall-e-2, ideogram-v2, ideogram-v3, nano-banana, demo-image"
     );
 
     let key = run_cli(&[
