@@ -163,17 +163,26 @@ pub(crate) fn seed_of(text: &str) -> u64 {
     u64::from_le_bytes(bytes)
 }
 
+/// The seeded `demo-video` config and empty credentials, for calling the adapter in tests.
+#[cfg(test)]
+fn demo_video_call() -> Result<(
+    molts_core::domain::ModelConfig,
+    molts_core::providers::Credentials,
+)> {
+    let model = molts_core::seed::models()
+        .into_iter()
+        .find(|m| m.id == "demo-video")
+        .ok_or_else(|| molts_core::Error::internal("no demo-video model"))?;
+    Ok((model, molts_core::providers::Credentials::default()))
+}
+
 #[cfg(test)]
 mod personas {
     use super::*;
 
     #[test]
     fn a_persona_is_ready_at_once_and_follows_its_source() -> Result<()> {
-        let model = molts_core::seed::models()
-            .into_iter()
-            .find(|m| m.id == "demo-video")
-            .ok_or_else(|| molts_core::Error::internal("no demo-video model"))?;
-        let credentials = molts_core::providers::Credentials::default();
+        let (model, credentials) = demo_video_call()?;
         let call = Call {
             model: &model,
             credentials: &credentials,
@@ -213,11 +222,7 @@ mod without_video {
 
     #[test]
     fn videos_and_renders_are_refused_clearly() -> Result<()> {
-        let model = molts_core::seed::models()
-            .into_iter()
-            .find(|m| m.id == "demo-video")
-            .ok_or_else(|| molts_core::Error::internal("no demo-video model"))?;
-        let credentials = molts_core::providers::Credentials::default();
+        let (model, credentials) = demo_video_call()?;
         let call = Call {
             model: &model,
             credentials: &credentials,
