@@ -16,14 +16,14 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
 }
 
-/// The host's wall clock. Native targets only: on `wasm32-unknown-unknown` `std::time` panics, so
-/// the Workers runtime supplies its own clock.
+/// The host's wall clock: the OS clock natively, JavaScript's `Date.now()` on
+/// `wasm32-unknown-unknown` (Workers, browsers), where `std::time` would panic.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        Timestamp::from(std::time::SystemTime::now())
+        chrono::Utc::now()
     }
 }
 

@@ -75,6 +75,30 @@ pub fn sqlite_sql() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Where the D1 migration files live, relative to the workspace root.
+pub const D1_MIGRATIONS_DIR: &str = "runtimes/cloudflare/migrations";
+
+/// Every migration as a Cloudflare D1 migration file: `(file name, contents)`, oldest first.
+/// Names are `NNNN_<migration name>.sql` (wrangler applies them in that order and records them in
+/// its `d1_migrations` table); contents are [`sqlite_sql`]'s under a header saying where they come
+/// from. The files in [`D1_MIGRATIONS_DIR`] are written from this and a test fails if they differ
+/// (`MOLTS_WRITE_D1_MIGRATIONS=1 cargo test -p molts-migrations --test d1_files` rewrites them).
+pub fn d1_migration_files() -> Vec<(String, String)> {
+    sqlite_sql()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, sql))| {
+            let file = format!("{:04}_{name}.sql", i + 1);
+            let text = format!(
+                "-- Generated from the molts-migrations crate (migration {name}); do not edit.\n\
+                 -- Regenerate: MOLTS_WRITE_D1_MIGRATIONS=1 cargo test -p molts-migrations --test d1_files\n\
+                 {sql}"
+            );
+            (file, text)
+        })
+        .collect()
+}
+
 /// Runs [`STEPS`] through sea-orm-migration's bookkeeping (`seaql_migrations`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Migrator;

@@ -67,6 +67,7 @@ pub(crate) fn unique(prefix: &str) -> String {
 
 /// A timestamp with whole milliseconds (what every store keeps).
 pub(crate) fn now_ms() -> crate::Timestamp {
-    let now = crate::Timestamp::from(std::time::SystemTime::now());
+    // `Utc::now()`, not `SystemTime`: the suite also runs inside workerd (wasm32).
+    let now = chrono::Utc::now();
     chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }

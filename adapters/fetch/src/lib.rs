@@ -1,0 +1,151 @@
+//! molts-fetch: the `HttpClient` port over the Cloudflare Workers fetch API, and a `Sleeper` over
+//! the Workers timer (`setTimeout`), for retry backoff.
+//!
+//! The port's contract, kept as on the native client (molts-reqwest): any status is a successful
+//! `send`; a failed fetch or a timeout is `Unavailable` without the URL (keys travel in queries);
+//! redirects are never followed (`redirect: "manual"`); the body streams; the timeout covers the
+//! response head and then each pause between body chunks. A timed-out fetch is aborted, so the
+//! Workers runtime stops waiting for it too.
+//!
+//! Workers' JS values are not `Send`, but core's ports are `Send` (native runtimes need it). A
+//! Worker runs on one thread, so the futures and streams here are made `Send` with
+//! `worker::send` wrappers at this boundary; core's traits stay as they are.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::future::{Either, select};
+use molts_core::ports::{ByteStream, HttpRequest, HttpResponse, RequestOptions};
+use molts_core::providers::Sleeper;
+use molts_core::{Error, Result};
+use worker::send::{SendFuture, SendWrapper};
+use worker::{AbortController, Delay, Fetch, Headers, Method, RequestInit, RequestRedirect};
+
+/// `HttpClient` over the global `fetch`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FetchHttpClient;
+
+impl FetchHttpClient {
+    /// A client; it holds nothing (the Workers runtime pools connections itself).
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+fn unreachable_provider() -> Error {
+    Error::unavailable("could not connect to the provider").with_code("upstream_unreachable")
+}
+
+fn timed_out(what: &str, timeout: Duration) -> Error {
+    Error::unavailable(format!(
+        "the provider {what} within {} ms",
+        timeout.as_millis()
+    ))
+    .with_code("upstream_timeout")
+}
+
+/// The request as a Workers `Request`: method, headers and body as given, redirects manual.
+fn to_worker_request(request: HttpRequest) -> Result<worker::Request> {
+    let built = || Error::internal("the outbound request could not be built");
+    let (parts, body) = request.into_parts();
+    let headers = Headers::new();
+    for (name, value) in &parts.headers {
+        let value = value.to_str().map_err(|_| built())?;
+        headers.append(name.as_str(), value).map_err(|_| built())?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(Method::from(parts.method.as_str().to_owned()))
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual);
+    if !body.is_empty() {
+        init.with_body(Some(js_sys::Uint8Array::from(body.as_ref()).into()));
+    }
+    worker::Request::new_with_init(&parts.uri.to_string(), &init).map_err(|_| built())
+}
+
+/// Sends without the `Send` bound; [`FetchHttpClient::send`] wraps it.
+async fn send_local(request: HttpRequest, options: RequestOptions) -> Result<HttpResponse> {
+    let request = to_worker_request(request)?;
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let fetch = Fetch::Request(request);
+    let sent = Box::pin(fetch.send_with_signal(&signal));
+    let mut response = match select(sent, Delay::from(options.timeout)).await {
+        Either::Left((Ok(response), _)) => response,
+        Either::Left((Err(_), _)) => return Err(unreachable_provider()),
+        Either::Right(_) => {
+            controller.abort();
+            return Err(timed_out("did not answer", options.timeout));
+        }
+    };
+    let mut builder = http::Response::builder().status(response.status_code());
+    for (name, value) in response.headers().entries() {
+        builder = builder.header(name, value);
+    }
+    // A body-less response (204, HEAD) has no stream: an empty body then.
+    let body = match response.stream() {
+        Ok(stream) => idle_limited(stream, options.timeout),
+        Err(_) => futures::stream::empty().boxed(),
+    };
+    builder.body(body).map_err(|e| {
+        Error::internal("the provider's response could not be represented").with_source(e)
+    })
+}
+
+/// The body as a `Send` `ByteStream` that fails with `Unavailable` (and ends) when no chunk
+/// arrives for `idle`: a provider stalling mid-stream must not hold a request, and its quota
+/// hold, forever.
+fn idle_limited(stream: worker::ByteStream, idle: Duration) -> ByteStream {
+    let state = Some(SendWrapper::new(stream));
+    futures::stream::unfold(state, move |state| async move {
+        let mut body = state?;
+        let next = SendFuture::new(async {
+            match select(body.next(), Delay::from(idle)).await {
+                Either::Left((Some(Ok(chunk)), _)) => Some(Ok(Bytes::from(chunk))),
+                Either::Left((Some(Err(_)), _)) => Some(Err(Error::unavailable(
+                    "the provider's response was cut off",
+                )
+                .with_code("upstream_broken_body"))),
+                Either::Left((None, _)) => None,
+                Either::Right(_) => Some(Err(timed_out("sent nothing mid-response", idle))),
+            }
+        })
+        .await;
+        match next {
+            Some(Ok(chunk)) => Some((Ok(chunk), Some(body))),
+            Some(Err(e)) => Some((Err(e), None)),
+            None => None,
+        }
+    })
+    .boxed()
+}
+
+#[async_trait]
+impl molts_core::HttpClient for FetchHttpClient {
+    async fn send(&self, request: HttpRequest, options: RequestOptions) -> Result<HttpResponse> {
+        SendFuture::new(send_local(request, options)).await
+    }
+}
+
+/// `Sleeper` over the Workers timer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkerSleeper;
+
+#[async_trait]
+impl Sleeper for WorkerSleeper {
+    async fn sleep(&self, duration: Duration) {
+        SendFuture::new(Delay::from(duration)).await;
+    }
+}
+
+/// Every HTTP provider over fetch with the Workers timer for retry backoff, keys and base URLs
+/// read through `env` under their usual names: the Workers counterpart of
+/// `molts_reqwest::native_providers`.
+pub fn worker_providers(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> molts_core::providers::ProviderRegistry {
+    molts_core::providers::http_registry(std::sync::Arc::new(FetchHttpClient), env)
+        .with_sleeper(std::sync::Arc::new(WorkerSleeper))
+}

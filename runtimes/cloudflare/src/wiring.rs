@@ -1,0 +1,67 @@
+//! An isolate's start: settings from the environment, the adapters over the bindings, the core
+//! `Gateway` and its bootstrap. Done once per isolate, on its first event, and kept for the
+//! isolate's life (Workers reuse an isolate for many requests).
+//!
+//! Bindings (names in wrangler.toml): `DB` (D1), `RATE_LIMITER` (the Durable Object namespace).
+
+use std::sync::Arc;
+
+use molts_core::domain::Provider;
+use molts_core::sealed::SecretBox;
+use molts_core::{Gateway, GatewayConfig, Ports, SystemClock, SystemIds};
+use molts_d1::D1Store;
+use molts_demo::DemoProvider;
+use molts_durable_limiter::DurableRateLimiter;
+use worker::Env;
+
+use crate::config::Settings;
+
+/// A setting or secret by name (`[vars]` and `wrangler secret put` both land in the env).
+pub(crate) fn lookup(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .map(|v| v.to_string())
+        .or_else(|_| env.secret(name).map(|s| s.to_string()))
+        .ok()
+}
+
+/// Builds and bootstraps the gateway over the Worker's bindings.
+pub(crate) async fn gateway(env: &Env) -> Result<(Gateway, Settings), String> {
+    let settings = Settings::from_lookup(|name| lookup(env, name))?;
+    let db = env
+        .d1("DB")
+        .map_err(|e| format!("the D1 binding `DB` is missing from wrangler.toml: {e}"))?;
+    let limiter = env.durable_object("RATE_LIMITER").map_err(|e| {
+        format!("the Durable Object binding `RATE_LIMITER` is missing from wrangler.toml: {e}")
+    })?;
+    let ports = Ports {
+        stores: D1Store::new(db).into_stores(),
+        // chrono reads `Date.now()` on wasm32, so the system clock is the Worker's clock.
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(SystemIds),
+        rate_limiter: Arc::new(DurableRateLimiter::new(limiter)),
+    };
+    let config = GatewayConfig {
+        default_instance: settings.default_instance.clone(),
+        ..GatewayConfig::default()
+    };
+    let mut registry = molts_fetch::worker_providers(&|name| lookup(env, name));
+    if settings.demo_providers {
+        registry = registry.with_adapter(Provider::Demo, Arc::new(DemoProvider));
+    }
+    let mut gateway = Gateway::new(ports, config).with_providers(registry);
+    if let Some(text) = &settings.secret_key {
+        let secret_box =
+            SecretBox::from_text(text).map_err(|e| format!("MOLTS_SECRET_KEY: {}", e.message()))?;
+        gateway = gateway.with_secret_box(secret_box);
+    }
+    let report = gateway
+        .bootstrap(Some(&settings.admin_token))
+        .await
+        .map_err(|e| format!("bootstrap failed: {e}"))?;
+    if report.admin_token_revoked {
+        worker::console_warn!(
+            "MOLTS_ADMIN_TOKEN was revoked by an admin and stays revoked; choose a new one"
+        );
+    }
+    Ok((gateway, settings))
+}
