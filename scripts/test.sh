@@ -5,9 +5,10 @@
 # packages; cargo-lambda from PyPI into ~/.cache/molts/cargo-lambda-venv), keeps build output
 # outside the clone (CARGO_TARGET_DIR, default ~/.cache/molts/target) so later runs are fast, and
 # never skips a database or emulator test silently: with CI=true a missing PostgreSQL,
-# cargo-lambda or moto (the local S3 server of scripts/s3-tests.sh, in ~/.cache/molts/venvs/moto)
-# is a failure. Ends with the official OpenAI SDKs against the molts binary
-# (scripts/sdk-tests.sh; its Python venv and npm packages live in ~/.cache/molts).
+# cargo-lambda, moto (the local S3 server of scripts/s3-tests.sh, in ~/.cache/molts/venvs/moto)
+# or Workers toolchain (worker-build, wasm-bindgen-cli, wrangler; ~/.cache/molts/tools, see
+# scripts/lib/workers-tools.sh) is a failure. Ends with the official OpenAI SDKs against the molts
+# binary (scripts/sdk-tests.sh; its Python venv and npm packages live in ~/.cache/molts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,6 +72,10 @@ step "molts-core (and molts-demo without its native encoder) build for wasm32-un
 cargo build -p molts-core --target wasm32-unknown-unknown --locked
 cargo build -p molts-demo --no-default-features --target wasm32-unknown-unknown --locked
 
+step "the Workers crates: clippy for wasm32-unknown-unknown (warnings denied)"
+cargo clippy --locked --target wasm32-unknown-unknown --all-features -p molts-d1 -p molts-r2 \
+  -p molts-fetch -p molts-durable-limiter -p molts-cloudflare -- -D warnings
+
 step "molts-core depends on no runtime crate"
 forbidden='^(tokio|mio|hyper|axum|reqwest|sea-orm|sqlx|sqlx-core|worker|lambda_http|lambda_runtime|object_store)$'
 found=$(cargo tree -p molts-core -e normal --target all --prefix none --locked | awk '{print $1}' | sort -u | grep -E "$forbidden" || true)
@@ -85,6 +90,9 @@ step "the blob store contract and presigned URLs on a real S3 API (moto on loopb
 
 step "conformance vs molts on AWS Lambda (cargo lambda watch, PostgreSQL)"
 ./scripts/lambda-conformance.sh
+
+step "conformance vs molts on Cloudflare Workers (wrangler dev: workerd, local D1, R2, Durable Objects)"
+./scripts/workers-conformance.sh
 
 step "the official OpenAI SDKs (Python and JavaScript) against the molts binary"
 ./scripts/sdk-tests.sh
