@@ -3,12 +3,15 @@
 //! - `put` reads the body, hashes it (SHA-256) and writes the object in one R2 `put`, which is
 //!   atomic: a reader sees the old object or the whole new one. The content type is the object's
 //!   HTTP metadata and the hash a custom metadata field (`sha256`), so `get` returns both.
-//! - `get` of a missing key is `NotFound`; a range starting past the end is `Invalid`.
+//! - `get` of a missing key is `NotFound`; a range past the end is clamped, one starting at or
+//!   past it (or empty) is `Invalid`; bad keys and content types are `Invalid` (`checks.rs`).
 //! - `signed_url` is `None`: a bucket binding cannot sign (presigning needs R2's S3 API
 //!   credentials), so molts serves the bytes itself.
 //!
 //! R2's JS objects are not `Send`; as in molts-fetch, futures and streams are wrapped at this
 //! boundary (`worker::send`), never by loosening core's trait.
+
+mod checks;
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -78,6 +81,10 @@ impl R2BlobStore {
         content_type: &str,
         mut body: ByteStream,
     ) -> Result<BlobMeta> {
+        checks::check_key(key)?;
+        checks::check_content_type(content_type)?;
+        // Read whole before writing: a body that fails part-way then stores nothing, and R2's
+        // single put needs the length up front anyway.
         let mut data = Vec::new();
         while let Some(chunk) = body.next().await {
             data.extend_from_slice(&chunk?);
@@ -104,6 +111,7 @@ impl R2BlobStore {
     }
 
     async fn get_local(&self, key: &str, range: Option<Range<u64>>) -> Result<BlobObject> {
+        checks::check_key(key)?;
         let not_found = || Error::not_found("file", key);
         let Some(range) = range else {
             let object = self
@@ -134,23 +142,13 @@ impl R2BlobStore {
             .await
             .map_err(|e| r2_error("reading from R2 failed", &e))?
             .ok_or_else(not_found)?;
-        let size = head.size();
-        if range.start >= size || range.end <= range.start {
-            return Err(Error::invalid(
-                "range",
-                format!(
-                    "the range {}-{} is outside the file's {size} bytes",
-                    range.start, range.end
-                ),
-            ));
-        }
-        let end = range.end.min(size);
+        let served = checks::served(&range, head.size())?;
         let object = self
             .bucket
             .get(key)
             .range(worker::Range::OffsetWithLength {
-                offset: range.start,
-                length: end - range.start,
+                offset: served.start,
+                length: served.end - served.start,
             })
             .execute()
             .await
@@ -167,7 +165,7 @@ impl R2BlobStore {
         Ok(BlobObject {
             meta,
             body,
-            range: Some(range.start..end),
+            range: Some(served),
         })
     }
 }
@@ -183,6 +181,7 @@ impl BlobStore for R2BlobStore {
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
+        checks::check_key(key)?;
         SendFuture::new(self.bucket.delete(key))
             .await
             .map_err(|e| r2_error("deleting from R2 failed", &e))

@@ -1,6 +1,6 @@
 //! Test-only routes (cargo feature `contract-tests`, never in a deploy): the store contract
-//! suite (`molts_core::testkit`) against the real D1 binding, a round trip through the real R2
-//! binding, and a concurrency check of the Durable Object limiter, each run inside workerd and
+//! suites (`molts_core::testkit`: the stores against the real D1 binding, the blob contract
+//! against the real R2 binding) and a concurrency check of the Durable Object limiter, each run inside workerd and
 //! answered as `{"name","ok","error"}`. scripts/workers-conformance.sh calls them under
 //! `wrangler dev`. A failed assertion in the suite panics, which fails the request: the script
 //! counts anything but `"ok":true` as a failure.
@@ -10,11 +10,9 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
-use molts_core::ports::{BlobStore, RateLimiter};
+use molts_core::ports::RateLimiter;
 use molts_core::{Error, Ids, Result, Stores, SystemIds, testkit};
 
-use self::bytes_of::chunks;
 use molts_d1::D1Store;
 use molts_durable_limiter::DurableRateLimiter;
 use molts_r2::R2BlobStore;
@@ -37,7 +35,13 @@ pub(crate) const CHECKS: &[&str] = &[
     "quota_ledger",
     "quota_expiry",
     "quota_concurrent_exactness",
-    "r2_blobs",
+    "blob_round_trip",
+    "blob_ranges",
+    "blob_missing_and_delete",
+    "blob_keys",
+    "blob_overwrite",
+    "blob_failed_put",
+    "blob_large",
     "limiter_exactness",
 ];
 
@@ -61,6 +65,13 @@ async fn run(name: &str, env: &Env) -> Result<()> {
         })?;
         Ok(D1Store::new(db).into_stores())
     };
+    let blobs = || -> Result<R2BlobStore> {
+        let bucket = env.bucket("BLOBS").map_err(|e| {
+            Error::internal("no R2 binding `BLOBS`")
+                .with_source(std::io::Error::other(e.to_string()))
+        })?;
+        Ok(R2BlobStore::new(bucket))
+    };
     match name {
         "instances" => testkit::instances(&stores()?).await,
         "projects" => testkit::projects(&stores()?).await,
@@ -75,7 +86,13 @@ async fn run(name: &str, env: &Env) -> Result<()> {
         "quota_concurrent_exactness" => {
             testkit::quota_concurrent_exactness(&stores()?, 200, 10).await
         }
-        "r2_blobs" => r2_blobs(env).await,
+        "blob_round_trip" => testkit::blob_round_trip(&blobs()?).await,
+        "blob_ranges" => testkit::blob_ranges(&blobs()?).await,
+        "blob_missing_and_delete" => testkit::blob_missing_and_delete(&blobs()?).await,
+        "blob_keys" => testkit::blob_keys(&blobs()?).await,
+        "blob_overwrite" => testkit::blob_overwrite(&blobs()?).await,
+        "blob_failed_put" => testkit::blob_failed_put(&blobs()?).await,
+        "blob_large" => testkit::blob_large(&blobs()?).await,
         "limiter_exactness" => limiter_exactness(env).await,
         other => Err(Error::not_found("check", other)),
     }
@@ -87,84 +104,6 @@ fn check(ok: bool, what: &str) -> Result<()> {
     } else {
         Err(Error::internal(format!("check failed: {what}")))
     }
-}
-
-mod bytes_of {
-    //! Bodies for the blob check.
-    use bytes::Bytes;
-    use futures::StreamExt;
-    use molts_core::ports::ByteStream;
-
-    /// `data` as a stream of `n`-byte chunks, as an upload arrives.
-    pub(super) fn chunks(data: &[u8], n: usize) -> ByteStream {
-        let parts: Vec<molts_core::Result<Bytes>> = data
-            .chunks(n)
-            .map(|c| Ok(Bytes::copy_from_slice(c)))
-            .collect();
-        futures::stream::iter(parts).boxed()
-    }
-}
-
-async fn collect(mut body: molts_core::ports::ByteStream) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    while let Some(chunk) = body.next().await {
-        out.extend_from_slice(&chunk?);
-    }
-    Ok(out)
-}
-
-/// Put (streamed in chunks), get whole and by range, an out-of-range read, overwrite, delete.
-async fn r2_blobs(env: &Env) -> Result<()> {
-    let bucket = env.bucket("BLOBS").map_err(|e| {
-        Error::internal("no R2 binding `BLOBS`").with_source(std::io::Error::other(e.to_string()))
-    })?;
-    let store = R2BlobStore::new(bucket);
-    let key = SystemIds.id("blob");
-    let data: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
-    let meta = store.put(&key, "video/mp4", chunks(&data, 8192)).await?;
-    check(meta.size == 70_000, "size of what was put")?;
-    check(meta.content_type == "video/mp4", "content type")?;
-    // SHA-256 of the bytes, computed independently of the adapter.
-    let expected = {
-        use sha2::{Digest, Sha256};
-        hex::encode(Sha256::digest(&data))
-    };
-    check(meta.sha256 == expected, "sha256 on put")?;
-    let whole = store.get(&key, None).await?;
-    check(whole.meta == meta, "metadata read back")?;
-    check(collect(whole.body).await? == data, "bytes read back")?;
-    let part = store.get(&key, Some(100..1100)).await?;
-    check(part.range == Some(100..1100), "range served")?;
-    check(part.meta.size == 70_000, "size is the whole object's")?;
-    check(collect(part.body).await? == data[100..1100], "range bytes")?;
-    let past = store.get(&key, Some(70_000..70_010)).await;
-    check(
-        matches!(&past, Err(e) if e.kind() == molts_core::ErrorKind::Invalid),
-        "a range past the end is Invalid",
-    )?;
-    store
-        .put(&key, "text/plain", chunks(b"replaced", 3))
-        .await?;
-    let replaced = store.get(&key, None).await?;
-    check(
-        replaced.meta.content_type == "text/plain",
-        "overwrite content type",
-    )?;
-    check(
-        collect(replaced.body).await? == b"replaced",
-        "overwrite bytes",
-    )?;
-    check(
-        store.signed_url(&key, Duration::from_secs(60)).await? == None,
-        "no signed URLs",
-    )?;
-    store.delete(&key).await?;
-    store.delete(&key).await?;
-    let gone = store.get(&key, None).await;
-    check(
-        matches!(&gone, Err(e) if e.kind() == molts_core::ErrorKind::NotFound),
-        "a deleted object is NotFound",
-    )
 }
 
 /// 50 concurrent hits on a fresh key with limit 10: exactly 10 allowed, then refusals.

@@ -2,7 +2,8 @@
 //! `Gateway` and its bootstrap. Done once per isolate, on its first event, and kept for the
 //! isolate's life (Workers reuse an isolate for many requests).
 //!
-//! Bindings (names in wrangler.toml): `DB` (D1), `RATE_LIMITER` (the Durable Object namespace).
+//! Bindings (names in wrangler.toml): `DB` (D1), `BLOBS` (R2), `RATE_LIMITER` (the Durable Object
+//! namespace).
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use molts_core::{Gateway, GatewayConfig, Ports, SystemClock, SystemIds};
 use molts_d1::D1Store;
 use molts_demo::DemoProvider;
 use molts_durable_limiter::DurableRateLimiter;
+use molts_r2::R2BlobStore;
 use worker::Env;
 
 use crate::config::Settings;
@@ -30,6 +32,9 @@ pub(crate) async fn gateway(env: &Env) -> Result<(Gateway, Settings), String> {
     let db = env
         .d1("DB")
         .map_err(|e| format!("the D1 binding `DB` is missing from wrangler.toml: {e}"))?;
+    let bucket = env
+        .bucket("BLOBS")
+        .map_err(|e| format!("the R2 binding `BLOBS` is missing from wrangler.toml: {e}"))?;
     let limiter = env.durable_object("RATE_LIMITER").map_err(|e| {
         format!("the Durable Object binding `RATE_LIMITER` is missing from wrangler.toml: {e}")
     })?;
@@ -48,7 +53,9 @@ pub(crate) async fn gateway(env: &Env) -> Result<(Gateway, Settings), String> {
     if settings.demo_providers {
         registry = registry.with_adapter(Provider::Demo, Arc::new(DemoProvider));
     }
-    let mut gateway = Gateway::new(ports, config).with_providers(registry);
+    let mut gateway = Gateway::new(ports, config)
+        .with_providers(registry)
+        .with_blobs(Arc::new(R2BlobStore::new(bucket)));
     if let Some(text) = &settings.secret_key {
         let secret_box =
             SecretBox::from_text(text).map_err(|e| format!("MOLTS_SECRET_KEY: {}", e.message()))?;
