@@ -160,7 +160,7 @@ mod tests {
     #[test]
     fn counts_up_to_the_limit_then_refuses_without_counting() {
         let mut w = Window::default();
-        let t = 1_800_000_000_000;
+        let t = 1_800_000_012_345;
         let answers: Vec<Decision> = (0..4).map(|_| decide(&mut w, hit(3, t))).collect();
         assert_eq!(
             answers.iter().map(|d| d.allowed).collect::<Vec<_>>(),
@@ -177,8 +177,9 @@ mod tests {
     #[test]
     fn windows_are_aligned_to_the_epoch_and_reset() {
         let mut w = Window::default();
-        // The last millisecond of one window, then the first of the next.
-        let edge = 1_800_000_000_000 - 1_800_000_000_000 % 60_000 + 59_999;
+        // The last millisecond of one window, then the first of the next (1.8e12 is a multiple
+        // of 60 000).
+        let edge = 1_800_000_000_000 + 59_999;
         assert!(decide(&mut w, hit(1, edge)).allowed);
         let refused = decide(&mut w, hit(1, edge));
         assert!(!refused.allowed);
