@@ -104,14 +104,22 @@ say "starting wrangler dev on $BASE"
   cd "$WORKER_DIR"
   export MOLTS_WORKER_BUILD=true
   exec setsid "$WRANGLER" dev --local --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" \
-    --test-scheduled --show-interactive-dev-session=false --log-level info "${vars[@]}"
+    --test-scheduled --show-interactive-dev-session=false "${vars[@]}"
 ) >"$WORK/wrangler.log" 2>&1 &
 WRANGLER_PID=$!
+# Ready means: answering, and past the rebuild wrangler always runs once its file watcher is up
+# (it logs "The file src changed, restarting build..." and then reloads the Worker; a request
+# during that reload gets wrangler's own 503). So wait for that line and for a "Ready on" or
+# "updated and ready" after it.
+settled() {
+  awk '/restarting build/ { r = NR } /Ready on|updated and ready/ { if (r && NR > r) ok = 1 }
+       END { exit ok ? 0 : 1 }' "$WORK/wrangler.log"
+}
 ready=""
 started=$(date +%s%N)
 for _ in $(seq 1 600); do
   kill -0 "$WRANGLER_PID" 2>/dev/null || break
-  if [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/health" 2>/dev/null)" = 200 ]; then
+  if settled && [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/health" 2>/dev/null)" = 200 ]; then
     ready=1; break
   fi
   sleep 0.2
@@ -119,7 +127,7 @@ done
 if [ -z "$ready" ]; then
   say "wrangler dev did not answer; its log:"; cat "$WORK/wrangler.log"; exit 1
 fi
-say "ready in $(( ($(date +%s%N) - started) / 1000000 )) ms (wrangler start, first request and bootstrap)"
+say "ready in $(( ($(date +%s%N) - started) / 1000000 )) ms (wrangler start and reload, first request, bootstrap)"
 
 # The conformance suite, exactly as against the standalone binary.
 suite=0
