@@ -91,7 +91,9 @@ grep -q "0001_m20261124_000001_initial.sql" "$WORK/migrations.log" && pass "d1 m
 FAKES_PID=$!
 for _ in $(seq 1 100); do grep -q '^OPENAI_BASE_URL=' "$WORK/fakes.out" 2>/dev/null && break; sleep 0.1; done
 grep -q '^OPENAI_BASE_URL=' "$WORK/fakes.out" || { cat "$WORK/fakes.out"; say "FAILED: molts-fakes"; exit 1; }
-vars=(--var "MOLTS_ADMIN_TOKEN:$ADMIN_TOKEN" --var "MOLTS_SECRET_KEY:$(printf '7f%.0s' $(seq 1 32))")
+# OPENAI_TIMEOUT_SECONDS=2 lets the timeout check below see fetch give up on a stalled provider.
+vars=(--var "MOLTS_ADMIN_TOKEN:$ADMIN_TOKEN" --var "MOLTS_SECRET_KEY:$(printf '7f%.0s' $(seq 1 32))"
+  --var "OPENAI_TIMEOUT_SECONDS:2")
 while IFS= read -r line; do
   vars+=(--var "${line%%=*}:${line#*=}")
 done < <(grep -E '^[A-Z_]+=' "$WORK/fakes.out")
@@ -128,6 +130,11 @@ if [ -z "$ready" ]; then
   say "wrangler dev did not answer; its log:"; cat "$WORK/wrangler.log"; exit 1
 fi
 say "ready in $(( ($(date +%s%N) - started) / 1000000 )) ms (wrangler start and reload, first request, bootstrap)"
+# The isolate's first request includes instantiating the Worker and bootstrapping the gateway
+# against D1; figures for docs/BENCHMARKS.md.
+say "first request in the isolate: $(grep -m1 -o 'GET /v1/health 200 OK ([0-9.]*m\?s)' "$WORK/wrangler.log" | grep -o '([^)]*)' || echo '?')"
+warm=$(for _ in $(seq 1 20); do curl -s -o /dev/null -w '%{time_total}\n' "$BASE/v1/health"; done | sort -n | sed -n 10p)
+say "warm GET /v1/health through wrangler dev, median of 20: $(awk -v t="$warm" 'BEGIN { printf "%.1f ms", t * 1000 }')"
 
 # The conformance suite, exactly as against the standalone binary.
 suite=0
@@ -182,6 +189,17 @@ else
     pass "fetch.provider_error_in_the_one_format ($code)"
   else
     fail "fetch.provider_error_in_the_one_format: $code ${body:0:300}"
+  fi
+  # A provider that answers after 20 s: fetch is aborted at the 2 s timeout (retries included,
+  # well under 20 s) and the client gets a 5xx in the one format.
+  t0=$(date +%s)
+  out=$(chat '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"[[fake-fault:delay-ms=20000]]"}]}')
+  took=$(( $(date +%s) - t0 ))
+  body=$(sed '$d' <<<"$out"); code=$(tail -n 1 <<<"$out")
+  if [ "${code:0:1}" = 5 ] && [ "$took" -lt 15 ] && [ -n "$(json 'd["error"]["message"]' <<<"$body" 2>/dev/null)" ]; then
+    pass "fetch.timeout ($code after ${took}s)"
+  else
+    fail "fetch.timeout: $code after ${took}s: ${body:0:300}"
   fi
 fi
 
