@@ -37,7 +37,7 @@ impl InstanceStore for D1Store {
         let sql =
             format!("INSERT INTO instances ({INSTANCE_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)");
         self.db
-            .run(&sql, instance_params(i)?, || {
+            .run(&sql, instance_params(i)?, |_| {
                 format!("instance '{}' already exists", i.id)
             })
             .await?;
@@ -64,7 +64,7 @@ impl InstanceStore for D1Store {
                    created_at = ?7, updated_at = ?8 WHERE id = ?1";
         let changed = self
             .db
-            .run(sql, instance_params(i)?, || "instance conflict".to_owned())
+            .run(sql, instance_params(i)?, |_| "instance conflict".to_owned())
             .await?;
         if changed == 0 {
             return Err(Error::not_found("instance", &i.id));
@@ -75,11 +75,9 @@ impl InstanceStore for D1Store {
     async fn delete_instance(&self, id: &str) -> Result<bool> {
         let changed = self
             .db
-            .run(
-                "DELETE FROM instances WHERE id = ?1",
-                params![id],
-                String::new,
-            )
+            .run("DELETE FROM instances WHERE id = ?1", params![id], |_| {
+                String::new()
+            })
             .await?;
         Ok(changed > 0)
     }
@@ -99,7 +97,7 @@ impl ProjectStore for D1Store {
             ms(p.created_at)
         ];
         self.db
-            .run(&sql, values, || {
+            .run(&sql, values, |_| {
                 format!("project '{}' already exists", p.name)
             })
             .await?;
@@ -134,7 +132,7 @@ impl ProjectStore for D1Store {
                         params: params![id],
                     },
                 ],
-                String::new,
+                |_| String::new(),
             )
             .await?;
         Ok(changed.get(1).copied().unwrap_or(0) > 0)
@@ -168,7 +166,7 @@ impl AgentStore for D1Store {
             "INSERT INTO agents ({AGENT_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
         );
         self.db
-            .run(&sql, agent_params(a), || EMAIL_TAKEN.to_owned())
+            .run(&sql, agent_params(a), |_| EMAIL_TAKEN.to_owned())
             .await?;
         Ok(())
     }
@@ -204,7 +202,7 @@ impl AgentStore for D1Store {
                    created_at = ?10, updated_at = ?11 WHERE id = ?1";
         let changed = self
             .db
-            .run(sql, agent_params(a), || EMAIL_TAKEN.to_owned())
+            .run(sql, agent_params(a), |_| EMAIL_TAKEN.to_owned())
             .await?;
         if changed == 0 {
             return Err(Error::not_found("agent", &a.id));
@@ -227,7 +225,7 @@ impl AgentStore for D1Store {
                         params: params![id],
                     },
                 ],
-                String::new,
+                |_| String::new(),
             )
             .await?;
         Ok(changed.get(1).copied().unwrap_or(0) > 0)

@@ -29,7 +29,7 @@ impl TierStore for D1Store {
     async fn insert_tier(&self, t: &Tier) -> Result<()> {
         let sql = format!("INSERT INTO tiers ({TIER_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7)");
         self.db
-            .run(&sql, tier_params(t)?, || {
+            .run(&sql, tier_params(t)?, |_| {
                 format!("tier '{}' already exists", t.id)
             })
             .await?;
@@ -52,7 +52,7 @@ impl TierStore for D1Store {
                    requests_per_minute = ?5, created_at = ?6, updated_at = ?7 WHERE id = ?1";
         let changed = self
             .db
-            .run(sql, tier_params(t)?, || "tier conflict".to_owned())
+            .run(sql, tier_params(t)?, |_| "tier conflict".to_owned())
             .await?;
         if changed == 0 {
             return Err(Error::not_found("tier", &t.id));
@@ -63,7 +63,9 @@ impl TierStore for D1Store {
     async fn delete_tier(&self, id: &str) -> Result<bool> {
         let changed = self
             .db
-            .run("DELETE FROM tiers WHERE id = ?1", params![id], String::new)
+            .run("DELETE FROM tiers WHERE id = ?1", params![id], |_| {
+                String::new()
+            })
             .await?;
         Ok(changed > 0)
     }
@@ -102,7 +104,7 @@ impl ModelConfigStore for D1Store {
              VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
         );
         self.db
-            .run(&sql, model_params(m)?, || {
+            .run(&sql, model_params(m)?, |_| {
                 format!("model '{}' already exists", m.id)
             })
             .await?;
@@ -139,7 +141,7 @@ impl ModelConfigStore for D1Store {
                    alias = ?13, weight = ?14, created_at = ?15, updated_at = ?16 WHERE id = ?1";
         let changed = self
             .db
-            .run(sql, model_params(m)?, || "model conflict".to_owned())
+            .run(sql, model_params(m)?, |_| "model conflict".to_owned())
             .await?;
         if changed == 0 {
             return Err(Error::not_found("model", &m.id));
@@ -153,7 +155,7 @@ impl ModelConfigStore for D1Store {
             .run(
                 "DELETE FROM model_configs WHERE id = ?1",
                 params![id],
-                String::new,
+                |_| String::new(),
             )
             .await?;
         Ok(changed > 0)

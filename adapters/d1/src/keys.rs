@@ -30,7 +30,7 @@ impl ApiKeyStore for D1Store {
             k.revoked_at.map(ms),
         ];
         self.db
-            .run(&sql, values, || format!("key '{}' already exists", k.id))
+            .run(&sql, values, |_| format!("key '{}' already exists", k.id))
             .await?;
         Ok(())
     }
@@ -58,7 +58,7 @@ impl ApiKeyStore for D1Store {
                 "UPDATE api_keys SET revoked_at = ?3 \
                  WHERE id = ?1 AND agent_id = ?2 AND revoked_at IS NULL",
                 params![key_id, agent_id, ms(at)],
-                String::new,
+                |_| String::new(),
             )
             .await?;
         Ok(changed > 0)
@@ -86,7 +86,7 @@ impl AdminKeyStore for D1Store {
             k.revoked_at.map(ms),
         ];
         self.db
-            .run(&sql, values, || {
+            .run(&sql, values, |_| {
                 format!("admin key '{}' already exists", k.id)
             })
             .await?;
@@ -115,7 +115,7 @@ impl AdminKeyStore for D1Store {
             .run(
                 "UPDATE admin_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                 params![id, ms(at)],
-                String::new,
+                |_| String::new(),
             )
             .await?;
         Ok(changed > 0)
@@ -141,7 +141,7 @@ impl ProviderKeyStore for D1Store {
                     k.base_url.clone(),
                     ms(k.updated_at),
                 ],
-                String::new,
+                |_| String::new(),
             )
             .await?;
         Ok(())
@@ -165,7 +165,7 @@ impl ProviderKeyStore for D1Store {
             .run(
                 "DELETE FROM instance_provider_keys WHERE instance_id = ?1 AND provider = ?2",
                 params![instance_id, provider.as_str()],
-                String::new,
+                |_| String::new(),
             )
             .await?;
         Ok(changed > 0)

@@ -11,11 +11,14 @@
 //! `molts_core::testkit` inside workerd (the `contract-tests` feature of molts-cloudflare).
 
 mod accounts;
+mod artifacts;
 mod catalog;
+mod jobs;
 mod keys;
 mod quota;
 mod rows;
 mod sql;
+mod webhooks;
 
 use std::sync::Arc;
 

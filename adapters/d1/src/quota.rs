@@ -185,7 +185,7 @@ impl D1Store {
                         params: params![id, state.as_str(), charged, ms(at), reserved],
                     },
                 ],
-                String::new,
+                |_| String::new(),
             )
             .await?;
         let reservation = self

@@ -23,15 +23,15 @@ pub(crate) fn ms(at: Timestamp) -> i64 {
     at.timestamp_millis()
 }
 
-fn time(what: &'static str, ms: i64) -> Result<Timestamp> {
+pub(crate) fn time(what: &'static str, ms: i64) -> Result<Timestamp> {
     Timestamp::from_timestamp_millis(ms).ok_or_else(|| corrupt(what, ms))
 }
 
-fn opt_time(what: &'static str, ms: Option<i64>) -> Result<Option<Timestamp>> {
+pub(crate) fn opt_time(what: &'static str, ms: Option<i64>) -> Result<Option<Timestamp>> {
     ms.map(|m| time(what, m)).transpose()
 }
 
-fn count(what: &'static str, n: i64) -> Result<u64> {
+pub(crate) fn count(what: &'static str, n: i64) -> Result<u64> {
     u64::try_from(n).map_err(|_| corrupt(what, n))
 }
 
@@ -40,11 +40,15 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String> {
         .map_err(|e| Error::internal("could not encode a stored value").with_source(e))
 }
 
-fn from_json<T: DeserializeOwned>(what: &'static str, text: &str) -> Result<T> {
+pub(crate) fn from_json<T: DeserializeOwned>(what: &'static str, text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| corrupt(what, e))
 }
 
-fn parsed<T>(what: &'static str, text: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T> {
+pub(crate) fn parsed<T>(
+    what: &'static str,
+    text: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T> {
     parse(text).ok_or_else(|| corrupt(what, format!("'{text}'")))
 }
 

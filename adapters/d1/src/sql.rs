@@ -20,6 +20,7 @@ pub(crate) const MAX_EXACT: i64 = (1 << 53) - 1;
 pub(crate) enum V {
     Null,
     Int(i64),
+    Real(f64),
     Text(String),
 }
 
@@ -30,6 +31,7 @@ impl V {
             // Callers keep integers within MAX_EXACT (see `checked`), so this is exact.
             #[allow(clippy::cast_precision_loss)]
             Self::Int(i) => JsValue::from_f64(*i as f64),
+            Self::Real(f) => JsValue::from_f64(*f),
             Self::Text(s) => JsValue::from_str(s),
         }
     }
@@ -53,6 +55,11 @@ impl From<String> for V {
 impl From<i64> for V {
     fn from(i: i64) -> Self {
         Self::Int(i)
+    }
+}
+impl From<f64> for V {
+    fn from(f: f64) -> Self {
+        Self::Real(f)
     }
 }
 impl From<bool> for V {
@@ -87,15 +94,16 @@ pub(crate) struct Stmt {
     pub(crate) params: Vec<V>,
 }
 
-/// Maps a D1 failure: a unique-constraint violation is `Conflict` with `conflict`'s message;
-/// anything else `Internal`, the cause kept for logs only.
-fn d1_error(error: &worker::Error, conflict: Option<&dyn Fn() -> String>) -> Error {
+/// Maps a D1 failure: a unique-constraint violation is `Conflict` with the message `conflict`
+/// makes from D1's text (which names the clashing columns); anything else `Internal`, the cause
+/// kept for logs only.
+fn d1_error(error: &worker::Error, conflict: Option<&dyn Fn(&str) -> String>) -> Error {
     text_error(error.to_string(), conflict)
 }
 
-fn text_error(text: String, conflict: Option<&dyn Fn() -> String>) -> Error {
+fn text_error(text: String, conflict: Option<&dyn Fn(&str) -> String>) -> Error {
     if let (true, Some(message)) = (text.contains("UNIQUE constraint failed"), conflict) {
-        return Error::conflict(message());
+        return Error::conflict(message(&text));
     }
     // workerd's words for a D1 it could not reach; a retry may succeed.
     if text.contains("Network connection lost") || text.contains("D1_ERROR: timeout") {
@@ -151,7 +159,7 @@ impl Db {
         &self,
         sql: &str,
         params: Vec<V>,
-        conflict: impl Fn() -> String,
+        conflict: impl Fn(&str) -> String,
     ) -> Result<usize> {
         SendFuture::new(async move {
             let stmt = self
@@ -172,7 +180,7 @@ impl Db {
     pub(crate) async fn batch(
         &self,
         stmts: Vec<Stmt>,
-        conflict: impl Fn() -> String,
+        conflict: impl Fn(&str) -> String,
     ) -> Result<Vec<usize>> {
         self.try_batch(stmts)
             .await?

@@ -35,6 +35,19 @@ pub(crate) const CHECKS: &[&str] = &[
     "quota_ledger",
     "quota_expiry",
     "quota_concurrent_exactness",
+    "jobs",
+    "jobs_idempotency",
+    "jobs_idempotency_race",
+    "jobs_listing",
+    "jobs_compare_and_swap",
+    "jobs_concurrent_updates",
+    "jobs_due",
+    "artifacts",
+    "artifacts_concurrent_versions",
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "webhook_deliveries_concurrent",
+    "webhook_deliveries_due",
     "blob_round_trip",
     "blob_ranges",
     "blob_missing_and_delete",
@@ -86,6 +99,23 @@ async fn run(name: &str, env: &Env) -> Result<()> {
         "quota_concurrent_exactness" => {
             testkit::quota_concurrent_exactness(&stores()?, 200, 10).await
         }
+        "jobs" => testkit::jobs(&stores()?).await,
+        "jobs_idempotency" => testkit::jobs_idempotency(&stores()?).await,
+        "jobs_idempotency_race" => testkit::jobs_idempotency_race(&stores()?, 20).await,
+        "jobs_listing" => testkit::jobs_listing(&stores()?).await,
+        "jobs_compare_and_swap" => testkit::jobs_compare_and_swap(&stores()?).await,
+        "jobs_concurrent_updates" => testkit::jobs_concurrent_updates(&stores()?, 20).await,
+        "jobs_due" => testkit::jobs_due(&stores()?).await,
+        "artifacts" => testkit::artifacts(&stores()?).await,
+        "artifacts_concurrent_versions" => {
+            testkit::artifacts_concurrent_versions(&stores()?, 20).await
+        }
+        "webhook_endpoints" => testkit::webhook_endpoints(&stores()?).await,
+        "webhook_deliveries" => testkit::webhook_deliveries(&stores()?).await,
+        "webhook_deliveries_concurrent" => {
+            testkit::webhook_deliveries_concurrent(&stores()?, 20).await
+        }
+        "webhook_deliveries_due" => testkit::webhook_deliveries_due(&stores()?).await,
         "blob_round_trip" => testkit::blob_round_trip(&blobs()?).await,
         "blob_ranges" => testkit::blob_ranges(&blobs()?).await,
         "blob_missing_and_delete" => testkit::blob_missing_and_delete(&blobs()?).await,
