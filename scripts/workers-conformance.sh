@@ -105,6 +105,10 @@ say "starting wrangler dev on $BASE"
 (
   cd "$WORKER_DIR"
   export MOLTS_WORKER_BUILD=true
+  # A dev registry of its own: wrangler reloads the Worker whenever the shared registry
+  # (~/.config/.wrangler/registry) changes, e.g. when an earlier wrangler's entry goes away, and a
+  # non-GET request caught by that reload gets wrangler's own 503 ("restarted mid-request").
+  export WRANGLER_REGISTRY_PATH="$WORK/registry"
   exec setsid "$WRANGLER" dev --local --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" \
     --test-scheduled --show-interactive-dev-session=false "${vars[@]}"
 ) >"$WORK/wrangler.log" 2>&1 &
@@ -214,8 +218,13 @@ else
 fi
 
 if [ "$failed" != 0 ]; then
-  say "wrangler log (last 80 lines):"
+  say "wrangler log (first 40 lines, then the last 80):"
+  head -n 40 "$WORK/wrangler.log"
+  echo "…"
   tail -n 80 "$WORK/wrangler.log"
+  # The whole log stays for a closer look (the work directory is removed on exit).
+  cp "$WORK/wrangler.log" "$CARGO_TARGET_DIR/workers-conformance-wrangler.log"
+  say "the whole wrangler log: $CARGO_TARGET_DIR/workers-conformance-wrangler.log"
 fi
 echo "workers: $passed passed, $failed failed"
 [ "$failed" = 0 ]
