@@ -7,7 +7,9 @@
 //!
 //! The `video` feature builds Cisco's OpenH264 from source (C++, with the system `cc`/`c++`; no
 //! nasm or network needed) and the pure-Rust `mp4` muxer. Without it the crate builds for
-//! wasm32 and the video and render models refuse with `unsupported_by_provider`. What it costs
+//! wasm32 and the video and render models refuse with `unsupported_by_provider`, unless the
+//! `video-pure` feature is on: the same videos through a pure-Rust encoder (`less-avc`, lossless
+//! PCM frames, bigger files), which is what the Cloudflare Worker uses. What it costs
 //! (2 cores; `examples/demo_video.rs` prints the file figures): about +55 s on a clean release
 //! build (+13 s debug), most of it OpenH264's C++; a 5.2 s avatar video at 320×180 and 12 fps is
 //! 33 kB and takes 25–60 ms to draw and encode in release, a 5 s render 6 kB and under 25 ms.
@@ -16,7 +18,7 @@ mod image;
 mod speech;
 mod stock;
 mod text;
-#[cfg(feature = "video")]
+#[cfg(any(feature = "video", feature = "video-pure"))]
 mod video;
 
 use async_trait::async_trait;
@@ -60,9 +62,9 @@ impl ProviderAdapter for DemoProvider {
     }
 
     async fn submit_video(&self, _call: Call<'_>, request: &VideoRequest) -> Result<SubmittedJob> {
-        #[cfg(feature = "video")]
+        #[cfg(any(feature = "video", feature = "video-pure"))]
         return video::submit_video(request);
-        #[cfg(not(feature = "video"))]
+        #[cfg(not(any(feature = "video", feature = "video-pure")))]
         return Err(without_video(request));
     }
 
@@ -71,16 +73,16 @@ impl ProviderAdapter for DemoProvider {
         _call: Call<'_>,
         request: &RenderRequest,
     ) -> Result<SubmittedJob> {
-        #[cfg(feature = "video")]
+        #[cfg(any(feature = "video", feature = "video-pure"))]
         return video::submit_render(request);
-        #[cfg(not(feature = "video"))]
+        #[cfg(not(any(feature = "video", feature = "video-pure")))]
         return Err(without_video(request));
     }
 
     async fn job_progress(&self, _call: Call<'_>, provider_job_id: &str) -> Result<JobProgress> {
-        #[cfg(feature = "video")]
+        #[cfg(any(feature = "video", feature = "video-pure"))]
         return video::progress(provider_job_id);
-        #[cfg(not(feature = "video"))]
+        #[cfg(not(any(feature = "video", feature = "video-pure")))]
         return Err(without_video(provider_job_id));
     }
 
@@ -124,16 +126,16 @@ impl ProviderAdapter for DemoProvider {
 
     /// Always `Some`: a `demo://` URL is made here, never fetched over the network.
     async fn download(&self, _call: Call<'_>, url: &str) -> Result<Option<Download>> {
-        #[cfg(feature = "video")]
+        #[cfg(any(feature = "video", feature = "video-pure"))]
         return video::download(url).map(Some);
-        #[cfg(not(feature = "video"))]
+        #[cfg(not(any(feature = "video", feature = "video-pure")))]
         return Err(without_video(url));
     }
 }
 
 /// The refusal of a build without the `video` feature (the wasm32 one): the same code as any
 /// provider that does not offer a modality, with a message that says how to get it.
-#[cfg(not(feature = "video"))]
+#[cfg(not(any(feature = "video", feature = "video-pure")))]
 fn without_video<T: ?Sized>(_request: &T) -> molts_core::Error {
     molts_core::Error::invalid(
         "model",
@@ -216,7 +218,7 @@ mod personas {
     }
 }
 
-#[cfg(all(test, not(feature = "video")))]
+#[cfg(all(test, not(any(feature = "video", feature = "video-pure"))))]
 mod without_video {
     use super::*;
 

@@ -2,16 +2,9 @@
 //! encodes H.264 Constrained Baseline, which every browser and player decodes, and the `mp4`
 //! crate writes the ISO BMFF container around it. The only glue here is the standard repackaging
 //! between the two: the encoder speaks Annex B (start codes, parameter sets in-band), an `avc1`
-//! track wants length-prefixed NAL units with the SPS and PPS in its `avcC` box.
+//! track wants length-prefixed NAL units with the SPS and PPS in its `avcC` box (`mux.rs`).
 
-use std::io::Cursor;
-use std::str::FromStr;
-
-use bytes::Bytes;
 use molts_core::{Error, Result};
-use mp4::{
-    AvcConfig, FourCC, MediaConfig, Mp4Config, Mp4Sample, Mp4Writer, TrackConfig, TrackType,
-};
 use openh264::OpenH264API;
 use openh264::encoder::{
     BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
@@ -19,25 +12,14 @@ use openh264::encoder::{
 };
 
 use super::frames::Canvas;
+use super::mux::{Sample, mux};
 use super::spec::FPS;
 
 const NAL_SPS: u8 = 7;
 const NAL_PPS: u8 = 8;
-/// Track time units per second: a whole number of units per frame.
-const TIMESCALE: u32 = FPS * 1000;
 
 fn failed(what: &'static str) -> impl FnOnce(openh264::Error) -> Error {
     move |e| Error::internal(what).with_source(e)
-}
-
-fn mux_failed(e: mp4::Error) -> Error {
-    Error::internal("demo video muxing failed").with_source(e)
-}
-
-/// One encoded frame, ready for the container.
-struct Sample {
-    bytes: Vec<u8>,
-    keyframe: bool,
 }
 
 /// Draws `frames` frames with `draw` and returns the MP4 file.
@@ -131,62 +113,6 @@ fn keep_parameter_set(slot: &mut Option<Vec<u8>>, nal: &[u8]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn mux(
-    width: u32,
-    height: u32,
-    sps: Vec<u8>,
-    pps: Vec<u8>,
-    samples: Vec<Sample>,
-) -> Result<Vec<u8>> {
-    let brand = |b: &str| FourCC::from_str(b).map_err(mux_failed);
-    let config = Mp4Config {
-        major_brand: brand("isom")?,
-        minor_version: 512,
-        compatible_brands: vec![
-            brand("isom")?,
-            brand("iso2")?,
-            brand("avc1")?,
-            brand("mp41")?,
-        ],
-        // The movie's clock is the track's: the writer converts each sample's duration to the
-        // movie timescale separately, truncating, so any other scale drifts (83 ms a frame, not
-        // 83.3) and the movie would come out shorter than its track.
-        timescale: TIMESCALE,
-    };
-    let mut writer =
-        Mp4Writer::write_start(Cursor::new(Vec::new()), &config).map_err(mux_failed)?;
-    writer
-        .add_track(&TrackConfig {
-            track_type: TrackType::Video,
-            timescale: TIMESCALE,
-            language: "und".to_owned(),
-            media_conf: MediaConfig::AvcConfig(AvcConfig {
-                width: width as u16,
-                height: height as u16,
-                seq_param_set: sps,
-                pic_param_set: pps,
-            }),
-        })
-        .map_err(mux_failed)?;
-    let per_frame = TIMESCALE / FPS;
-    for (i, sample) in samples.into_iter().enumerate() {
-        writer
-            .write_sample(
-                1,
-                &Mp4Sample {
-                    start_time: i as u64 * u64::from(per_frame),
-                    duration: per_frame,
-                    rendering_offset: 0,
-                    is_sync: sample.keyframe,
-                    bytes: Bytes::from(sample.bytes),
-                },
-            )
-            .map_err(mux_failed)?;
-    }
-    writer.write_end().map_err(mux_failed)?;
-    Ok(writer.into_writer().into_inner())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! rectangles and discs, in integer arithmetic, so the same job draws the same pixels on every
 //! machine (no floating-point trigonometry, no SIMD colour conversion whose rounding could vary).
 
+#[cfg(feature = "video")]
 use openh264::formats::YUVSource;
 
 use super::spec::{RenderSpec, VideoSpec};
@@ -104,6 +105,15 @@ impl Canvas {
     }
 }
 
+impl Canvas {
+    /// Width and height, then the Y, U and V planes (strides: width, width / 2, width / 2).
+    #[cfg_attr(all(feature = "video", not(test)), allow(dead_code))]
+    pub(crate) fn planes(&self) -> (usize, usize, [&[u8]; 3]) {
+        (self.width, self.height, [&self.y, &self.u, &self.v])
+    }
+}
+
+#[cfg(feature = "video")]
 impl YUVSource for Canvas {
     fn dimensions(&self) -> (usize, usize) {
         (self.width, self.height)
@@ -230,12 +240,13 @@ mod tests {
     fn shapes_stay_inside_the_canvas() {
         let mut canvas = Canvas::new(8, 6);
         canvas.rect(-5, -5, 100, 100, [255, 255, 255]);
-        assert!(canvas.y().iter().all(|&y| y == 235));
+        assert!(canvas.planes().2[0].iter().all(|&y| y == 235));
         canvas.disc(0, 0, 50, [0, 0, 0]);
         canvas.disc(-100, 3, 2, [255, 0, 0]);
         canvas.rect(5, 5, 2, 2, [255, 0, 0]);
-        assert!(canvas.y().iter().all(|&y| y == 16));
-        assert_eq!((canvas.u().len(), canvas.v().len()), (12, 12));
+        assert!(canvas.planes().2[0].iter().all(|&y| y == 16));
+        let [_, u, v] = canvas.planes().2;
+        assert_eq!((u.len(), v.len()), (12, 12));
     }
 
     #[test]

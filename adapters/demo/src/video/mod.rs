@@ -3,8 +3,15 @@
 //! draws ([`frames`]) and encodes ([`encode`]) the file again from that URL, byte for byte the
 //! same every time, so a restarted server (or another replica) finishes any job it is handed.
 
+// OpenH264 when the `video` feature is on; otherwise (`video-pure`, wasm32) the pure-Rust
+// PCM encoder. Both hand `mux.rs` the same kind of stream.
+#[cfg(feature = "video")]
+mod encode;
+#[cfg(not(feature = "video"))]
+#[path = "encode_pcm.rs"]
 mod encode;
 mod frames;
+mod mux;
 mod spec;
 mod timeline;
 
@@ -86,5 +93,6 @@ fn render(spec: &JobSpec) -> Result<Vec<u8>> {
     }
 }
 
-#[cfg(test)]
+// These decode with OpenH264; the PCM encoder has its own tests in `encode_pcm.rs`.
+#[cfg(all(test, feature = "video"))]
 mod tests;
