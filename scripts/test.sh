@@ -76,6 +76,9 @@ step "the Workers crates: clippy for wasm32-unknown-unknown (warnings denied)"
 cargo clippy --locked --target wasm32-unknown-unknown --all-features -p molts-d1 -p molts-r2 \
   -p molts-fetch -p molts-durable-limiter -p molts-cloudflare -- -D warnings
 
+step "the demo's pure-Rust video encoder (video-pure, what the Worker uses)"
+cargo test --locked -p molts-demo --no-default-features --features video-pure
+
 step "molts-core depends on no runtime crate"
 forbidden='^(tokio|mio|hyper|axum|reqwest|sea-orm|sqlx|sqlx-core|worker|lambda_http|lambda_runtime|object_store)$'
 found=$(cargo tree -p molts-core -e normal --target all --prefix none --locked | awk '{print $1}' | sort -u | grep -E "$forbidden" || true)
