@@ -30,6 +30,7 @@ pub use molts_durable_limiter::RateLimiterObject;
 struct App {
     gateway: Gateway,
     router: Router,
+    max_body_bytes: usize,
 }
 
 thread_local! {
@@ -51,6 +52,7 @@ async fn app(env: &Env) -> Result<App, String> {
     let app = App {
         gateway,
         router: router(state),
+        max_body_bytes: settings.max_body_bytes,
     };
     APP.with(|a| *a.borrow_mut() = Some(app.clone()));
     Ok(app)
@@ -83,10 +85,33 @@ async fn fetch(
         Ok(app) => app,
         Err(cause) => return Ok(not_configured(&cause)),
     };
+    let req = read_body(req, app.max_body_bytes).await;
     match app.router.oneshot(req).await {
         Ok(response) => Ok(response),
         Err(never) => match never {},
     }
+}
+
+/// The request with its body read whole before routing: at most `max + 1` bytes kept (enough for
+/// the router's limit to answer 413 in the one error format), the rest read and dropped.
+///
+/// Why: the router answers some requests (a 404, a 400 on a bad name) without reading their
+/// body, and under `wrangler dev` a request body left unread breaks the dev proxy's connection
+/// to the Worker, so the *next* non-GET request gets wrangler's own 503 ("restarted
+/// mid-request"). Reading every body also bounds what one request holds: Cloudflare caps
+/// request bodies (100 MB on the free plan) and the router buffers its inputs anyway.
+async fn read_body(req: HttpRequest, max: usize) -> http::Request<axum::body::Body> {
+    use futures::StreamExt;
+    let (parts, body) = req.into_parts();
+    let mut stream = axum::body::Body::new(body).into_data_stream();
+    let mut kept: Vec<u8> = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        // A client that hung up mid-body: pass on what arrived; the router refuses it.
+        let Ok(chunk) = chunk else { break };
+        let room = (max + 1).saturating_sub(kept.len());
+        kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    http::Request::from_parts(parts, axum::body::Body::from(kept))
 }
 
 #[event(scheduled)]
