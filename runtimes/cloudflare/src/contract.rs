@@ -1,9 +1,11 @@
-//! Test-only routes (cargo feature `contract-tests`, never in a deploy): the store contract
-//! suites (`molts_core::testkit`: the stores against the real D1 binding, the blob contract
-//! against the real R2 binding) and a concurrency check of the Durable Object limiter, each run inside workerd and
-//! answered as `{"name","ok","error"}`. scripts/workers-conformance.sh calls them under
-//! `wrangler dev`. A failed assertion in the suite panics, which fails the request: the script
-//! counts anything but `"ok":true` as a failure.
+//! Test-only routes (cargo feature `contract-tests`, never in a deploy): the contract suites of
+//! `molts_core::testkit` (the stores against the real D1 binding, the blob contract against the
+//! real R2 binding) and a concurrency check of the Durable Object limiter, each run inside
+//! workerd and answered as `{"name","ok","error"}`. scripts/workers-conformance.sh calls them
+//! under `wrangler dev`. A failed assertion in the suite panics, which fails the request: the
+//! script counts anything but `"ok":true` as a failure. Each contract function has its own check
+//! (a failure names it), and `run_all` / `run_blob_suite` run the suites whole, so a contract
+//! function added to testkit later runs here without a change to this file.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +58,8 @@ pub(crate) const CHECKS: &[&str] = &[
     "blob_failed_put",
     "blob_large",
     "limiter_exactness",
+    "run_all",
+    "run_blob_suite",
 ];
 
 pub(crate) async fn handle(req: HttpRequest, env: &Env) -> Response {
@@ -124,6 +128,8 @@ async fn run(name: &str, env: &Env) -> Result<()> {
         "blob_failed_put" => testkit::blob_failed_put(&blobs()?).await,
         "blob_large" => testkit::blob_large(&blobs()?).await,
         "limiter_exactness" => limiter_exactness(env).await,
+        "run_all" => testkit::run_all(&stores()?).await,
+        "run_blob_suite" => testkit::run_blob_suite(&blobs()?).await,
         other => Err(Error::not_found("check", other)),
     }
 }
