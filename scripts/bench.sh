@@ -2,10 +2,13 @@
 # The latency molts adds over calling a provider directly: starts the fake providers and a
 # release `molts serve` on SQLite pointed at them, then runs `molts-bench` (auth, rate limit and
 # quota accounting all on). Prints figures and ratios; changes nothing. Loopback only.
+# RUNS measurements per concurrency (default 5), then their medians: a shared machine's runs
+# differ by tens of percent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/molts/target}"
 REQUESTS="${REQUESTS:-2000}"
+RUNS="${RUNS:-5}"
 # BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test measures PostgreSQL instead of SQLite.
 DATABASE_URL="${BENCH_DATABASE_URL:-}"
 
@@ -27,4 +30,4 @@ molts_url=$(sed -n 's/^molts listening on //p' "$work/molts.out")
 
 echo "machine: $(nproc) cores, $(uname -m); fake at $OPENAI_BASE_URL, molts at $molts_url ($([ -n "$DATABASE_URL" ] && echo PostgreSQL || echo SQLite))"
 "$bin/molts-bench" --molts "$molts_url" --admin-token "$token" \
-  --direct "$OPENAI_BASE_URL" --direct-key "$OPENAI_API_KEY" --requests "$REQUESTS"
+  --direct "$OPENAI_BASE_URL" --direct-key "$OPENAI_API_KEY" --requests "$REQUESTS" --runs "$RUNS"

@@ -1,20 +1,33 @@
 //! `QuotaStore`: the quota ledger, exact across periods, concurrent callers and processes.
 //!
-//! `reserve` runs one transaction: for each period, make sure the counter row exists
-//! (`INSERT … ON CONFLICT DO NOTHING`), then add the amount with a conditional
-//! `UPDATE … SET used = used + n WHERE <key> AND used + n <= max`. A period whose update touches
-//! no row is full; then the whole transaction rolls back. Why this is exact:
+//! `reserve` runs one transaction of two statements: one `INSERT … ON CONFLICT DO UPDATE SET
+//! used = used + n WHERE used + n <= max` over every period's counter (a missing row is created
+//! holding `n`, which the caller has checked is within its cap), then the reservation row. A
+//! period whose row the upsert did not touch is full; then the transaction rolls back and the
+//! reservation is tried again one period at a time, which names the full period and its count.
+//! Why this is exact:
 //! - SQLite: the first statement is a write, so the transaction takes the database's write lock
 //!   up front (waiting on the busy timeout) and holds it to commit. Writers run one at a time, and
 //!   no transaction reads a snapshot it later fails to upgrade (`SQLITE_BUSY` without waiting).
-//! - PostgreSQL (READ COMMITTED): the `UPDATE` locks the counter row and re-evaluates its `WHERE`
-//!   against the latest committed version after any wait, so two callers can never both pass the
-//!   check on the same old value. Rows are locked in one canonical order (period, key), so
-//!   concurrent multi-period reservations never deadlock.
+//! - PostgreSQL (READ COMMITTED): `ON CONFLICT DO UPDATE` locks the existing counter row and
+//!   evaluates its `WHERE` against the latest committed version after any wait, as a conditional
+//!   `UPDATE` does, so two callers can never both pass the check on the same old value. The rows
+//!   are listed, and so locked, in one canonical order (period, key), so concurrent
+//!   multi-period reservations never deadlock.
 //!
-//! `settle` and `refund` flip the reservation with a conditional update (`… AND state =
-//! 'reserved'`), which makes each work once, then move both counters by `charged - reserved` in
-//! the same transaction.
+//! `settle` and `refund` flip the reservation with one conditional update that returns the row
+//! (`… AND state = 'reserved' RETURNING …`), which makes each work once, and move the counters
+//! by `charged - reserved` in the same transaction — no counter write at all when the measured
+//! amount is what was held. On PostgreSQL the counters follow the flip one row at a time, in
+//! the canonical order; on SQLite they go first, in the same batch, conditioned on the
+//! reservation still being open (see `SQLITE_CLOSE`).
+//!
+//! Every statement, `BEGIN` and `COMMIT` is a round trip to the connection (on SQLite, to the
+//! thread sqlx runs it on), and those round trips are most of what the ledger costs, so there
+//! are as few as the guarantees allow. On SQLite the two statements of each transaction go as
+//! one batch: three round trips to reserve and three to settle; on PostgreSQL four to reserve
+//! and three to five to settle. This process's SQLite writers also take turns in a queue
+//! (`SeaOrmStore::write_turn`) rather than in SQLite's sleeping busy handler.
 
 use async_trait::async_trait;
 use molts_core::domain::{
@@ -22,10 +35,13 @@ use molts_core::domain::{
 };
 use molts_core::ports::QuotaStore;
 use molts_core::{Error, Result, Timestamp};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, SimpleExpr};
+use sea_orm::sea_query::{
+    Alias, CaseStatement, Condition, Expr, ExprTrait, InsertStatement, OnConflict, Query,
+    SimpleExpr,
+};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
+    Iterable, QueryFilter, QueryOrder, QueryResult, QuerySelect, Set, Statement, TransactionTrait,
 };
 
 use crate::SeaOrmStore;
@@ -89,70 +105,145 @@ async fn read_used(
     }
 }
 
-impl SeaOrmStore {
-    async fn close_reservation(
-        &self,
-        id: &str,
-        charged: u64,
-        state: ReservationState,
-        at: Timestamp,
-    ) -> Result<Reservation> {
-        use quota_reservation::Column as R;
-        let charged_units = count("actual", charged)?;
-        let txn = self.db.begin().await.map_err(from_db)?;
-        // The state check and the flip are one statement, so two closers cannot both win.
-        let flipped = quota_reservation::Entity::update_many()
-            .col_expr(R::State, Expr::value(state.as_str()))
-            .col_expr(R::Charged, Expr::value(charged_units))
-            .col_expr(R::ClosedAt, Expr::value(ms(at)))
-            .filter(R::Id.eq(id))
-            .filter(R::State.eq(ReservationState::Reserved.as_str()))
-            .exec(&txn)
-            .await
-            .map_err(from_db)?;
-        let row = quota_reservation::Entity::find_by_id(id)
-            .one(&txn)
-            .await
-            .map_err(from_db)?;
-        let Some(row) = row else {
-            txn.rollback().await.map_err(from_db)?;
-            return Err(Error::not_found("reservation", id));
-        };
-        let reservation = convert::reservation(row)?;
-        if flipped.rows_affected == 0 {
-            txn.rollback().await.map_err(from_db)?;
-            return Err(Error::conflict(format!(
-                "reservation '{id}' is already {}",
-                reservation.state.as_str()
-            )));
-        }
-        let reserved = count("reserved", reservation.reserved)?;
-        let unit = reservation.unit.as_str();
-        for (period, key) in [
-            (Period::Day, &reservation.day_key),
-            (Period::Month, &reservation.month_key),
-        ] {
-            // used - reserved + charged, never below zero (as the memory store saturates).
-            let held_back: SimpleExpr =
-                Expr::case(Expr::col(C::Used).lt(reserved), Expr::value(0i64))
-                    .finally(Expr::col(C::Used).sub(reserved))
-                    .into();
-            quota_counter::Entity::update_many()
-                .col_expr(C::Used, held_back.add(charged_units))
-                .filter(counter_key(&reservation.agent_id, unit, period, key))
-                .exec(&txn)
-                .await
-                .map_err(from_db)?;
-        }
-        txn.commit().await.map_err(from_db)?;
-        Ok(reservation)
-    }
+/// The counter change of closing a hold: `used - reserved + charged`, never below zero (as the
+/// memory store saturates).
+fn held_back(reserved: i64, charged: i64) -> SimpleExpr {
+    let held_back: SimpleExpr = Expr::case(Expr::col(C::Used).lt(reserved), Expr::value(0i64))
+        .finally(Expr::col(C::Used).sub(reserved))
+        .into();
+    held_back.add(charged)
 }
 
-#[async_trait]
-impl QuotaStore for SeaOrmStore {
-    async fn reserve(&self, request: &ReserveRequest) -> Result<ReserveOutcome> {
-        let amount = count("amount", request.amount)?;
+/// Whether `request` can take the one-statement path: every (period, key) once, and the amount
+/// within every cap, so a counter row the upsert creates holding the amount is within its cap.
+fn one_statement(request: &ReserveRequest) -> bool {
+    let periods = &request.periods;
+    !periods.is_empty()
+        && periods.iter().enumerate().all(|(i, p)| {
+            p.max.is_none_or(|max| request.amount <= max)
+                && periods[..i]
+                    .iter()
+                    .all(|q| (q.period, &q.key) != (p.period, &p.key))
+        })
+}
+
+/// `INSERT … ON CONFLICT DO UPDATE SET used = used + n WHERE used + n <= cap` over every
+/// period's counter, in the canonical (period, key) order: a missing row is created holding
+/// the amount, an existing one takes it only within its cap. The rows it touches are the
+/// periods that took it.
+fn add_to_counters(request: &ReserveRequest, amount: i64) -> InsertStatement {
+    let mut periods: Vec<_> = request.periods.iter().collect();
+    periods.sort_by(|a, b| (a.period, &a.key).cmp(&(b.period, &b.key)));
+    let table = quota_counter::Entity;
+    // The cap of the row being updated: a period without one (or beyond BIGINT) has none.
+    let mut cap: Option<CaseStatement> = None;
+    for p in &periods {
+        if let Some(max) = p.max.and_then(|m| i64::try_from(m).ok()) {
+            let this = Expr::col((table, C::Period))
+                .eq(p.period.as_str())
+                .and(Expr::col((table, C::PeriodKey)).eq(p.key.as_str()));
+            cap = Some(cap.unwrap_or_default().case(this, Expr::val(max)));
+        }
+    }
+    let added = Expr::col((table, C::Used)).add(Expr::col((Alias::new("excluded"), C::Used)));
+    let mut insert = Query::insert();
+    insert
+        .into_table(table)
+        .columns([C::AgentId, C::Unit, C::Period, C::PeriodKey, C::Used]);
+    for p in &periods {
+        insert.values_panic([
+            request.agent_id.as_str().into(),
+            request.unit.as_str().into(),
+            p.period.as_str().into(),
+            p.key.as_str().into(),
+            amount.into(),
+        ]);
+    }
+    let mut on_conflict = OnConflict::columns([C::AgentId, C::Unit, C::Period, C::PeriodKey]);
+    on_conflict.value(C::Used, added.clone());
+    if let Some(cap) = cap {
+        let cap: SimpleExpr = cap.finally(Expr::val(i64::MAX)).into();
+        on_conflict.action_and_where(added.lte(cap));
+    }
+    insert.on_conflict(on_conflict);
+    insert
+}
+
+/// The reservation row, `Reserved`.
+fn insert_reservation(request: &ReserveRequest, amount: i64) -> InsertStatement {
+    use quota_reservation::Column as R;
+    let key_of = |period: Period| {
+        request
+            .periods
+            .iter()
+            .find(|p| p.period == period)
+            .map_or("", |p| p.key.as_str())
+    };
+    let mut insert = Query::insert();
+    insert
+        .into_table(quota_reservation::Entity)
+        .columns([
+            R::Id,
+            R::AgentId,
+            R::Unit,
+            R::Reserved,
+            R::State,
+            R::DayKey,
+            R::MonthKey,
+            R::CreatedAt,
+            R::ExpiresAt,
+        ])
+        .values_panic([
+            request.reservation_id.as_str().into(),
+            request.agent_id.as_str().into(),
+            request.unit.as_str().into(),
+            amount.into(),
+            ReservationState::Reserved.as_str().into(),
+            key_of(Period::Day).into(),
+            key_of(Period::Month).into(),
+            ms(request.at).into(),
+            ms(request.expires_at).into(),
+        ]);
+    insert
+}
+
+/// SQLite: closing a hold as one batch of two statements in one round trip, under the write
+/// lock the first one takes. First the counters move by `charged - reserved`, only if the
+/// reservation is still open and the amounts differ; then the reservation flips, only if still
+/// open, returning its row. Both read the same open-or-not state (nothing else writes in
+/// between), so either both happen or neither does (and the caller rolls back).
+const SQLITE_CLOSE: &str = "\
+UPDATE quota_counters SET used = CASE WHEN quota_counters.used < r.reserved THEN 0 \
+ELSE quota_counters.used - r.reserved END + ?1 \
+FROM (SELECT agent_id, unit, reserved, day_key, month_key FROM quota_reservations \
+WHERE id = ?2 AND state = ?3 AND reserved <> ?1) AS r \
+WHERE quota_counters.agent_id = r.agent_id AND quota_counters.unit = r.unit \
+AND ((quota_counters.period = ?4 AND quota_counters.period_key = r.day_key) \
+OR (quota_counters.period = ?5 AND quota_counters.period_key = r.month_key)); \
+UPDATE quota_reservations SET state = ?6, charged = ?1, closed_at = ?7 \
+WHERE id = ?2 AND state = ?3 \
+RETURNING id, agent_id, unit, reserved, charged, state, day_key, month_key, created_at, \
+closed_at, expires_at";
+
+/// Two built statements as one SQLite batch (one round trip to the connection's thread).
+fn sqlite_batch(first: Statement, second: Statement) -> Statement {
+    let mut values = first.values.map(|v| v.0).unwrap_or_default();
+    values.extend(second.values.map(|v| v.0).unwrap_or_default());
+    Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        format!("{}; {}", first.sql, second.sql),
+        values,
+    )
+}
+
+impl SeaOrmStore {
+    /// The reservation one period at a time: make sure each counter exists, then a conditional
+    /// `UPDATE` per period; reports the first full period in the caller's order with its count.
+    async fn reserve_by_period(
+        &self,
+        request: &ReserveRequest,
+        amount: i64,
+    ) -> Result<ReserveOutcome> {
         let unit = request.unit.as_str();
         let agent_id = request.agent_id.as_str();
         // Lock counters in one canonical order whatever the request's order (no deadlocks).
@@ -162,6 +253,7 @@ impl QuotaStore for SeaOrmStore {
             (pa.period, &pa.key).cmp(&(pb.period, &pb.key))
         });
 
+        let _turn = self.write_turn().await;
         let txn = self.db.begin().await.map_err(from_db)?;
         let mut full: Vec<usize> = Vec::new();
         for i in order {
@@ -189,35 +281,157 @@ impl QuotaStore for SeaOrmStore {
                 used,
             });
         }
-
-        let key_of = |period: Period| {
-            request
-                .periods
-                .iter()
-                .find(|p| p.period == period)
-                .map(|p| p.key.clone())
-                .unwrap_or_default()
-        };
-        let row = quota_reservation::Model {
-            id: request.reservation_id.clone(),
-            agent_id: agent_id.to_owned(),
-            unit: unit.to_owned(),
-            reserved: amount,
-            charged: None,
-            state: ReservationState::Reserved.as_str().to_owned(),
-            day_key: key_of(Period::Day),
-            month_key: key_of(Period::Month),
-            created_at: ms(request.at),
-            closed_at: None,
-            expires_at: ms(request.expires_at),
-        };
         // A reused id fails here, and dropping the transaction takes the counters back.
-        quota_reservation::Entity::insert(row.into_active_model().reset_all())
-            .exec_without_returning(&txn)
+        txn.execute(self.backend().build(&insert_reservation(request, amount)))
             .await
-            .map_err(|e| on_write(e, || "reservation id already used".to_owned()))?;
+            .map_err(reused_id)?;
         txn.commit().await.map_err(from_db)?;
         Ok(ReserveOutcome::Reserved)
+    }
+
+    /// The counters and the reservation in one transaction of two statements (on SQLite one
+    /// batch). False, with nothing held, when a period had no room.
+    async fn reserve_at_once(&self, request: &ReserveRequest, amount: i64) -> Result<bool> {
+        let backend = self.backend();
+        let counters = backend.build(&add_to_counters(request, amount));
+        let reservation = backend.build(&insert_reservation(request, amount));
+        let periods = request.periods.len() as u64;
+        let _turn = self.write_turn().await;
+        let txn = self.db.begin().await.map_err(from_db)?;
+        let took = if backend == DbBackend::Sqlite {
+            // A reused id fails the batch, and dropping the transaction takes it all back.
+            let done = txn
+                .execute(sqlite_batch(counters, reservation))
+                .await
+                .map_err(reused_id)?;
+            done.rows_affected() == periods + 1
+        } else {
+            let done = txn.execute(counters).await.map_err(from_db)?;
+            done.rows_affected() == periods && {
+                txn.execute(reservation).await.map_err(reused_id)?;
+                true
+            }
+        };
+        if took {
+            txn.commit().await.map_err(from_db)?;
+        } else {
+            txn.rollback().await.map_err(from_db)?;
+        }
+        Ok(took)
+    }
+
+    async fn close_reservation(
+        &self,
+        id: &str,
+        charged: u64,
+        state: ReservationState,
+        at: Timestamp,
+    ) -> Result<Reservation> {
+        let charged_units = count("actual", charged)?;
+        let sqlite = self.backend() == DbBackend::Sqlite;
+        let turn = self.write_turn().await;
+        let txn = self.db.begin().await.map_err(from_db)?;
+        let flipped = if sqlite {
+            let open = ReservationState::Reserved.as_str();
+            let batch = Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                SQLITE_CLOSE,
+                [
+                    charged_units.into(),
+                    id.into(),
+                    open.into(),
+                    Period::Day.as_str().into(),
+                    Period::Month.as_str().into(),
+                    state.as_str().into(),
+                    ms(at).into(),
+                ],
+            );
+            // Every row of the batch (only the flip returns any), so both statements run.
+            txn.query_all(batch)
+                .await
+                .map_err(from_db)?
+                .into_iter()
+                .next()
+        } else {
+            self.flip(&txn, id, charged_units, state, at).await?
+        };
+        let Some(flipped) = flipped else {
+            txn.rollback().await.map_err(from_db)?;
+            drop(turn);
+            return match self.get_reservation(id).await? {
+                None => Err(Error::not_found("reservation", id)),
+                Some(r) => Err(Error::conflict(format!(
+                    "reservation '{id}' is already {}",
+                    r.state.as_str()
+                ))),
+            };
+        };
+        let row = quota_reservation::Model::from_query_result(&flipped, "").map_err(from_db)?;
+        let reserved = row.reserved;
+        let reservation = convert::reservation(row)?;
+        if !sqlite && reserved != charged_units {
+            // One row at a time, in the order reservations lock them (no deadlocks).
+            for (period, key) in [
+                (Period::Day, &reservation.day_key),
+                (Period::Month, &reservation.month_key),
+            ] {
+                quota_counter::Entity::update_many()
+                    .col_expr(C::Used, held_back(reserved, charged_units))
+                    .filter(counter_key(
+                        &reservation.agent_id,
+                        reservation.unit.as_str(),
+                        period,
+                        key,
+                    ))
+                    .exec(&txn)
+                    .await
+                    .map_err(from_db)?;
+            }
+        }
+        txn.commit().await.map_err(from_db)?;
+        Ok(reservation)
+    }
+
+    /// Flips an open reservation to `state` and returns its row, or nothing if it is not open:
+    /// the state check and the flip are one statement, so two closers cannot both win.
+    async fn flip(
+        &self,
+        txn: &DatabaseTransaction,
+        id: &str,
+        charged: i64,
+        state: ReservationState,
+        at: Timestamp,
+    ) -> Result<Option<QueryResult>> {
+        use quota_reservation::Column as R;
+        let mut flip = Query::update();
+        flip.table(quota_reservation::Entity)
+            .value(R::State, state.as_str())
+            .value(R::Charged, charged)
+            .value(R::ClosedAt, ms(at))
+            .and_where(Expr::col(R::Id).eq(id))
+            .and_where(Expr::col(R::State).eq(ReservationState::Reserved.as_str()))
+            .returning(Query::returning().columns(R::iter()));
+        txn.query_one(self.backend().build(&flip))
+            .await
+            .map_err(from_db)
+    }
+}
+
+/// A failed reservation insert: a reused id is a `Conflict`.
+fn reused_id(e: sea_orm::DbErr) -> Error {
+    on_write(e, || "reservation id already used".to_owned())
+}
+
+#[async_trait]
+impl QuotaStore for SeaOrmStore {
+    async fn reserve(&self, request: &ReserveRequest) -> Result<ReserveOutcome> {
+        let amount = count("amount", request.amount)?;
+        // A period that is full (or was, a moment ago) sends the request one period at a time,
+        // which names it, or takes the room freed since.
+        if one_statement(request) && self.reserve_at_once(request, amount).await? {
+            return Ok(ReserveOutcome::Reserved);
+        }
+        self.reserve_by_period(request, amount).await
     }
 
     async fn settle(

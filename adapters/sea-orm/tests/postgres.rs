@@ -125,6 +125,18 @@ async fn postgres_passes_the_contract() -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_ledger_paths() -> TestResult {
+    with_database(|url| async move {
+        let store = SeaOrmStore::connect(&url).await?;
+        store.migrate().await?;
+        common::ledger_paths(&store.clone().into_stores()).await?;
+        store.close().await?;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_pools_on_one_database_stay_exact() -> TestResult {
     with_database(|url| async move {
         let a = SeaOrmStore::connect(&url).await?;

@@ -2,8 +2,10 @@
 
 mod common;
 
+use std::time::Duration;
+
 use molts_core::{ErrorKind, testkit};
-use molts_sea_orm::SeaOrmStore;
+use molts_sea_orm::{SeaOrmStore, StoreOptions};
 use sea_orm::{ConnectionTrait, Statement};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -23,6 +25,86 @@ async fn sqlite_file_passes_the_contract() -> TestResult {
     // Applying again finds nothing pending.
     store.migrate().await?;
     testkit::run_all(&store.clone().into_stores()).await?;
+    store.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_ledger_paths() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = SeaOrmStore::connect(&url(&dir)).await?;
+    store.migrate().await?;
+    common::ledger_paths(&store.clone().into_stores()).await?;
+    store.close().await?;
+    Ok(())
+}
+
+async fn pragma(store: &SeaOrmStore, sql: &str) -> Result<Vec<i64>, sea_orm::DbErr> {
+    let db = store.connection();
+    let row = db
+        .query_one(Statement::from_string(db.get_database_backend(), sql))
+        .await?;
+    let Some(row) = row else {
+        return Ok(Vec::new());
+    };
+    let mut values = Vec::new();
+    while let Ok(v) = row.try_get_by_index::<i64>(values.len()) {
+        values.push(v);
+    }
+    Ok(values)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_checkpoints_in_the_background() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let options = StoreOptions {
+        sqlite_checkpoint_every: Some(Duration::from_millis(20)),
+    };
+    let store = SeaOrmStore::connect_with(&url(&dir), options).await?;
+    store.migrate().await?;
+    // Commits no longer cross SQLite's own threshold; the fallback sits above the restart size.
+    assert_eq!(
+        pragma(&store, "PRAGMA wal_autocheckpoint").await?,
+        vec![10_000]
+    );
+    common::ledger_paths(&store.clone().into_stores()).await?;
+    // Within a few rounds the committed rows (two reservations) are in the database file
+    // itself, not only in the log: a copy of the file alone has them.
+    let mut backfilled = false;
+    for round in 0..100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let copy = dir.path().join(format!("copy-{round}.db"));
+        std::fs::copy(dir.path().join("molts.db"), &copy)?;
+        let copy_url = format!("sqlite://{}?mode=rwc", copy.display());
+        let Ok(copy) = SeaOrmStore::connect_with(
+            &copy_url,
+            StoreOptions {
+                sqlite_checkpoint_every: None,
+            },
+        )
+        .await
+        else {
+            continue;
+        };
+        let rows = pragma(&copy, "SELECT count(*) FROM quota_reservations").await;
+        copy.close().await?;
+        if rows.is_ok_and(|r| r == [2]) {
+            backfilled = true;
+            break;
+        }
+    }
+    assert!(backfilled, "the log was not checkpointed in the background");
+    store.close().await?;
+
+    // Without background checkpoints SQLite keeps its own default.
+    let options = StoreOptions {
+        sqlite_checkpoint_every: None,
+    };
+    let store = SeaOrmStore::connect_with(&url(&dir), options).await?;
+    assert_eq!(
+        pragma(&store, "PRAGMA wal_autocheckpoint").await?,
+        vec![1000]
+    );
     store.close().await?;
     Ok(())
 }

@@ -80,13 +80,37 @@ impl Gateway {
         let hold = self.reserve(principal, unit, estimate).await?;
         match work.await {
             Ok(output) => {
-                self.settle_logged(&hold, measure(&output)).await;
+                self.settle_after(&principal.agent.id, hold, measure(&output))
+                    .await;
                 Ok(output)
             }
             Err(e) => {
                 self.refund_logged(&hold).await;
                 Err(e)
             }
+        }
+    }
+
+    /// Settles a hold whose work is done: on the spawner if there is one (the caller's answer
+    /// need not wait: the hold already covers it), else now.
+    ///
+    /// Nothing is lost either way. The hold was committed before the work, and the counters
+    /// include it, so the quota is never overspent while the settlement is on its way. If the
+    /// process dies before the settlement is written, the hold stays open and the scheduled work
+    /// charges it as held when it expires — as it does when the process dies between the
+    /// provider's answer and a settlement written before answering, a window no longer than
+    /// this one. A graceful shutdown waits for the spawner's work.
+    async fn settle_after(&self, agent_id: &str, hold: Hold, actual: u64) {
+        match &self.spawner {
+            Some(spawner) if self.settles.len() < super::quota::MAX_PENDING_SETTLES => {
+                let pending = self.settles.begin(agent_id);
+                let gateway = self.clone();
+                spawner.spawn(Box::pin(async move {
+                    gateway.settle_logged(&hold, actual).await;
+                    drop(pending);
+                }));
+            }
+            _ => self.settle_logged(&hold, actual).await,
         }
     }
 

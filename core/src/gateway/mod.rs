@@ -47,7 +47,7 @@ pub use webhooks::{WebhookEndpointView, WebhookSettings, is_internal_ip, sign_we
 
 use crate::clock::Clock;
 use crate::ids::Ids;
-use crate::ports::{BlobStore, HttpClient, RateLimiter, Stores};
+use crate::ports::{BlobStore, HttpClient, RateLimiter, Spawner, Stores};
 use crate::providers::ProviderRegistry;
 
 /// Settings that shape the gateway's behaviour, the same on every runtime.
@@ -109,6 +109,8 @@ pub struct Gateway {
     blobs: Option<Arc<dyn BlobStore>>,
     http: Option<Arc<dyn HttpClient>>,
     heygen_webhook_secret: Option<Arc<str>>,
+    spawner: Option<Arc<dyn Spawner>>,
+    settles: Arc<quota::PendingSettles>,
 }
 
 impl Gateway {
@@ -124,7 +126,22 @@ impl Gateway {
             blobs: None,
             http: None,
             heygen_webhook_secret: None,
+            spawner: None,
+            settles: Arc::default(),
         }
+    }
+
+    /// The same gateway settling a call's quota hold after answering it, on `spawner`, instead
+    /// of before. The hold already keeps the quota from being overspent, so the answer need not
+    /// wait for the settlement; the agent's own usage reads (and a reservation that would
+    /// otherwise be refused) wait for its pending settlements, and a hold whose settlement is
+    /// lost with the process is closed by the scheduled work when it expires, as before. Lend
+    /// one only where background work finishes after the response and a graceful shutdown
+    /// waits for it.
+    #[must_use]
+    pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> Self {
+        self.spawner = Some(spawner);
+        self
     }
 
     /// The same gateway keeping generated files and agents' uploads in `blobs` (the operator's

@@ -1,5 +1,12 @@
 //! Quota use cases: holding units before work, settling or refunding after, and usage reports.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::FutureExt;
+use futures::channel::oneshot;
+use futures::future::Shared;
 use serde::Serialize;
 
 use crate::clock::{day_key, month_key};
@@ -23,6 +30,93 @@ pub struct Hold {
     pub unit: Unit,
     /// How many were held.
     pub amount: u64,
+}
+
+/// Most settlements waiting on the spawner at once; beyond it calls settle before answering,
+/// so a database that falls behind slows callers down instead of piling up open holds.
+pub(super) const MAX_PENDING_SETTLES: usize = 256;
+
+/// Resolves when one pending settlement is over (as `Canceled`: its sender is dropped).
+type SettleDone = Shared<oneshot::Receiver<()>>;
+
+/// Settlements handed to the spawner and not yet written, by agent, so that the agent's own
+/// usage reads and would-be refusals can wait for them: an agent never sees its answered
+/// calls still held (within this process; other replicas see them within milliseconds).
+#[derive(Default)]
+pub(super) struct PendingSettles {
+    next: AtomicU64,
+    count: AtomicUsize,
+    by_agent: Mutex<HashMap<String, HashMap<u64, SettleDone>>>,
+}
+
+/// One pending settlement; dropping it (written, failed, or never run) takes it off the list
+/// and wakes whoever waits for it.
+pub(super) struct PendingSettle {
+    settles: Arc<PendingSettles>,
+    agent_id: String,
+    seq: u64,
+    _done: oneshot::Sender<()>,
+}
+
+impl PendingSettles {
+    /// Settlements pending, for every agent.
+    pub(super) fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Registers a settlement of `agent_id`'s about to be handed to the spawner.
+    pub(super) fn begin(self: &Arc<Self>, agent_id: &str) -> PendingSettle {
+        let seq = self.next.fetch_add(1, Ordering::Relaxed);
+        let (done, wait) = oneshot::channel();
+        self.by_agent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(agent_id.to_owned())
+            .or_default()
+            .insert(seq, wait.shared());
+        self.count.fetch_add(1, Ordering::Relaxed);
+        PendingSettle {
+            settles: Arc::clone(self),
+            agent_id: agent_id.to_owned(),
+            seq,
+            _done: done,
+        }
+    }
+
+    /// Waits for the settlements of `agent_id` pending now (not for ones begun meanwhile).
+    /// True when there were any.
+    pub(super) async fn wait(&self, agent_id: &str) -> bool {
+        let pending: Vec<_> = self
+            .by_agent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(agent_id)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        if pending.is_empty() {
+            return false;
+        }
+        // Each resolves (as `Canceled`) when its settlement is dropped, done or not.
+        futures::future::join_all(pending).await;
+        true
+    }
+}
+
+impl Drop for PendingSettle {
+    fn drop(&mut self) {
+        let mut by_agent = self
+            .settles
+            .by_agent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(mine) = by_agent.get_mut(&self.agent_id) {
+            mine.remove(&self.seq);
+            if mine.is_empty() {
+                by_agent.remove(&self.agent_id);
+            }
+        }
+        self.settles.count.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Use of one unit in one period.
@@ -138,7 +232,15 @@ impl Gateway {
             at: now,
             expires_at: now + ttl,
         };
-        match self.ports.stores.quota.reserve(&request).await? {
+        let mut outcome = self.ports.stores.quota.reserve(&request).await?;
+        // The agent's own answered calls may still be held at their estimate while their
+        // settlements are on the way; with those written, ask once more.
+        if matches!(outcome, ReserveOutcome::Exceeded { .. })
+            && self.settles.wait(&request.agent_id).await
+        {
+            outcome = self.ports.stores.quota.reserve(&request).await?;
+        }
+        match outcome {
             ReserveOutcome::Reserved => Ok(Hold {
                 reservation_id: request.reservation_id,
                 unit,
@@ -180,6 +282,8 @@ impl Gateway {
     }
 
     pub(super) async fn usage_for(&self, agent_id: &str, tier: &Tier) -> Result<UsageReport> {
+        // Calls already answered are reported settled, not held.
+        self.settles.wait(agent_id).await;
         let now = self.now();
         let (day, month) = (day_key(now), month_key(now));
         let counters = self

@@ -1,14 +1,17 @@
 //! The ports: narrow traits through which core reaches storage, time, randomness, rate limiting,
-//! outbound HTTP and blob storage. Adapters implement them; core never names an adapter.
+//! outbound HTTP, blob storage and background work. Adapters implement them; core never names
+//! an adapter.
 
 mod blob;
 mod http;
 mod rate;
+mod spawn;
 mod store;
 
 pub use blob::{BlobMeta, BlobObject, BlobStore};
 pub use http::{ByteStream, HttpClient, HttpClientExt, HttpRequest, HttpResponse, RequestOptions};
 pub use rate::{RateDecision, RateLimiter};
+pub use spawn::Spawner;
 pub use store::{
     AdminKeyStore, AgentQuery, AgentStore, ApiKeyStore, ArtifactStore, InstanceStore, JobStore,
     ModelConfigStore, ProjectStore, ProviderKeyStore, QuotaStore, Stores, TierStore, WebhookStore,

@@ -1,15 +1,29 @@
 //! `molts serve`: bootstrap, then serve the shared router until SIGINT or SIGTERM, finishing
 //! in-flight requests before exiting.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use molts_core::ports::Spawner;
 use molts_http_api::{ApiState, router};
+use tokio::sync::Notify;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::Settings;
 use crate::wiring;
 
+/// How long shutdown waits for background work (quota settlements of answered calls).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub(crate) async fn run(settings: Settings) -> Result<(), String> {
-    let gateway = wiring::gateway(&settings).await?;
+    let background = Arc::new(Background::default());
+    let gateway = wiring::gateway(&settings)
+        .await?
+        .with_spawner(background.clone());
     let report = gateway
         .bootstrap(settings.admin_token.as_deref())
         .await
@@ -55,8 +69,57 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
         .await
         .map_err(|e| format!("server error: {e}"))?;
     ticker.abort();
+    if !background.drain(DRAIN_TIMEOUT).await {
+        tracing::warn!("background work still running at shutdown; its holds close on expiry");
+    }
     tracing::info!("molts stopped");
     Ok(())
+}
+
+/// The gateway's background work (settling answered calls' quota holds) as tokio tasks,
+/// counted so that shutdown waits for them.
+#[derive(Default)]
+struct Background {
+    running: Arc<AtomicUsize>,
+    idle: Arc<Notify>,
+}
+
+impl Spawner for Background {
+    fn spawn(&self, work: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let done = Done(self.running.clone(), self.idle.clone());
+        tokio::spawn(async move {
+            work.await;
+            drop(done);
+        });
+    }
+}
+
+/// Counts one piece of background work out when dropped (finished, or unwound by a panic).
+struct Done(Arc<AtomicUsize>, Arc<Notify>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if self.0.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.1.notify_waiters();
+        }
+    }
+}
+
+impl Background {
+    /// Waits until no work runs, up to `timeout`; false if some still does.
+    async fn drain(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let idle = self.idle.notified();
+            if self.running.load(Ordering::SeqCst) == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                return self.running.load(Ordering::SeqCst) == 0;
+            }
+        }
+    }
 }
 
 /// Calls core's scheduled work hook on an interval, as the cron trigger does on Workers.

@@ -3,7 +3,9 @@
 //! Sends the same chat completion to the fake OpenAI endpoint directly and through molts (agent
 //! key authentication, the per-agent rate limiter and quota reserve/settle all on), at
 //! concurrency 1 and 32, and prints p50/p99 latency, throughput, and molts' added latency as
-//! figures and ratios. Run it through `scripts/bench.sh`, which starts the fake and molts.
+//! figures and ratios. With `--runs n` each concurrency is measured n times (direct and through
+//! molts alternating) and the medians are printed too: on a shared machine one run says little.
+//! Run it through `scripts/bench.sh`, which starts the fake and molts.
 
 use std::time::{Duration, Instant};
 
@@ -31,12 +33,57 @@ struct Args {
     /// Concurrency levels.
     #[arg(long, value_delimiter = ',', default_value = "1,32")]
     concurrency: Vec<usize>,
+    /// Measurements per concurrency level; medians are printed when more than one.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
 }
 
+#[derive(Clone, Copy)]
 struct Stats {
     p50: Duration,
     p99: Duration,
     throughput: f64,
+}
+
+/// One measurement: the fake directly, then through molts.
+#[derive(Clone, Copy)]
+struct Pair {
+    direct: Stats,
+    via: Stats,
+}
+
+impl Pair {
+    fn added_p50(&self) -> Duration {
+        self.via.p50.saturating_sub(self.direct.p50)
+    }
+
+    fn added_p99(&self) -> Duration {
+        self.via.p99.saturating_sub(self.direct.p99)
+    }
+}
+
+fn median<T: Copy>(
+    pairs: &[Pair],
+    key: impl Fn(&Pair) -> T,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> T {
+    let mut values: Vec<T> = pairs.iter().map(key).collect();
+    values.sort_by(&cmp);
+    values[values.len() / 2]
+}
+
+fn print_row(label: &str, p: &Pair) {
+    println!(
+        "{label:>11} | {:>7.3}ms {:>7.3}ms {:>9.0} | {:>7.3}ms {:>7.3}ms {:>9.0} | {:>9.3}ms {:>9.3}ms",
+        ms(p.direct.p50),
+        ms(p.direct.p99),
+        p.direct.throughput,
+        ms(p.via.p50),
+        ms(p.via.p99),
+        p.via.throughput,
+        ms(p.added_p50()),
+        ms(p.added_p99()),
+    );
 }
 
 fn stats(mut samples: Vec<Duration>, wall: Duration) -> Stats {
@@ -166,7 +213,11 @@ async fn main() -> Result<(), String> {
     run(&client, &direct_url, &args.direct_key, &body, 300, 8).await?;
     run(&client, &molts_url, &key, &body, 300, 8).await?;
 
-    println!("requests per measurement: {}", args.requests);
+    println!(
+        "requests per measurement: {}; measurements per concurrency: {}",
+        args.requests,
+        args.runs.max(1)
+    );
     println!(
         "{:>11} | {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9} | {:>11} {:>11}",
         "concurrency",
@@ -180,33 +231,62 @@ async fn main() -> Result<(), String> {
         "added p99"
     );
     for &c in &args.concurrency {
-        let direct = run(
-            &client,
-            &direct_url,
-            &args.direct_key,
-            &body,
-            args.requests,
-            c,
-        )
-        .await?;
-        let via = run(&client, &molts_url, &key, &body, args.requests, c).await?;
-        println!(
-            "{c:>11} | {:>7.3}ms {:>7.3}ms {:>9.0} | {:>7.3}ms {:>7.3}ms {:>9.0} | {:>9.3}ms {:>9.3}ms",
-            ms(direct.p50),
-            ms(direct.p99),
-            direct.throughput,
-            ms(via.p50),
-            ms(via.p99),
-            via.throughput,
-            ms(via.p50.saturating_sub(direct.p50)),
-            ms(via.p99.saturating_sub(direct.p99)),
-        );
+        let mut pairs = Vec::new();
+        for run_no in 0..args.runs.max(1) {
+            let direct = run(
+                &client,
+                &direct_url,
+                &args.direct_key,
+                &body,
+                args.requests,
+                c,
+            )
+            .await?;
+            let via = run(&client, &molts_url, &key, &body, args.requests, c).await?;
+            let pair = Pair { direct, via };
+            let label = if args.runs > 1 {
+                format!("{c} #{}", run_no + 1)
+            } else {
+                c.to_string()
+            };
+            print_row(&label, &pair);
+            pairs.push(pair);
+        }
+        // Each column's own median (so a row need not be one run), and the ratios of those.
+        let by_time = |a: &Duration, b: &Duration| a.cmp(b);
+        let by_rate = |a: &f64, b: &f64| a.total_cmp(b);
+        let m = Pair {
+            direct: Stats {
+                p50: median(&pairs, |p| p.direct.p50, by_time),
+                p99: median(&pairs, |p| p.direct.p99, by_time),
+                throughput: median(&pairs, |p| p.direct.throughput, by_rate),
+            },
+            via: Stats {
+                p50: median(&pairs, |p| p.via.p50, by_time),
+                p99: median(&pairs, |p| p.via.p99, by_time),
+                throughput: median(&pairs, |p| p.via.throughput, by_rate),
+            },
+        };
+        if pairs.len() > 1 {
+            println!(
+                "{:>11} | {:>7.3}ms {:>7.3}ms {:>9.0} | {:>7.3}ms {:>7.3}ms {:>9.0} | {:>9.3}ms {:>9.3}ms",
+                format!("{c} median"),
+                ms(m.direct.p50),
+                ms(m.direct.p99),
+                m.direct.throughput,
+                ms(m.via.p50),
+                ms(m.via.p99),
+                m.via.throughput,
+                ms(median(&pairs, Pair::added_p50, by_time)),
+                ms(median(&pairs, Pair::added_p99, by_time)),
+            );
+        }
         println!(
             "{:>11} | latency ratio p50 {:.2}x, p99 {:.2}x; throughput ratio {:.2}",
             "",
-            ms(via.p50) / ms(direct.p50),
-            ms(via.p99) / ms(direct.p99),
-            via.throughput / direct.throughput
+            ms(m.via.p50) / ms(m.direct.p50),
+            ms(m.via.p99) / ms(m.direct.p99),
+            m.via.throughput / m.direct.throughput
         );
     }
     Ok(())

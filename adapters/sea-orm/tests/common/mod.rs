@@ -70,3 +70,86 @@ pub(crate) async fn two_pools_stay_exact(
     assert!(usage.iter().all(|c| c.used == reserved), "{usage:?}");
     Ok(())
 }
+
+/// The ledger's shortcuts and fallbacks: a settlement of exactly the hold moves no counter, a
+/// reused id holds nothing, an amount beyond a cap is refused without holding, and of racing
+/// closers exactly one wins and moves the counters once.
+pub(crate) async fn ledger_paths(stores: &Stores) -> Result<()> {
+    use molts_core::ErrorKind;
+    use molts_core::domain::ReservationState;
+
+    let agent_id = format!("agt_{}", uuid::Uuid::now_v7().simple());
+    let keys = [
+        (Period::Day, "2026-11-24".to_owned()),
+        (Period::Month, "2026-11".to_owned()),
+    ];
+    let used = || async {
+        let counters = stores.quota.usage(&agent_id, &keys).await?;
+        Ok::<_, molts_core::Error>(counters.iter().map(|c| c.used).collect::<Vec<_>>())
+    };
+    let at = Timestamp::from_timestamp_millis(1_795_000_000_000).unwrap_or_default();
+    let mut held = one_unit(&agent_id, 100);
+    held.amount = 7;
+    assert_eq!(stores.quota.reserve(&held).await?, ReserveOutcome::Reserved);
+    assert_eq!(used().await?, vec![7, 7]);
+
+    // Settled as held: closed, counters as they were.
+    let settled = stores.quota.settle(&held.reservation_id, 7, at).await?;
+    assert_eq!(
+        (settled.state, settled.charged, settled.reserved),
+        (ReservationState::Settled, Some(7), 7)
+    );
+    assert_eq!(used().await?, vec![7, 7]);
+    let again = stores.quota.refund(&held.reservation_id, at).await;
+    assert_eq!(again.err().map(|e| e.kind()), Some(ErrorKind::Conflict));
+
+    // A reused id: refused, and the counters it would have moved are back.
+    let reused = stores.quota.reserve(&held).await;
+    assert_eq!(reused.err().map(|e| e.kind()), Some(ErrorKind::Conflict));
+    assert_eq!(used().await?, vec![7, 7]);
+
+    // More than the cap at once: refused naming the period, nothing held.
+    let mut huge = one_unit(&agent_id, 100);
+    huge.amount = 101;
+    assert_eq!(
+        stores.quota.reserve(&huge).await?,
+        ReserveOutcome::Exceeded {
+            period: Period::Month,
+            max: 100,
+            used: 7
+        }
+    );
+    assert_eq!(
+        stores.quota.get_reservation(&huge.reservation_id).await?,
+        None
+    );
+    assert_eq!(used().await?, vec![7, 7]);
+
+    // Racing closers with different amounts: one wins, the counters move by its amount once.
+    let mut raced = one_unit(&agent_id, 100);
+    raced.amount = 10;
+    stores.quota.reserve(&raced).await?;
+    assert_eq!(used().await?, vec![17, 17]);
+    let closers = (0..20u64).map(|i| {
+        let id = raced.reservation_id.as_str();
+        async move {
+            if i == 0 {
+                stores.quota.refund(id, at).await
+            } else {
+                stores.quota.settle(id, i, at).await
+            }
+        }
+    });
+    let mut winners = Vec::new();
+    for outcome in futures::future::join_all(closers).await {
+        match outcome {
+            Ok(r) => winners.push(r.charged.unwrap_or_default()),
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Conflict),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    assert_eq!(used().await?, vec![7 + winners[0], 7 + winners[0]]);
+    let missing = stores.quota.settle("rsv_missing_one", 1, at).await;
+    assert_eq!(missing.err().map(|e| e.kind()), Some(ErrorKind::NotFound));
+    Ok(())
+}
