@@ -80,5 +80,6 @@ cases![
     jobs::bad_input,
     jobs::callbacks_refused,
     jobs::personas,
+    jobs::webhook_endpoint,
     files::versions,
 ];
