@@ -1,6 +1,7 @@
-//! Ideogram: the config's provider model picks the API — `V_3…` the v3 endpoint, every older
-//! model (`V_1`, `V_2`, `V_2_TURBO`, `V_2A`…) the legacy `image_request` endpoint. Both answer
-//! with temporary URLs; images withheld as unsafe come back without one and are dropped.
+//! Ideogram: the config's provider model picks the API — `V_3…` the v3 endpoint, sent as the
+//! `multipart/form-data` form it documents; every older model (`V_1`, `V_2`, `V_2_TURBO`,
+//! `V_2A`…) the legacy endpoint, as JSON `{"image_request": …}`. Both answer with temporary
+//! URLs; images withheld as unsafe come back without one and are dropped.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::ports::HttpClient;
 
 use super::adapter::{Call, ProviderAdapter};
+use super::form::Form;
 use super::types::{GeneratedImage, ImageData, ImageRequest};
 use super::wire::{self, MAX_JSON_BYTES};
 
@@ -74,28 +76,41 @@ struct Item {
     is_image_safe: Option<bool>,
 }
 
-fn body(call: &Call<'_>, request: &ImageRequest) -> (String, Value) {
+/// What a generate request carries: v3 takes a form, the legacy endpoint JSON.
+#[derive(Debug)]
+enum Payload {
+    Form(Form),
+    Json(Value),
+}
+
+fn body(call: &Call<'_>, request: &ImageRequest) -> (String, Payload) {
     let model = call.model.provider_model.as_str();
     let base = call.base_url(IDEOGRAM_BASE_URL);
     let style = request.style.as_deref().map(str::to_ascii_uppercase);
     if is_v3(model) {
-        let mut body = json!({"prompt": request.prompt, "num_images": request.n});
+        // Documented as multipart/form-data (JSON is accepted too, but undocumented).
+        let mut form = Form::new();
+        form.text("prompt", request.prompt.as_str())
+            .text("num_images", request.n.to_string());
         if let Some(a) = request
             .aspect_ratio
             .as_deref()
             .and_then(|a| aspect(a, false))
         {
-            body["aspect_ratio"] = json!(a);
+            form.text("aspect_ratio", a);
         } else if let Some(size) = &request.size {
-            body["resolution"] = json!(size);
+            form.text("resolution", size.as_str());
         }
         if let Some(s) = style {
-            body["style_type"] = json!(s);
+            form.text("style_type", s);
         }
         if let Some(n) = &request.negative_prompt {
-            body["negative_prompt"] = json!(n);
+            form.text("negative_prompt", n.as_str());
         }
-        (format!("{base}/v1/ideogram-v3/generate"), body)
+        (
+            format!("{base}/v1/ideogram-v3/generate"),
+            Payload::Form(form),
+        )
     } else {
         let mut inner = json!({
             "prompt": request.prompt,
@@ -118,7 +133,10 @@ fn body(call: &Call<'_>, request: &ImageRequest) -> (String, Value) {
         if let Some(n) = &request.negative_prompt {
             inner["negative_prompt"] = json!(n);
         }
-        (format!("{base}/generate"), json!({"image_request": inner}))
+        (
+            format!("{base}/generate"),
+            Payload::Json(json!({"image_request": inner})),
+        )
     }
 }
 
@@ -127,12 +145,11 @@ impl ProviderAdapter for IdeogramAdapter {
     async fn images(&self, call: Call<'_>, request: &ImageRequest) -> Result<Vec<GeneratedImage>> {
         let (url, body) = body(&call, request);
         let key = wire::secret_header(call.api_key("IDEOGRAM_API_KEY")?)?;
-        let req = wire::request(
-            Method::POST,
-            &url,
-            vec![(HeaderName::from_static("api-key"), key)],
-            Some(&body),
-        )?;
+        let headers = vec![(HeaderName::from_static("api-key"), key)];
+        let req = match &body {
+            Payload::Form(form) => wire::form_request(Method::POST, &url, headers, form)?,
+            Payload::Json(json) => wire::request(Method::POST, &url, headers, Some(json))?,
+        };
         let generated: Generated =
             wire::send_json(self.http.as_ref(), &call, req, MAX_JSON_BYTES).await?;
         let total = generated.data.len();
@@ -170,5 +187,59 @@ mod tests {
         assert_eq!(aspect("9x16", false).as_deref(), Some("9x16"));
         assert_eq!(aspect("wide", false), None);
         assert!(is_v3("V_3") && !is_v3("V_2") && !is_v3("V_2_TURBO"));
+    }
+
+    #[test]
+    fn v3_sends_a_form_and_the_legacy_api_json() {
+        let credentials = crate::providers::Credentials::default();
+        let model = |provider_model: &str| crate::domain::ModelConfig {
+            provider_model: provider_model.to_owned(),
+            ..crate::seed::models()
+                .into_iter()
+                .find(|m| m.id == "ideogram-v2")
+                .unwrap_or_else(|| unreachable!("the seed has ideogram-v2"))
+        };
+        let request = ImageRequest {
+            prompt: "a \"neon\" sign".into(),
+            n: 2,
+            aspect_ratio: Some("16:9".into()),
+            style: Some("design".into()),
+            negative_prompt: Some("blur".into()),
+            ..ImageRequest::default()
+        };
+        let v3 = model("V_3");
+        let call = Call {
+            model: &v3,
+            credentials: &credentials,
+            timeout: std::time::Duration::from_secs(1),
+        };
+        let (url, payload) = body(&call, &request);
+        assert!(url.ends_with("/v1/ideogram-v3/generate"), "{url}");
+        let Payload::Form(form) = payload else {
+            unreachable!("v3 takes a form")
+        };
+        let fields: Vec<(&str, &str)> = form
+            .fields()
+            .iter()
+            .map(|(n, v)| (*n, v.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("prompt", "a \"neon\" sign"),
+                ("num_images", "2"),
+                ("aspect_ratio", "16x9"),
+                ("style_type", "DESIGN"),
+                ("negative_prompt", "blur"),
+            ]
+        );
+        let v2 = model("V_2");
+        let call = Call { model: &v2, ..call };
+        let (url, payload) = body(&call, &request);
+        assert!(url.ends_with("/generate") && !url.contains("v3"), "{url}");
+        let Payload::Json(json) = payload else {
+            unreachable!("the legacy endpoint takes JSON")
+        };
+        assert_eq!(json["image_request"]["aspect_ratio"], json!("ASPECT_16_9"));
     }
 }

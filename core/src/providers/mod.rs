@@ -1,11 +1,12 @@
 //! Providers: the provider-neutral types, the adapter port and its registry, and the HTTP
 //! providers' adapters as pure mapping over the `HttpClient` port (one file per provider, with
-//! the shared wire handling in `wire` and `sse`).
+//! the shared wire handling in `wire`, `form` and `sse`).
 
 mod adapter;
 mod anthropic;
 pub mod audio;
 mod elevenlabs;
+mod form;
 mod gemini;
 mod heygen;
 mod ideogram;

@@ -1,6 +1,7 @@
-//! What every HTTP provider adapter shares: building requests with secret headers, sending them
-//! with the call's timeout, mapping provider error statuses to molts errors (keeping the
-//! provider's message, never its secrets), and decoding JSON bodies.
+//! What every HTTP provider adapter shares: building requests with secret headers and JSON or
+//! `multipart/form-data` bodies (the form encoded by `form`), sending them with the call's
+//! timeout, mapping provider error statuses to molts errors (keeping the provider's message,
+//! never its secrets), and decoding JSON bodies.
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::ports::{HttpClient, HttpRequest, HttpResponse, RequestOptions};
 
 use super::adapter::Call;
+use super::form::Form;
 
 /// Largest JSON body read for text and search calls.
 pub(crate) const MAX_JSON_BYTES: usize = 16 << 20;
@@ -42,16 +44,50 @@ pub(crate) fn request(
     headers: Vec<(HeaderName, HeaderValue)>,
     body: Option<&Value>,
 ) -> Result<HttpRequest> {
+    let body = match body {
+        Some(json) => Some((
+            "application/json".to_owned(),
+            Bytes::from(serde_json::to_vec(json).map_err(|e| {
+                Error::internal("could not encode a provider request").with_source(e)
+            })?),
+        )),
+        None => None,
+    };
+    build(method, url, headers, body)
+}
+
+/// A request with `headers` and a `multipart/form-data` body of text fields, for endpoints
+/// documented as taking forms; sent and mapped like any other (see [`send_json`]).
+pub(crate) fn form_request(
+    method: Method,
+    url: &str,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    form: &Form,
+) -> Result<HttpRequest> {
+    let encoded = form.encode();
+    build(
+        method,
+        url,
+        headers,
+        Some((encoded.content_type, encoded.body)),
+    )
+}
+
+/// A request with `headers` and a body of the given content type (or none).
+fn build(
+    method: Method,
+    url: &str,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Option<(String, Bytes)>,
+) -> Result<HttpRequest> {
     let mut builder = http::Request::builder().method(method).uri(url);
     for (name, value) in headers {
         builder = builder.header(name, value);
     }
     let body = match body {
-        Some(json) => {
-            builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-            Bytes::from(serde_json::to_vec(json).map_err(|e| {
-                Error::internal("could not encode a provider request").with_source(e)
-            })?)
+        Some((content_type, bytes)) => {
+            builder = builder.header(http::header::CONTENT_TYPE, content_type);
+            bytes
         }
         None => Bytes::new(),
     };

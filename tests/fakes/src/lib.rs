@@ -11,7 +11,8 @@
 //! [`callbacks`]); HeyGen talking photos are made at once from the uploaded bytes. Faults are
 //! injected per request (see [`faults`]). Control endpoints:
 //! `POST/GET/DELETE /_fake/faults`, `GET /_fake/requests?provider=` (each with its content type,
-//! and a body that is not JSON as `body_base64`),
+//! a `multipart/form-data` body's text fields as a JSON object — a malformed form is the
+//! provider's 400 — and a body that is not JSON as `body_base64`),
 //! `GET /_fake/jobs` (every job), `POST /_fake/jobs` (`{"ready_after": N}`: the default polls),
 //! `POST /_fake/jobs/{id}/finish` (finish a job now and call back; again sends the callback
 //! again), `GET /_fake/callbacks` (every callback made), `GET/POST /_fake/heygen/webhook`
@@ -21,6 +22,7 @@
 
 pub mod callbacks;
 pub mod faults;
+mod form;
 pub mod jobs;
 pub mod media;
 mod providers;
@@ -71,11 +73,12 @@ pub struct Recorded {
     pub path: String,
     /// The query string, if any.
     pub query: Option<String>,
-    /// The body as JSON (`null` when it was none or not JSON).
+    /// The body as JSON: a JSON body as sent, a `multipart/form-data` body as an object of its
+    /// text fields (`{"prompt": "…", "num_images": "2"}`), `null` for none or anything else.
     pub body: serde_json::Value,
     /// The request's `Content-Type`, if it had one.
     pub content_type: Option<String>,
-    /// The body as sent, base64-encoded, when it was not JSON (an uploaded photo); see
+    /// The body as sent, base64-encoded, when it was not JSON (an uploaded photo, a form); see
     /// [`Recorded::raw_body`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body_base64: Option<String>,
@@ -429,24 +432,42 @@ async fn dispatch(
     if !PROVIDERS.contains(&provider.as_str()) {
         return (StatusCode::NOT_FOUND, "no such fake provider").into_response();
     }
-    let parsed = serde_json::from_slice::<serde_json::Value>(&body).ok();
-    let body_base64 = (parsed.is_none() && !body.is_empty()).then(|| {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    // A form reads as a JSON object of its text fields, as a JSON body would; its bytes are
+    // kept too, like any other body that is not JSON.
+    let (json, as_sent, bad_form) = match content_type.as_deref().filter(|t| form::is_form(t)) {
+        Some(t) => match form::fields(t, body.clone()).await {
+            Ok(fields) => (fields, true, None),
+            Err(e) => (serde_json::Value::Null, true, Some(e)),
+        },
+        None => match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(v) => (v, false, None),
+            Err(_) => (serde_json::Value::Null, true, None),
+        },
+    };
+    let body_base64 = (as_sent && !body.is_empty()).then(|| {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.encode(&body)
     });
-    let json = parsed.unwrap_or_default();
     lock(&s.requests).push(Recorded {
         provider: provider.clone(),
         method: method.to_string(),
         path: path.clone(),
         query: uri.query().map(str::to_owned),
         body: json.clone(),
-        content_type: headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        content_type,
         body_base64,
     });
+    if let Some(e) = bad_form {
+        // As the real APIs answer a body they cannot read.
+        return respond::invalid(
+            &provider,
+            &format!("malformed multipart/form-data body: {e}"),
+        );
+    }
     let header_spec = headers
         .get("x-fake-fault")
         .and_then(|v| v.to_str().ok())

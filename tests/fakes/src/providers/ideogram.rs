@@ -1,6 +1,8 @@
-//! The Ideogram fake: v3 JSON at `POST /v1/ideogram-v3/generate` and the legacy
-//! `{"image_request": …}` at `POST /generate`. A prompt containing `unsafe` comes back withheld
-//! (`is_image_safe: false`, empty URL), as the real API does for flagged images.
+//! The Ideogram fake: v3 at `POST /v1/ideogram-v3/generate` — the documented
+//! `multipart/form-data` form (its fields read as strings, see `crate::form`) or JSON, which the
+//! real API also takes — and the legacy JSON `{"image_request": …}` at `POST /generate`. A
+//! prompt containing `unsafe` comes back withheld (`is_image_safe: false`, empty URL), as the
+//! real API does for flagged images.
 
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -47,7 +49,19 @@ fn generate(ctx: &Ctx, request: &Value, legacy_model: Option<&str>) -> Response 
     {
         return respond::invalid(P, "aspect_ratio must look like 16x9");
     }
-    let n = request["num_images"].as_u64().unwrap_or(1).clamp(1, 8);
+    // A form field is a string ("2"), a JSON one a number.
+    let n = match &request["num_images"] {
+        Value::Null => 1,
+        Value::String(s) => match s.trim().parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => return respond::invalid(P, "num_images must be a whole number"),
+        },
+        v => match v.as_u64() {
+            Some(n) => n,
+            None => return respond::invalid(P, "num_images must be a whole number"),
+        },
+    }
+    .clamp(1, 8);
     let safe = !prompt.contains("unsafe");
     let data: Vec<Value> = (0..n)
         .map(|i| {
