@@ -15,6 +15,7 @@ pub mod error;
 pub mod gateway;
 pub mod ids;
 pub mod memory;
+pub mod net;
 pub mod ports;
 pub mod providers;
 pub mod sealed;

@@ -6,7 +6,17 @@
 //! stream that keeps sending is never cut off), redirects
 //! are never followed (a provider answering 3xx is a misconfiguration to surface, not to chase),
 //! and errors never carry the URL's query or any header (keys travel there).
+//!
+//! Two clients, never one shared: [`ReqwestHttpClient::new`] for provider calls and job outputs,
+//! whose hosts the operator configured (often a local model server on loopback), and
+//! [`ReqwestHttpClient::for_webhooks`] for webhook deliveries, whose URLs come from agents: it
+//! resolves names through [`PublicOnlyResolver`] (`resolve.rs`), so a name resolving only to
+//! internal addresses is refused unless allow-listed, and it ignores proxy variables (through a
+//! proxy, the proxy would resolve the name and the filter would not apply).
 
+mod resolve;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,47 +26,97 @@ use molts_core::Result;
 use molts_core::ports::{HttpRequest, HttpResponse, RequestOptions};
 use molts_core::providers::Sleeper;
 
+pub use resolve::{Lookup, PublicOnlyResolver, SystemLookup};
+
 /// `HttpClient` over a shared reqwest connection pool.
 #[derive(Debug, Clone)]
 pub struct ReqwestHttpClient {
     client: reqwest::Client,
+    /// Who answers, as error messages name it.
+    peer: &'static str,
 }
+
+/// The error code of a webhook target refused for what its name resolves to: the gateway's URL
+/// guard uses the same one, and a delivery failing with it is not retried.
+const REFUSED: &str = "webhook_url_refused";
 
 impl ReqwestHttpClient {
     /// A client with rustls, redirects off and no global timeout (each request sets its own).
     pub fn new() -> Result<Self> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| {
-                Error::internal("could not build the HTTP client").with_source(e.without_url())
-            })?;
-        Ok(Self { client })
+        Ok(Self::from_client(build(base_builder())?))
+    }
+
+    /// The webhook delivery client: as [`ReqwestHttpClient::new`], but names resolve through
+    /// [`PublicOnlyResolver`] over the system resolver, so a host resolving only to loopback,
+    /// private, link-local or other internal addresses is refused (`webhook_url_refused`)
+    /// unless `allowed_hosts` (`MOLTS_WEBHOOK_ALLOW_HOSTS`) names it, and proxies are not used.
+    pub fn for_webhooks(allowed_hosts: Vec<String>) -> Result<Self> {
+        Self::for_webhooks_with(allowed_hosts, Arc::new(SystemLookup))
+    }
+
+    /// [`ReqwestHttpClient::for_webhooks`] over another name lookup (tests map names to
+    /// addresses without DNS).
+    pub fn for_webhooks_with(allowed_hosts: Vec<String>, lookup: Arc<dyn Lookup>) -> Result<Self> {
+        let resolver = PublicOnlyResolver::new(lookup, allowed_hosts);
+        let client = build(base_builder().no_proxy().dns_resolver(Arc::new(resolver)))?;
+        Ok(Self {
+            client,
+            peer: "the webhook endpoint",
+        })
     }
 
     /// Wraps a client built elsewhere. It should not follow redirects, to keep the port's contract.
     pub fn from_client(client: reqwest::Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            peer: "the provider",
+        }
     }
 }
 
-/// Maps a transport failure to `Unavailable`, keeping the cause (without its URL) for the logs.
-fn transport_error(error: reqwest::Error) -> Error {
-    let what = if error.is_timeout() {
-        ("upstream_timeout", "the provider did not answer in time")
+/// Redirects off (a 3xx is a misconfiguration to surface, and a webhook redirect could point
+/// anywhere), a bounded connect, no global timeout.
+fn base_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+}
+
+fn build(builder: reqwest::ClientBuilder) -> Result<reqwest::Client> {
+    builder.build().map_err(|e| {
+        Error::internal("could not build the HTTP client").with_source(e.without_url())
+    })
+}
+
+/// Maps a transport failure to `Unavailable` (a refused webhook target to `Forbidden`
+/// `webhook_url_refused`), keeping the cause (without its URL) for the logs.
+fn transport_error(error: reqwest::Error, peer: &str) -> Error {
+    if resolve::is_refusal(&error) {
+        return Error::forbidden(
+            "webhook_url's host resolves only to loopback, private, link-local or other internal addresses",
+        )
+        .with_code(REFUSED);
+    }
+    let (code, message) = if error.is_timeout() {
+        ("upstream_timeout", format!("{peer} did not answer in time"))
     } else if error.is_connect() {
-        ("upstream_unreachable", "could not connect to the provider")
+        (
+            "upstream_unreachable",
+            format!("could not connect to {peer}"),
+        )
     } else if error.is_body() || error.is_decode() {
         (
             "upstream_broken_body",
-            "the provider's response was cut off",
+            format!("{peer}'s response was cut off"),
         )
     } else {
-        ("upstream_unreachable", "the request to the provider failed")
+        (
+            "upstream_unreachable",
+            format!("the request to {peer} failed"),
+        )
     };
-    Error::unavailable(what.1)
-        .with_code(what.0)
+    Error::unavailable(message)
+        .with_code(code)
         .with_source(error.without_url())
 }
 
@@ -69,10 +129,11 @@ impl molts_core::HttpClient for ReqwestHttpClient {
         // The timeout covers the head only: `execute` resolves once status and headers arrive.
         let response =
             match tokio::time::timeout(options.timeout, self.client.execute(request)).await {
-                Ok(result) => result.map_err(transport_error)?,
+                Ok(result) => result.map_err(|e| transport_error(e, self.peer))?,
                 Err(_) => {
                     return Err(Error::unavailable(format!(
-                        "the provider did not answer within {} ms",
+                        "{} did not answer within {} ms",
+                        self.peer,
                         options.timeout.as_millis()
                     ))
                     .with_code("upstream_timeout"));
@@ -84,9 +145,10 @@ impl molts_core::HttpClient for ReqwestHttpClient {
         if let Some(headers) = builder.headers_mut() {
             *headers = response.headers().clone();
         }
-        let body = idle_limited(response.bytes_stream(), options.timeout);
+        let body = idle_limited(response.bytes_stream(), options.timeout, self.peer);
         builder.body(body).map_err(|e| {
-            Error::internal("the provider's response could not be represented").with_source(e)
+            Error::internal(format!("{}'s response could not be represented", self.peer))
+                .with_source(e)
         })
     }
 }
@@ -97,17 +159,18 @@ impl molts_core::HttpClient for ReqwestHttpClient {
 fn idle_limited(
     body: impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
     idle: Duration,
+    peer: &'static str,
 ) -> molts_core::ports::ByteStream {
     let body = Box::pin(body);
     futures::stream::unfold(Some(body), move |state| async move {
         let mut body = state?;
         match tokio::time::timeout(idle, body.next()).await {
             Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
-            Ok(Some(Err(e))) => Some((Err(transport_error(e)), None)),
+            Ok(Some(Err(e))) => Some((Err(transport_error(e, peer)), None)),
             Ok(None) => None,
             Err(_) => Some((
                 Err(Error::unavailable(format!(
-                    "the provider sent nothing for {} ms mid-response",
+                    "{peer} sent nothing for {} ms mid-response",
                     idle.as_millis()
                 ))
                 .with_code("upstream_timeout")),

@@ -43,7 +43,7 @@ pub use provider_keys::ProviderKeyRequest;
 pub use quota::{HOLD_TTL, Hold, PeriodUsage, UnitUsage, UsageReport};
 pub use register::Registered;
 pub use scheduled::ScheduledReport;
-pub use webhooks::{WebhookEndpointView, WebhookSettings, is_internal_ip, sign_webhook};
+pub use webhooks::{WebhookEndpointView, WebhookSettings, sign_webhook};
 
 use crate::clock::Clock;
 use crate::ids::Ids;
@@ -108,6 +108,7 @@ pub struct Gateway {
     secret_box: Option<Arc<crate::sealed::SecretBox>>,
     blobs: Option<Arc<dyn BlobStore>>,
     http: Option<Arc<dyn HttpClient>>,
+    webhook_http: Option<Arc<dyn HttpClient>>,
     heygen_webhook_secret: Option<Arc<str>>,
     spawner: Option<Arc<dyn Spawner>>,
     settles: Arc<quota::PendingSettles>,
@@ -125,6 +126,7 @@ impl Gateway {
             secret_box: None,
             blobs: None,
             http: None,
+            webhook_http: None,
             heygen_webhook_secret: None,
             spawner: None,
             settles: Arc::default(),
@@ -159,10 +161,22 @@ impl Gateway {
         self
     }
 
-    /// The same gateway fetching job outputs and delivering webhooks through `http`.
+    /// The same gateway fetching job outputs and delivering webhooks through `http` (webhooks
+    /// unless [`Gateway::with_webhook_http`] gives them their own client).
     #[must_use]
     pub fn with_http(mut self, http: Arc<dyn HttpClient>) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// The same gateway delivering webhooks through `http`: a client that refuses targets
+    /// resolving to internal addresses (the native runtimes' `ReqwestHttpClient::for_webhooks`).
+    /// Webhook URLs come from agents, so their client must filter; job outputs and provider
+    /// calls go to hosts the operator and its providers chose (often a local model server on
+    /// loopback), so they keep the unfiltered client. Without one, webhooks use `with_http`'s.
+    #[must_use]
+    pub fn with_webhook_http(mut self, http: Arc<dyn HttpClient>) -> Self {
+        self.webhook_http = Some(http);
         self
     }
 
@@ -187,6 +201,14 @@ impl Gateway {
         self.http.as_ref().ok_or_else(|| {
             crate::Error::unavailable("no outbound HTTP client is configured on this molts")
         })
+    }
+
+    /// The client webhook deliveries go through: their own if given, else the outbound one.
+    pub(crate) fn webhook_http(&self) -> crate::Result<&Arc<dyn HttpClient>> {
+        match &self.webhook_http {
+            Some(http) => Ok(http),
+            None => self.http(),
+        }
     }
 
     /// Forgets every cached principal and model config. Called by every change made through the

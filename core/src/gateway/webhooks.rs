@@ -5,11 +5,13 @@
 //! retried on a schedule until the endpoint answers 2xx; receivers deduplicate on `webhook-id`.
 //!
 //! Target URLs are refused when they point at loopback, private, link-local (cloud metadata)
-//! or otherwise internal addresses, unless the operator's allow-list names the host. The check
-//! here sees the URL; hostnames that *resolve* to internal addresses are the HTTP client's to
-//! refuse (see docs/CONFIGURATION.md).
+//! or otherwise internal addresses, unless the operator's allow-list names the host (the policy
+//! is `crate::net`). The check here sees the URL, at registration and again before each attempt;
+//! a name that *resolves* to internal addresses is refused by the webhook client's resolver
+//! (`Gateway::with_webhook_http`; the native runtimes' `ReqwestHttpClient::for_webhooks`), with
+//! the same `webhook_url_refused` code, and such a delivery fails at once like a refused URL.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use base64::Engine;
@@ -21,6 +23,7 @@ use sha2::Sha256;
 
 use crate::domain::{DeliveryStatus, Job, JobStatus, WebhookDelivery, WebhookEndpoint};
 use crate::error::{Error, ErrorKind, Result};
+use crate::net::{host_is_allowed, is_internal_name, is_public_address};
 use crate::ports::{HttpClientExt, RequestOptions};
 
 use super::jobs::chrono_of;
@@ -86,57 +89,15 @@ pub fn sign_webhook(secret: &str, id: &str, timestamp: i64, body: &str) -> Resul
     ))
 }
 
-fn internal_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || a == 0
-        // Carrier-grade NAT, often internal to a cloud.
-        || (a == 100 && (64..128).contains(&b))
-}
-
-fn internal_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return internal_v4(v4);
-    }
-    let first = ip.segments()[0];
-    ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        // Unique local fc00::/7 and link-local fe80::/10.
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
-}
-
-/// Whether an IP address is internal (loopback, private, link-local, metadata, ...).
-pub fn is_internal_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => internal_v4(v4),
-        IpAddr::V6(v6) => internal_v6(v6),
-    }
-}
-
-fn internal_name(host: &str) -> bool {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    host == "localhost"
-        || host.ends_with(".localhost")
-        || host.ends_with(".internal")
-        || host.ends_with(".local")
-        || host == "metadata"
-}
+/// The error code of a refused target, from the URL guard or the webhook client's resolver.
+const REFUSED: &str = "webhook_url_refused";
 
 impl Gateway {
     /// Checks a webhook target: an absolute http(s) URL to a host that is not internal, unless
     /// allow-listed. Answers the URL as given.
     pub(super) fn check_webhook_url(&self, raw: &str) -> Result<String> {
         let refuse = |why: &str| {
-            Error::invalid("webhook_url", format!("webhook_url {why}"))
-                .with_code("webhook_url_refused")
+            Error::invalid("webhook_url", format!("webhook_url {why}")).with_code(REFUSED)
         };
         if raw.len() > MAX_URL_LEN {
             return Err(refuse("is too long"));
@@ -154,16 +115,11 @@ impl Gateway {
             url::Host::Ipv4(ip) => ip.to_string(),
             url::Host::Ipv6(ip) => ip.to_string(),
         };
-        let allowed = self
-            .config
-            .webhooks
-            .allowed_hosts
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(&host_text));
+        let allowed = host_is_allowed(&self.config.webhooks.allowed_hosts, &host_text);
         let internal = match host {
-            url::Host::Domain(d) => internal_name(d),
-            url::Host::Ipv4(ip) => internal_v4(ip),
-            url::Host::Ipv6(ip) => internal_v6(ip),
+            url::Host::Domain(d) => is_internal_name(d),
+            url::Host::Ipv4(ip) => !is_public_address(IpAddr::V4(ip)),
+            url::Host::Ipv6(ip) => !is_public_address(IpAddr::V6(ip)),
         };
         if internal && !allowed {
             return Err(refuse(
@@ -395,12 +351,21 @@ impl Gateway {
                 ..claimed.clone()
             },
             failed => {
-                let (last_status, last_error) = match failed {
-                    Ok(status) => (Some(status), format!("endpoint answered HTTP {status}")),
-                    Err(e) => (None, e.message().to_owned()),
+                let (last_status, last_error, refused) = match failed {
+                    Ok(status) => (
+                        Some(status),
+                        format!("endpoint answered HTTP {status}"),
+                        false,
+                    ),
+                    // A refused target (by URL or by what its name resolves to) or a URL that
+                    // cannot be sent will not get better by waiting.
+                    Err(e) => (
+                        None,
+                        e.message().to_owned(),
+                        e.code() == Some(REFUSED) || e.message().starts_with("webhook_url"),
+                    ),
                 };
                 let wait = schedule.get(claimed.attempts as usize - 1).copied();
-                let refused = last_error.starts_with("webhook_url");
                 WebhookDelivery {
                     status: if wait.is_some() && !refused {
                         DeliveryStatus::Pending
@@ -435,7 +400,7 @@ impl Gateway {
             .body(bytes::Bytes::from(delivery.payload.clone()))
             .map_err(|_| Error::invalid("webhook_url", "webhook_url is not a valid URL"))?;
         let response = self
-            .http()?
+            .webhook_http()?
             .send_collect(
                 request,
                 RequestOptions {
@@ -469,29 +434,56 @@ mod tests {
     }
 
     #[test]
-    fn internal_addresses_are_recognised() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
+    fn the_guard_refuses_internal_hosts_unless_allowed() {
+        use crate::memory::{MemoryRateLimiter, MemoryStore};
+        use crate::{GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+        use std::sync::Arc;
+
+        let gateway = |allowed: &[&str]| {
+            let ports = Ports {
+                stores: Stores::from_one(Arc::new(MemoryStore::new())),
+                clock: Arc::new(SystemClock),
+                ids: Arc::new(SystemIds),
+                rate_limiter: Arc::new(MemoryRateLimiter::new()),
+            };
+            let config = GatewayConfig {
+                webhooks: WebhookSettings {
+                    allowed_hosts: allowed.iter().map(|h| (*h).to_owned()).collect(),
+                    ..WebhookSettings::default()
+                },
+                ..GatewayConfig::default()
+            };
+            Gateway::new(ports, config)
+        };
+        let strict = gateway(&[]);
+        for url in [
+            "http://127.0.0.1/hook",
+            "http://[::1]/hook",
+            "http://[::ffff:127.0.0.1]/hook",
+            "http://169.254.169.254/latest/meta-data",
+            "http://2130706433/hook",
+            "http://100.64.0.1/hook",
+            "http://localhost:8080/hook",
+            "http://metadata.google.internal/",
+            "http://printer.local/",
         ] {
-            let parsed: IpAddr = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-            assert!(is_internal_ip(parsed), "{ip} should be internal");
+            let refused = strict.check_webhook_url(url).err();
+            assert_eq!(
+                refused.as_ref().and_then(|e| e.code()),
+                Some(REFUSED),
+                "{url}"
+            );
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
-            let parsed: IpAddr = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-            assert!(!is_internal_ip(parsed), "{ip} should be public");
+        for url in [
+            "https://hooks.example.com/x",
+            "http://8.8.8.8/x",
+            "http://[2606:4700::1111]/",
+        ] {
+            assert!(strict.check_webhook_url(url).is_ok(), "{url}");
         }
-        assert!(internal_name("localhost"));
-        assert!(internal_name("metadata.google.internal"));
-        assert!(!internal_name("hooks.example.com"));
+        let lenient = gateway(&["127.0.0.1", "localhost"]);
+        assert!(lenient.check_webhook_url("http://127.0.0.1:9/hook").is_ok());
+        assert!(lenient.check_webhook_url("http://LOCALHOST/hook").is_ok());
+        assert!(lenient.check_webhook_url("http://10.0.0.1/hook").is_err());
     }
 }

@@ -55,22 +55,28 @@ pub async fn cold_start(settings: &Settings) -> Result<Gateway, String> {
         rate_limiter: Arc::new(MemoryRateLimiter::new()),
     };
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let allowed_hosts: Vec<String> = env("MOLTS_WEBHOOK_ALLOW_HOSTS")
+        .map(|v| v.split(',').map(|h| h.trim().to_owned()).collect())
+        .unwrap_or_default();
     let config = GatewayConfig {
         default_instance: settings.default_instance.clone(),
         public_url: env("MOLTS_PUBLIC_URL"),
         webhooks: molts_core::gateway::WebhookSettings {
-            allowed_hosts: env("MOLTS_WEBHOOK_ALLOW_HOSTS")
-                .map(|v| v.split(',').map(|h| h.trim().to_owned()).collect())
-                .unwrap_or_default(),
+            allowed_hosts: allowed_hosts.clone(),
             ..Default::default()
         },
         ..GatewayConfig::default()
     };
     let http = molts_reqwest::ReqwestHttpClient::new()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    // As in the standalone binary: webhook URLs come from agents, so deliveries get their own
+    // client, which refuses names resolving to internal addresses (the allow-list aside).
+    let webhook_http = molts_reqwest::ReqwestHttpClient::for_webhooks(allowed_hosts)
+        .map_err(|e| format!("cannot build the webhook HTTP client: {e}"))?;
     let mut gateway = Gateway::new(ports, config)
         .with_providers(providers(settings)?)
-        .with_http(Arc::new(http));
+        .with_http(Arc::new(http))
+        .with_webhook_http(Arc::new(webhook_http));
     if let Some(secret) = env("HEYGEN_WEBHOOK_SECRET") {
         gateway = gateway.with_heygen_webhook_secret(&secret);
     }

@@ -75,9 +75,14 @@ pub(crate) async fn gateway(settings: &Settings) -> Result<Gateway, String> {
     };
     let http =
         ReqwestHttpClient::new().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    // Webhook URLs come from agents: their own client refuses names resolving to internal
+    // addresses (the allow-list aside). Job outputs keep the unfiltered one, like providers.
+    let webhook_http = ReqwestHttpClient::for_webhooks(settings.webhook_allow_hosts.clone())
+        .map_err(|e| format!("cannot build the webhook HTTP client: {e}"))?;
     let mut gateway = Gateway::new(ports, config)
         .with_providers(providers(settings)?)
-        .with_http(Arc::new(http));
+        .with_http(Arc::new(http))
+        .with_webhook_http(Arc::new(webhook_http));
     if let Ok(secret) = std::env::var("HEYGEN_WEBHOOK_SECRET") {
         gateway = gateway.with_heygen_webhook_secret(&secret);
     }

@@ -1,0 +1,251 @@
+//! The webhook client's resolve-then-filter, against a real loopback server and an injected
+//! name lookup (no DNS, no network beyond 127.0.0.1): a public-looking name that resolves to
+//! loopback is refused before any byte is sent, unless the operator allow-lists it; the
+//! provider client is not filtered; and through the gateway's outbox, such a delivery is
+//! recorded as failed at once with a message that names no address.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::routing::post;
+use bytes::Bytes;
+use molts_core::domain::{DeliveryStatus, Job, JobKind, JobStatus, Provider, WebhookDelivery};
+use molts_core::gateway::WebhookSettings;
+use molts_core::memory::{MemoryRateLimiter, MemoryStore};
+use molts_core::ports::{HttpClientExt, JobStore, RequestOptions, WebhookStore};
+use molts_core::{Clock, ErrorKind, Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+use molts_reqwest::{Lookup, ReqwestHttpClient};
+
+const HOST: &str = "hooks.example.test";
+
+/// A name lookup from a table: what a hostile DNS zone would answer.
+struct Zone(HashMap<String, Vec<IpAddr>>);
+
+#[async_trait]
+impl Lookup for Zone {
+    async fn lookup(&self, host: &str) -> io::Result<Vec<IpAddr>> {
+        self.0
+            .get(host)
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such host"))
+    }
+}
+
+fn zone(answers: &[(&str, &[&str])]) -> Arc<dyn Lookup> {
+    let table = answers
+        .iter()
+        .map(|(name, ips)| {
+            let ips = ips.iter().map(|ip| ip.parse().unwrap()).collect();
+            ((*name).to_owned(), ips)
+        })
+        .collect();
+    Arc::new(Zone(table))
+}
+
+/// A loopback receiver counting the POSTs it gets; answers its port and the count.
+async fn receiver() -> (u16, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |_body: Bytes| {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (port, hits)
+}
+
+fn hook(url: &str) -> http::Request<Bytes> {
+    http::Request::post(url)
+        .header("content-type", "application/json")
+        .body(Bytes::from_static(b"{}"))
+        .unwrap()
+}
+
+fn opts() -> RequestOptions {
+    RequestOptions {
+        timeout: Duration::from_secs(5),
+    }
+}
+
+#[tokio::test]
+async fn a_name_resolving_to_loopback_is_refused_and_nothing_is_sent() {
+    let (port, hits) = receiver().await;
+    let lookup = zone(&[
+        (HOST, &["127.0.0.1"]),
+        ("mixed.example.test", &["10.0.0.1", "::1"]),
+    ]);
+    let client = ReqwestHttpClient::for_webhooks_with(Vec::new(), lookup).unwrap();
+    for host in [HOST, "mixed.example.test"] {
+        let url = format!("http://{host}:{port}/hook?token=s3cret");
+        let error = client
+            .send_collect(hook(&url), opts(), 1024)
+            .await
+            .expect_err("an internal target must be refused");
+        assert_eq!(error.kind(), ErrorKind::Forbidden, "{error}");
+        assert_eq!(error.code(), Some("webhook_url_refused"));
+        let shown = format!("{error} {error:?}");
+        for leak in ["127.0.0.1", "10.0.0.1", "::1", "s3cret"] {
+            assert!(!shown.contains(leak), "the error shows {leak}: {shown}");
+        }
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the receiver got a request");
+}
+
+#[tokio::test]
+async fn an_allow_listed_name_is_delivered_to_its_internal_address() {
+    let (port, hits) = receiver().await;
+    let lookup = zone(&[(HOST, &["127.0.0.1"])]);
+    let client =
+        ReqwestHttpClient::for_webhooks_with(vec!["Hooks.Example.Test".to_owned()], lookup)
+            .unwrap();
+    let response = client
+        .send_collect(hook(&format!("http://{HOST}:{port}/hook")), opts(), 1024)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_name_is_unreachable_not_refused() {
+    let client = ReqwestHttpClient::for_webhooks_with(Vec::new(), zone(&[])).unwrap();
+    let error = client
+        .send_collect(hook("http://nowhere.example.test/hook"), opts(), 1024)
+        .await
+        .expect_err("an unknown name cannot be reached");
+    assert_eq!(error.kind(), ErrorKind::Unavailable);
+    assert_eq!(error.code(), Some("upstream_unreachable"));
+    assert_eq!(error.message(), "could not connect to the webhook endpoint");
+}
+
+#[tokio::test]
+async fn the_provider_client_still_reaches_loopback() {
+    let (port, hits) = receiver().await;
+    let client = ReqwestHttpClient::new().unwrap();
+    let response = client
+        .send_collect(hook(&format!("http://localhost:{port}/hook")), opts(), 1024)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+/// A gateway over the memory store whose webhook client is `for_webhooks_with(allowed, lookup)`,
+/// holding a ready job and one due delivery of its event to `url`; answers the gateway and store.
+async fn outbox(
+    url: &str,
+    allowed: &[&str],
+    lookup: Arc<dyn Lookup>,
+) -> (Gateway, Arc<MemoryStore>) {
+    let store = Arc::new(MemoryStore::new());
+    let ports = Ports {
+        stores: Stores::from_one(store.clone()),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(SystemIds),
+        rate_limiter: Arc::new(MemoryRateLimiter::new()),
+    };
+    let allowed: Vec<String> = allowed.iter().map(|h| (*h).to_owned()).collect();
+    let config = GatewayConfig {
+        webhooks: WebhookSettings {
+            allowed_hosts: allowed.clone(),
+            timeout: Duration::from_secs(5),
+            ..WebhookSettings::default()
+        },
+        ..GatewayConfig::default()
+    };
+    let webhooks = ReqwestHttpClient::for_webhooks_with(allowed, lookup).unwrap();
+    let gateway = Gateway::new(ports, config)
+        .with_http(Arc::new(ReqwestHttpClient::new().unwrap()))
+        .with_webhook_http(Arc::new(webhooks));
+    let now = SystemClock.now();
+    let job = Job {
+        id: "job_1".into(),
+        instance_id: "default".into(),
+        agent_id: "agt_1".into(),
+        kind: JobKind::Video,
+        model_id: "demo-video".into(),
+        provider: Provider::Demo,
+        provider_job_id: Some("p1".into()),
+        status: JobStatus::Ready,
+        input: Default::default(),
+        units: 1,
+        reservation_id: "job_1".into(),
+        idempotency_key: None,
+        callback_token_hash: String::new(),
+        webhook_url: Some(url.to_owned()),
+        attempts: 1,
+        next_check_at: now,
+        deadline_at: now,
+        error: None,
+        artifact_id: None,
+        duration_seconds: None,
+        created_at: now,
+        updated_at: now,
+        finished_at: Some(now),
+        version: 1,
+    };
+    store.insert_job(&job).await.unwrap();
+    let delivery = WebhookDelivery {
+        id: "msg_1r0".into(),
+        agent_id: job.agent_id.clone(),
+        job_id: job.id.clone(),
+        event_type: "job.ready".into(),
+        url: url.to_owned(),
+        payload: r#"{"type":"job.ready"}"#.into(),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        next_attempt_at: now,
+        last_status: None,
+        last_error: None,
+        created_at: now,
+        delivered_at: None,
+    };
+    store.insert_delivery(&delivery).await.unwrap();
+    (gateway, store)
+}
+
+#[tokio::test]
+async fn the_outbox_records_a_rebound_name_as_refused_and_an_allowed_one_as_delivered() {
+    let (port, hits) = receiver().await;
+    let url = format!("http://{HOST}:{port}/hook");
+
+    // The URL passes the guard (a public-looking name); what it resolves to does not.
+    let (gateway, store) = outbox(&url, &[], zone(&[(HOST, &["127.0.0.1"])])).await;
+    let report = gateway.run_scheduled_work().await.unwrap();
+    assert_eq!(report.webhooks_attempted, 1);
+    let refused = store.get_delivery("msg_1r0").await.unwrap().unwrap();
+    assert_eq!(
+        refused.status,
+        DeliveryStatus::Failed,
+        "refusals are not retried"
+    );
+    assert_eq!(refused.attempts, 1);
+    assert_eq!(refused.last_status, None);
+    let message = refused.last_error.unwrap();
+    assert!(message.contains("resolves only to"), "{message}");
+    assert!(!message.contains("127.0.0.1"), "{message}");
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the receiver got a request");
+
+    // The same name, allow-listed by the operator, is delivered.
+    let (gateway, store) = outbox(&url, &[HOST], zone(&[(HOST, &["127.0.0.1"])])).await;
+    gateway.run_scheduled_work().await.unwrap();
+    let delivered = store.get_delivery("msg_1r0").await.unwrap().unwrap();
+    assert_eq!(delivered.status, DeliveryStatus::Delivered, "{delivered:?}");
+    assert_eq!(delivered.last_status, Some(200));
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
