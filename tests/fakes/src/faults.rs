@@ -33,11 +33,14 @@ pub struct Fault {
     /// On a job submission: the job never finishes by itself (only `POST
     /// /_fake/jobs/{id}/finish` ends it), for deadline tests.
     pub never_finish: bool,
+    /// On a job submission: the finished job's output URL answers 200 with an HTML error page
+    /// (as a CDN in trouble does) instead of the video or audio.
+    pub html_output: bool,
 }
 
 impl Fault {
     /// Parses `status=503,retry-after=2;delay-ms=300 malformed cut-stream-after=2
-    /// error-event-after=1 fail-job ready-after=3 never-finish`
+    /// error-event-after=1 fail-job ready-after=3 never-finish html-output`
     /// (items separated by commas, semicolons or spaces).
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut fault = Fault::default();
@@ -75,6 +78,7 @@ impl Fault {
                 }
                 "fail-job" => fault.fail_job = true,
                 "never-finish" => fault.never_finish = true,
+                "html-output" => fault.html_output = true,
                 "ready-after" => {
                     fault.ready_after = Some(u32::try_from(number()?).unwrap_or(u32::MAX));
                 }
@@ -165,6 +169,7 @@ mod tests {
         assert!(job.fail_job);
         assert_eq!(job.ready_after, Some(4));
         assert!(Fault::parse("never-finish").is_ok_and(|f| f.never_finish));
+        assert!(Fault::parse("html-output").is_ok_and(|f| f.html_output));
         assert!(Fault::parse("status=99").is_err());
         assert_eq!(
             marker(br#"{"prompt":"a cat [[fake-fault:status=503]]"}"#).as_deref(),

@@ -4,7 +4,8 @@
 //! server's [`crate::FakeServer::set_job_polls`], or the submit request's `ready-after=N` fault)
 //! — ready with a URL the fake itself serves (`GET /_fake/videos/{id}.mp4`; a replica has none),
 //! or failed when the submit request carried the `fail-job` fault. The `never-finish` fault
-//! keeps a job processing for ever (for deadline tests); `POST /_fake/jobs/{id}/finish`
+//! keeps a job processing for ever (for deadline tests), the `html-output` fault makes its URL
+//! answer 200 with an HTML error page instead of the output; `POST /_fake/jobs/{id}/finish`
 //! finishes any job at once.
 //!
 //! When a job finishes (the poll that first reports it ready or failed, or a finish through the
@@ -60,6 +61,8 @@ pub struct Job {
     pub finished: bool,
     /// Whether the job's finish has been announced (its callback sent, or attempted).
     pub announced: bool,
+    /// Whether its output URL answers with an HTML error page (the `html-output` fault).
+    pub html_output: bool,
 }
 
 impl Job {
@@ -134,6 +137,7 @@ impl Jobs {
             callback_url: new.callback_url,
             finished: false,
             announced: false,
+            html_output: fault.html_output,
         };
         self.jobs.push(job.clone());
         job

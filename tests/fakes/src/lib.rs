@@ -18,7 +18,8 @@
 //! again), `GET /_fake/callbacks` (every callback made), `GET/POST /_fake/heygen/webhook`
 //! (`{"secret", "url"}`: HeyGen's account webhook endpoint and signing secret),
 //! `GET /_fake/images/{rrggbb}.png` and `GET /_fake/videos/{id}.{mp4|mp3}` (the URLs image
-//! endpoints and finished jobs hand out).
+//! endpoints and finished jobs hand out; 200 with an HTML error page for a job submitted with
+//! the `html-output` fault).
 
 pub mod callbacks;
 pub mod faults;
@@ -393,6 +394,13 @@ async fn video(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Respon
     let Some(job) = s.jobs().output(id, ext).cloned() else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    if job.html_output {
+        return (
+            [("content-type", "text/html; charset=utf-8")],
+            "<!DOCTYPE html><html><body><h1>503 Service Unavailable</h1></body></html>",
+        )
+            .into_response();
+    }
     match ext {
         "mp4" => ([("content-type", "video/mp4")], jobs::mp4_stub()).into_response(),
         "mp3" => {

@@ -13,6 +13,7 @@ mod gemini;
 mod heygen;
 mod ideogram;
 mod instance_keys;
+mod job_outputs;
 mod jobs;
 mod openai;
 mod pexels;
