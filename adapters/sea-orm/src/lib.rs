@@ -28,6 +28,7 @@ mod jobs;
 mod keys;
 mod provider_keys;
 mod quota;
+mod sqlite_ledger;
 mod webhooks;
 
 use std::sync::Arc;
@@ -43,6 +44,7 @@ use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
     DatabaseTransaction, DbBackend, IntoSimpleExpr, TransactionTrait,
 };
+use sqlite_ledger::SqliteLedger;
 
 pub use sea_orm;
 
@@ -92,6 +94,9 @@ pub struct SeaOrmStore {
     checkpoints: Option<Arc<Checkpoints>>,
     /// On SQLite, the queue this process's quota writers take turns in.
     writers: Option<Arc<Mutex<()>>>,
+    /// On a SQLite file, the quota ledger's own connection, used in place (see
+    /// `sqlite_ledger`).
+    ledger: Option<Arc<SqliteLedger>>,
 }
 
 /// The background checkpoint task, aborted when dropped.
@@ -162,11 +167,11 @@ impl SeaOrmStore {
         let background_checkpoints = settings
             .sqlite_checkpoint_every
             .filter(|_| url.starts_with("sqlite:") && !in_memory);
+        let autocheckpoint = match background_checkpoints {
+            Some(_) => WAL_FALLBACK_AUTOCHECKPOINT,
+            None => 1000,
+        };
         if url.starts_with("sqlite:") {
-            let autocheckpoint = match background_checkpoints {
-                Some(_) => WAL_FALLBACK_AUTOCHECKPOINT,
-                None => 1000,
-            };
             options
                 .max_connections(if in_memory { 1 } else { SQLITE_POOL })
                 // A SQLite connection is a thread on a local file, not a socket that can go
@@ -190,6 +195,16 @@ impl SeaOrmStore {
         let db = Database::connect(options)
             .await
             .map_err(|e| Error::unavailable("cannot connect to the database").with_source(e))?;
+        let ledger = if url.starts_with("sqlite:") && !in_memory {
+            let path = db
+                .get_sqlite_connection_pool()
+                .connect_options()
+                .get_filename()
+                .to_owned();
+            Some(Arc::new(SqliteLedger::open(&path, autocheckpoint)?))
+        } else {
+            None
+        };
         let writers = url.starts_with("sqlite:").then(|| Arc::new(Mutex::new(())));
         let checkpoints = background_checkpoints.map(|every| {
             let writers = writers.clone().unwrap_or_default();
@@ -203,6 +218,7 @@ impl SeaOrmStore {
             db,
             checkpoints,
             writers,
+            ledger,
         })
     }
 
@@ -214,6 +230,7 @@ impl SeaOrmStore {
             db,
             checkpoints: None,
             writers,
+            ledger: None,
         }
     }
 
@@ -233,6 +250,9 @@ impl SeaOrmStore {
     pub async fn close(&self) -> Result<()> {
         if let Some(checkpoints) = &self.checkpoints {
             checkpoints.0.abort();
+        }
+        if let Some(ledger) = &self.ledger {
+            ledger.close();
         }
         self.db.close_by_ref().await.map_err(error::from_db)
     }

@@ -19,15 +19,17 @@
 //! (`… AND state = 'reserved' RETURNING …`), which makes each work once, and move the counters
 //! by `charged - reserved` in the same transaction — no counter write at all when the measured
 //! amount is what was held. On PostgreSQL the counters follow the flip one row at a time, in
-//! the canonical order; on SQLite they go first, in the same batch, conditioned on the
-//! reservation still being open (see `SQLITE_CLOSE`).
+//! the canonical order; on SQLite they go first, conditioned on the reservation still being
+//! open (see `SQLITE_CLOSE_COUNTERS`).
 //!
 //! Every statement, `BEGIN` and `COMMIT` is a round trip to the connection (on SQLite, to the
 //! thread sqlx runs it on), and those round trips are most of what the ledger costs, so there
-//! are as few as the guarantees allow. On SQLite the two statements of each transaction go as
-//! one batch: three round trips to reserve and three to settle; on PostgreSQL four to reserve
-//! and three to five to settle. This process's SQLite writers also take turns in a queue
-//! (`SeaOrmStore::write_turn`) rather than in SQLite's sleeping busy handler.
+//! are as few as the guarantees allow. On a SQLite file there are none: the transactions run
+//! in place, on the caller's thread, through the ledger's own connection (`sqlite_ledger`),
+//! whenever the write lock is free at once; when another writer holds it they go to sqlx's
+//! thread as one batch per transaction (three round trips each) and wait there. On PostgreSQL
+//! four round trips reserve and three to five settle. This process's SQLite writers take turns
+//! in a queue (`SeaOrmStore::write_turn`) rather than in SQLite's sleeping busy handler.
 
 use async_trait::async_trait;
 use molts_core::domain::{
@@ -48,6 +50,7 @@ use crate::SeaOrmStore;
 use crate::convert::{self, count, ms, read_count};
 use crate::entity::{quota_counter, quota_reservation};
 use crate::error::{from_db, on_write};
+use crate::sqlite_ledger::{self as ledger, Finish, NotHere};
 
 use quota_counter::Column as C;
 
@@ -207,19 +210,22 @@ fn insert_reservation(request: &ReserveRequest, amount: i64) -> InsertStatement 
     insert
 }
 
-/// SQLite: closing a hold as one batch of two statements in one round trip, under the write
-/// lock the first one takes. First the counters move by `charged - reserved`, only if the
-/// reservation is still open and the amounts differ; then the reservation flips, only if still
-/// open, returning its row. Both read the same open-or-not state (nothing else writes in
-/// between), so either both happen or neither does (and the caller rolls back).
-const SQLITE_CLOSE: &str = "\
+/// SQLite: closing a hold is two statements under the write lock the first one takes. First
+/// the counters move by `charged - reserved`, only if the reservation is still open and the
+/// amounts differ; then the reservation flips, only if still open, returning its row. Both read
+/// the same open-or-not state (nothing else writes in between), so either both happen or
+/// neither does (and the caller rolls back). Parameters: ?1 charged, ?2 id, ?3 the open state,
+/// ?4 and ?5 the day and month period names, ?6 the closed state, ?7 when.
+const SQLITE_CLOSE_COUNTERS: &str = "\
 UPDATE quota_counters SET used = CASE WHEN quota_counters.used < r.reserved THEN 0 \
 ELSE quota_counters.used - r.reserved END + ?1 \
 FROM (SELECT agent_id, unit, reserved, day_key, month_key FROM quota_reservations \
 WHERE id = ?2 AND state = ?3 AND reserved <> ?1) AS r \
 WHERE quota_counters.agent_id = r.agent_id AND quota_counters.unit = r.unit \
 AND ((quota_counters.period = ?4 AND quota_counters.period_key = r.day_key) \
-OR (quota_counters.period = ?5 AND quota_counters.period_key = r.month_key)); \
+OR (quota_counters.period = ?5 AND quota_counters.period_key = r.month_key))";
+/// See [`SQLITE_CLOSE_COUNTERS`]; the columns in `quota_reservation::Model`'s order.
+const SQLITE_CLOSE_FLIP: &str = "\
 UPDATE quota_reservations SET state = ?6, charged = ?1, closed_at = ?7 \
 WHERE id = ?2 AND state = ?3 \
 RETURNING id, agent_id, unit, reserved, charged, state, day_key, month_key, created_at, \
@@ -289,14 +295,28 @@ impl SeaOrmStore {
         Ok(ReserveOutcome::Reserved)
     }
 
-    /// The counters and the reservation in one transaction of two statements (on SQLite one
-    /// batch). False, with nothing held, when a period had no room.
+    /// The counters and the reservation in one transaction of two statements (on SQLite in
+    /// place, or else one batch). False, with nothing held, when a period had no room.
     async fn reserve_at_once(&self, request: &ReserveRequest, amount: i64) -> Result<bool> {
         let backend = self.backend();
         let counters = backend.build(&add_to_counters(request, amount));
         let reservation = backend.build(&insert_reservation(request, amount));
-        let periods = request.periods.len() as u64;
+        let periods = request.periods.len();
         let _turn = self.write_turn().await;
+        if let Some(ledger) = &self.ledger {
+            let in_place = ledger.transaction(|txn| {
+                if ledger::execute(txn, &counters).map_err(ledger::db_error)? != periods {
+                    return Ok(Finish::Rollback(false));
+                }
+                ledger::execute(txn, &reservation).map_err(reused_id_in_place)?;
+                Ok(Finish::Commit(true))
+            });
+            match in_place {
+                Ok(took) => return Ok(took),
+                Err(NotHere::Failed(e)) => return Err(e),
+                Err(NotHere::Busy) => {} // another writer: wait for it on sqlx's thread
+            }
+        }
         let txn = self.db.begin().await.map_err(from_db)?;
         let took = if backend == DbBackend::Sqlite {
             // A reused id fails the batch, and dropping the transaction takes it all back.
@@ -304,10 +324,10 @@ impl SeaOrmStore {
                 .execute(sqlite_batch(counters, reservation))
                 .await
                 .map_err(reused_id)?;
-            done.rows_affected() == periods + 1
+            done.rows_affected() == periods as u64 + 1
         } else {
             let done = txn.execute(counters).await.map_err(from_db)?;
-            done.rows_affected() == periods && {
+            done.rows_affected() == periods as u64 && {
                 txn.execute(reservation).await.map_err(reused_id)?;
                 true
             }
@@ -330,66 +350,102 @@ impl SeaOrmStore {
         let charged_units = count("actual", charged)?;
         let sqlite = self.backend() == DbBackend::Sqlite;
         let turn = self.write_turn().await;
-        let txn = self.db.begin().await.map_err(from_db)?;
-        let flipped = if sqlite {
-            let open = ReservationState::Reserved.as_str();
-            let batch = Statement::from_sql_and_values(
-                DbBackend::Sqlite,
-                SQLITE_CLOSE,
-                [
-                    charged_units.into(),
-                    id.into(),
-                    open.into(),
-                    Period::Day.as_str().into(),
-                    Period::Month.as_str().into(),
-                    state.as_str().into(),
-                    ms(at).into(),
-                ],
-            );
-            // Every row of the batch (only the flip returns any), so both statements run.
-            txn.query_all(batch)
-                .await
-                .map_err(from_db)?
-                .into_iter()
-                .next()
-        } else {
-            self.flip(&txn, id, charged_units, state, at).await?
+        let open = ReservationState::Reserved.as_str();
+        let values: [sea_orm::Value; 7] = [
+            charged_units.into(),
+            id.into(),
+            open.into(),
+            Period::Day.as_str().into(),
+            Period::Month.as_str().into(),
+            state.as_str().into(),
+            ms(at).into(),
+        ];
+        let mut closed = None;
+        if let Some(ledger) = &self.ledger {
+            let in_place = ledger.transaction(|txn| {
+                let flipped = close_in_place(txn, &values).map_err(ledger::db_error)?;
+                Ok(match flipped {
+                    Some(row) => Finish::Commit(Some(row)),
+                    None => Finish::Rollback(None),
+                })
+            });
+            match in_place {
+                Ok(row) => closed = Some(row),
+                Err(NotHere::Failed(e)) => return Err(e),
+                Err(NotHere::Busy) => {} // another writer: wait for it on sqlx's thread
+            }
+        }
+        let flipped = match closed {
+            Some(row) => row,
+            None => {
+                let txn = self.db.begin().await.map_err(from_db)?;
+                let row = if sqlite {
+                    let batch = Statement::from_sql_and_values(
+                        DbBackend::Sqlite,
+                        format!("{SQLITE_CLOSE_COUNTERS}; {SQLITE_CLOSE_FLIP}"),
+                        values,
+                    );
+                    // Every row of the batch (only the flip returns any), so both statements run.
+                    let row = txn
+                        .query_all(batch)
+                        .await
+                        .map_err(from_db)?
+                        .into_iter()
+                        .next();
+                    row.map(|r| quota_reservation::Model::from_query_result(&r, ""))
+                        .transpose()
+                        .map_err(from_db)?
+                } else {
+                    self.close_on_postgres(&txn, id, charged_units, state, at)
+                        .await?
+                };
+                if row.is_some() {
+                    txn.commit().await.map_err(from_db)?;
+                } else {
+                    txn.rollback().await.map_err(from_db)?;
+                }
+                row
+            }
         };
-        let Some(flipped) = flipped else {
-            txn.rollback().await.map_err(from_db)?;
-            drop(turn);
-            return match self.get_reservation(id).await? {
+        drop(turn);
+        match flipped {
+            Some(row) => Ok(convert::reservation(row)?),
+            None => match self.get_reservation(id).await? {
                 None => Err(Error::not_found("reservation", id)),
                 Some(r) => Err(Error::conflict(format!(
                     "reservation '{id}' is already {}",
                     r.state.as_str()
                 ))),
-            };
+            },
+        }
+    }
+
+    /// PostgreSQL: flips the reservation, then moves its counters one row at a time, in the
+    /// order reservations lock them (no deadlocks). Nothing, and nothing moved, if it was not
+    /// open.
+    async fn close_on_postgres(
+        &self,
+        txn: &DatabaseTransaction,
+        id: &str,
+        charged: i64,
+        state: ReservationState,
+        at: Timestamp,
+    ) -> Result<Option<quota_reservation::Model>> {
+        let Some(flipped) = self.flip(txn, id, charged, state, at).await? else {
+            return Ok(None);
         };
         let row = quota_reservation::Model::from_query_result(&flipped, "").map_err(from_db)?;
-        let reserved = row.reserved;
-        let reservation = convert::reservation(row)?;
-        if !sqlite && reserved != charged_units {
-            // One row at a time, in the order reservations lock them (no deadlocks).
-            for (period, key) in [
-                (Period::Day, &reservation.day_key),
-                (Period::Month, &reservation.month_key),
-            ] {
+        if row.reserved != charged {
+            for (period, key) in [(Period::Day, &row.day_key), (Period::Month, &row.month_key)] {
                 quota_counter::Entity::update_many()
-                    .col_expr(C::Used, held_back(reserved, charged_units))
-                    .filter(counter_key(
-                        &reservation.agent_id,
-                        reservation.unit.as_str(),
-                        period,
-                        key,
-                    ))
-                    .exec(&txn)
+                    .col_expr(C::Used, held_back(row.reserved, charged))
+                    .filter(counter_key(&row.agent_id, &row.unit, period, key))
+                    .exec(txn)
                     .await
                     .map_err(from_db)?;
             }
         }
-        txn.commit().await.map_err(from_db)?;
-        Ok(reservation)
+        Ok(Some(row))
     }
 
     /// Flips an open reservation to `state` and returns its row, or nothing if it is not open:
@@ -420,6 +476,43 @@ impl SeaOrmStore {
 /// A failed reservation insert: a reused id is a `Conflict`.
 fn reused_id(e: sea_orm::DbErr) -> Error {
     on_write(e, || "reservation id already used".to_owned())
+}
+
+/// [`reused_id`] for the in-place ledger.
+fn reused_id_in_place(e: rusqlite::Error) -> Error {
+    if ledger::is_unique_violation(&e) {
+        return Error::conflict("reservation id already used").with_source(e);
+    }
+    ledger::db_error(e)
+}
+
+/// The in-place close: [`SQLITE_CLOSE_COUNTERS`] then [`SQLITE_CLOSE_FLIP`], returning the
+/// flipped reservation, or nothing if it was not open.
+fn close_in_place(
+    txn: &rusqlite::Transaction<'_>,
+    values: &[sea_orm::Value; 7],
+) -> rusqlite::Result<Option<quota_reservation::Model>> {
+    use rusqlite::OptionalExtension;
+    let all = ledger::params(values)?;
+    txn.prepare_cached(SQLITE_CLOSE_COUNTERS)?
+        .execute(rusqlite::params_from_iter(&all[..5]))?;
+    txn.prepare_cached(SQLITE_CLOSE_FLIP)?
+        .query_row(rusqlite::params_from_iter(&all), |r| {
+            Ok(quota_reservation::Model {
+                id: r.get(0)?,
+                agent_id: r.get(1)?,
+                unit: r.get(2)?,
+                reserved: r.get(3)?,
+                charged: r.get(4)?,
+                state: r.get(5)?,
+                day_key: r.get(6)?,
+                month_key: r.get(7)?,
+                created_at: r.get(8)?,
+                closed_at: r.get(9)?,
+                expires_at: r.get(10)?,
+            })
+        })
+        .optional()
 }
 
 #[async_trait]

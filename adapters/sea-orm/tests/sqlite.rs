@@ -4,6 +4,7 @@ mod common;
 
 use std::time::Duration;
 
+use molts_core::domain::Period;
 use molts_core::{ErrorKind, testkit};
 use molts_sea_orm::{SeaOrmStore, StoreOptions};
 use sea_orm::{ConnectionTrait, Statement};
@@ -119,6 +120,61 @@ async fn two_pools_on_one_file_stay_exact() -> TestResult {
         .await?;
     a.close().await?;
     b.close().await?;
+    Ok(())
+}
+
+/// The ledger writes in place only when the write lock is free at once; while another
+/// connection (here a second store's pool, as another process would be) holds it, a
+/// reservation and a settlement wait for it and then succeed, never failing `busy`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ledger_writes_wait_for_another_writer() -> TestResult {
+    use molts_core::domain::ReserveOutcome;
+    use sea_orm::TransactionTrait;
+
+    let dir = tempfile::tempdir()?;
+    let store = SeaOrmStore::connect(&url(&dir)).await?;
+    store.migrate().await?;
+    let other = SeaOrmStore::connect(&url(&dir)).await?;
+    let db = other.connection();
+    db.execute_unprepared("CREATE TABLE lock_probe (x INTEGER)")
+        .await?;
+    let stores = store.clone().into_stores();
+    let first = common::one_unit("agt_waits", 10);
+    assert_eq!(
+        stores.quota.reserve(&first).await?,
+        ReserveOutcome::Reserved
+    );
+
+    let holder = db.begin().await?;
+    holder
+        .execute_unprepared("INSERT INTO lock_probe VALUES (1)")
+        .await?;
+    let second = common::one_unit("agt_waits", 10);
+    let (quota, at) = (stores.quota.clone(), second.at);
+    let reserving = tokio::spawn(async move { quota.reserve(&second).await });
+    let quota = stores.quota.clone();
+    let first_id = first.reservation_id.clone();
+    let settling = tokio::spawn(async move { quota.settle(&first_id, 2, at).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !reserving.is_finished(),
+        "reserved past another writer's lock"
+    );
+    assert!(
+        !settling.is_finished(),
+        "settled past another writer's lock"
+    );
+    holder.commit().await?;
+
+    assert_eq!(reserving.await??, ReserveOutcome::Reserved);
+    assert_eq!(settling.await??.charged, Some(2));
+    let usage = stores
+        .quota
+        .usage("agt_waits", &[(Period::Month, "2026-11".to_owned())])
+        .await?;
+    assert_eq!(usage.iter().map(|c| c.used).sum::<u64>(), 3);
+    other.close().await?;
+    store.close().await?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use molts_core::domain::{Period, PeriodLimit, ReserveOutcome, ReserveRequest, Unit};
 use molts_core::{Result, Stores, Timestamp};
 
-fn one_unit(agent_id: &str, max: u64) -> ReserveRequest {
+pub(crate) fn one_unit(agent_id: &str, max: u64) -> ReserveRequest {
     ReserveRequest {
         reservation_id: format!("rsv_{}", uuid::Uuid::now_v7().simple()),
         agent_id: agent_id.to_owned(),
