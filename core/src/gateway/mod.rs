@@ -15,6 +15,7 @@ mod job_progress;
 mod jobs;
 mod keys;
 mod models;
+mod output_check;
 mod profile;
 mod provider_keys;
 mod quota;
