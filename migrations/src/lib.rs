@@ -12,6 +12,7 @@
 
 mod m20261124_000001_initial;
 mod m20261124_000002_jobs;
+mod m20261124_000003_ledger_indexes;
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{DbBackend, Statement};
@@ -26,6 +27,8 @@ pub enum SchemaStatement {
     Table(TableCreateStatement),
     /// `CREATE INDEX` (unique or not).
     Index(IndexCreateStatement),
+    /// `DROP INDEX`.
+    DropIndex(IndexDropStatement),
 }
 
 impl SchemaStatement {
@@ -34,6 +37,7 @@ impl SchemaStatement {
         match self {
             Self::Table(stmt) => backend.build(stmt),
             Self::Index(stmt) => backend.build(stmt),
+            Self::DropIndex(stmt) => backend.build(stmt),
         }
     }
 
@@ -42,6 +46,7 @@ impl SchemaStatement {
         match self {
             Self::Table(stmt) => stmt.to_string(SqliteQueryBuilder),
             Self::Index(stmt) => stmt.to_string(SqliteQueryBuilder),
+            Self::DropIndex(stmt) => stmt.to_string(SqliteQueryBuilder),
         }
     }
 }
@@ -58,7 +63,11 @@ pub struct Step {
 }
 
 /// Every migration, oldest first. Append new ones; never edit an applied one.
-pub const STEPS: &[Step] = &[m20261124_000001_initial::STEP, m20261124_000002_jobs::STEP];
+pub const STEPS: &[Step] = &[
+    m20261124_000001_initial::STEP,
+    m20261124_000002_jobs::STEP,
+    m20261124_000003_ledger_indexes::STEP,
+];
 
 /// Every migration rendered as SQLite SQL: `(migration name, SQL script)`, oldest first. Each
 /// script is the migration's statements separated by `;` and newlines.
@@ -169,6 +178,16 @@ mod tests {
         assert!(sql.contains("CREATE UNIQUE INDEX IF NOT EXISTS \"ux_agents_instance_email\""));
         assert!(sql.contains("CREATE INDEX IF NOT EXISTS \"idx_api_keys_prefix\""));
         assert!(!sql.contains("FOREIGN KEY"));
+    }
+
+    #[test]
+    fn the_ledger_keeps_only_the_open_holds_indexed() {
+        let (name, sql) = &sqlite_sql()[2];
+        assert_eq!(name, "m20261124_000003_ledger_indexes");
+        assert!(sql.contains("DROP INDEX IF EXISTS \"idx_quota_reservations_agent\""));
+        assert!(sql.contains(
+            "CREATE INDEX IF NOT EXISTS \"idx_quota_reservations_open\" ON \"quota_reservations\" (\"expires_at\") WHERE \"state\" = 'reserved'"
+        ));
     }
 
     #[test]

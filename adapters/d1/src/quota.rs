@@ -245,13 +245,11 @@ impl QuotaStore for D1Store {
     async fn expired_reservations(&self, now: Timestamp, limit: u32) -> Result<Vec<Reservation>> {
         let sql = format!(
             "SELECT {RESERVATION_COLS} FROM quota_reservations \
-             WHERE state = ?1 AND expires_at <= ?2 ORDER BY expires_at, id LIMIT ?3"
+             WHERE state = 'reserved' AND expires_at <= ?1 ORDER BY expires_at, id LIMIT ?2"
         );
-        let values = params![
-            ReservationState::Reserved.as_str(),
-            ms(now),
-            i64::from(limit)
-        ];
+        // `state` as a literal, as the partial index `idx_quota_reservations_open` names it.
+        debug_assert_eq!(ReservationState::Reserved.as_str(), "reserved");
+        let values = params![ms(now), i64::from(limit)];
         all(
             self.db.rows(&sql, values).await?,
             ReservationRow::into_domain,

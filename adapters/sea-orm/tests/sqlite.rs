@@ -204,6 +204,34 @@ async fn sqlite_runs_in_wal_mode_and_migrates_a_reopened_file() -> TestResult {
     Ok(())
 }
 
+/// The expiry sweep reads the partial index of open holds, not the whole ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_expiry_sweep_reads_the_open_holds_index() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = SeaOrmStore::connect(&url(&dir)).await?;
+    store.migrate().await?;
+    let db = store.connection();
+    let plan = db
+        .query_all(Statement::from_string(
+            db.get_database_backend(),
+            "EXPLAIN QUERY PLAN SELECT id FROM quota_reservations \
+             WHERE state = 'reserved' AND expires_at <= 1 ORDER BY expires_at, id LIMIT 10",
+        ))
+        .await?;
+    let details: Vec<String> = plan
+        .iter()
+        .filter_map(|r| r.try_get::<String>("", "detail").ok())
+        .collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("USING INDEX idx_quota_reservations_open")),
+        "the sweep does not use the open holds index: {details:?}"
+    );
+    store.close().await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn unsupported_urls_are_invalid() {
     let err = SeaOrmStore::connect("mysql://localhost/molts").await.err();

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use molts_core::gateway::{JobTiming, WebhookSettings};
+use molts_sea_orm::StoreOptions;
 use serde::Deserialize;
 
 /// Where molts listens by default.
@@ -98,6 +99,12 @@ pub(crate) struct ServeOptions {
     /// Seconds one webhook delivery attempt may take (default 10).
     #[arg(long, env = "MOLTS_WEBHOOK_TIMEOUT_SECONDS")]
     pub(crate) webhook_timeout_seconds: Option<u64>,
+    /// On SQLite, milliseconds between background checkpoints of the write-ahead log (default
+    /// 1000): the longest a commit waits to be durable against power loss (a crash of molts
+    /// itself loses nothing either way). 0 leaves checkpoints to SQLite, inside the commit that
+    /// fills 1000 log pages.
+    #[arg(long, env = "MOLTS_SQLITE_CHECKPOINT_MS")]
+    pub(crate) sqlite_checkpoint_ms: Option<u64>,
 }
 
 /// `molts.toml`.
@@ -122,6 +129,7 @@ struct FileConfig {
     job_deadline_seconds: Option<u64>,
     job_submit_attempts: Option<u32>,
     webhook_timeout_seconds: Option<u64>,
+    sqlite_checkpoint_ms: Option<u64>,
 }
 
 /// Everything resolved.
@@ -143,6 +151,8 @@ pub(crate) struct Settings {
     pub(crate) jobs: JobTiming,
     /// How long one webhook delivery attempt may take.
     pub(crate) webhook_timeout: Duration,
+    /// How the database is opened.
+    pub(crate) store: StoreOptions,
 }
 
 /// Job pacing from flags, environment and file over core's defaults; every wait at least a
@@ -218,6 +228,14 @@ impl Settings {
             .map_or(WebhookSettings::default().timeout, |s| {
                 Duration::from_secs(s.max(1))
             });
+        let store = StoreOptions {
+            sqlite_checkpoint_every: match serve.sqlite_checkpoint_ms.or(file.sqlite_checkpoint_ms)
+            {
+                Some(0) => None,
+                Some(ms) => Some(Duration::from_millis(ms)),
+                None => StoreOptions::default().sqlite_checkpoint_every,
+            },
+        };
         Ok(Self {
             database_url,
             artifacts_url,
@@ -254,6 +272,7 @@ impl Settings {
             ),
             jobs,
             webhook_timeout,
+            store,
         })
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use molts_core::ports::Spawner;
 use molts_http_api::{ApiState, router};
 use tokio::sync::Notify;
@@ -64,6 +65,13 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
     tracing::info!(address = %local, database = %wiring::redact(&settings.database_url), "molts is listening");
     // Tests and scripts read this line to learn the port when listening on :0.
     println!("molts listening on http://{local}");
+    // Small writes go out at once: a streamed answer is many small SSE events, and with Nagle's
+    // algorithm each would wait for the client to acknowledge the one before.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -35,7 +35,7 @@ pub(crate) fn init_tracing(format: LogFormat) {
 
 /// Connects to the database and applies pending migrations.
 pub(crate) async fn connect(settings: &Settings) -> Result<SeaOrmStore, String> {
-    let store = SeaOrmStore::connect(&settings.database_url)
+    let store = SeaOrmStore::connect_with(&settings.database_url, settings.store.clone())
         .await
         .map_err(|e| format!("cannot open database: {e}"))?;
     store

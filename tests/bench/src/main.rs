@@ -36,6 +36,11 @@ struct Args {
     /// Measurements per concurrency level; medians are printed when more than one.
     #[arg(long, default_value_t = 1)]
     runs: usize,
+    /// Also write every request's start (ms since its measurement began) and latency to this CSV
+    /// file, to see when the slow ones happen (a tail that comes in bursts at a steady interval
+    /// is background work, not the request path).
+    #[arg(long)]
+    latencies: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy)]
@@ -103,11 +108,12 @@ async fn run(
     body: &Value,
     requests: usize,
     concurrency: usize,
-) -> Result<Stats, String> {
+) -> Result<(Stats, Vec<(Duration, Duration)>), String> {
     let started = Instant::now();
-    let results: Vec<Result<Duration, String>> = futures::stream::iter(0..requests)
+    let results: Vec<Result<(Duration, Duration), String>> = futures::stream::iter(0..requests)
         .map(|_| async {
             let t = Instant::now();
+            let start = t.duration_since(started);
             let r = client
                 .post(url)
                 .bearer_auth(key)
@@ -120,14 +126,37 @@ async fn run(
             if !status.is_success() {
                 return Err(format!("{status}: {}", String::from_utf8_lossy(&bytes)));
             }
-            Ok(t.elapsed())
+            Ok((start, t.elapsed()))
         })
         .buffer_unordered(concurrency)
         .collect()
         .await;
     let wall = started.elapsed();
-    let samples = results.into_iter().collect::<Result<Vec<_>, _>>()?;
-    Ok(stats(samples, wall))
+    let mut timed = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    timed.sort();
+    let stats = stats(timed.iter().map(|&(_, latency)| latency).collect(), wall);
+    Ok((stats, timed))
+}
+
+/// Appends one measurement's requests to the `--latencies` CSV.
+fn record(
+    out: &mut Option<std::fs::File>,
+    concurrency: usize,
+    run_no: usize,
+    path: &str,
+    timed: &[(Duration, Duration)],
+) -> Result<(), String> {
+    use std::io::Write;
+    let Some(file) = out else { return Ok(()) };
+    let mut text = String::new();
+    for (start, latency) in timed {
+        text.push_str(&format!(
+            "{concurrency},{run_no},{path},{:.3},{:.3}\n",
+            ms(*start),
+            ms(*latency)
+        ));
+    }
+    file.write_all(text.as_bytes()).map_err(|e| e.to_string())
 }
 
 async fn admin(
@@ -230,10 +259,20 @@ async fn main() -> Result<(), String> {
         "added p50",
         "added p99"
     );
+    let mut out = match &args.latencies {
+        Some(path) => {
+            let mut file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+            use std::io::Write;
+            writeln!(file, "concurrency,run,path,start_ms,latency_ms")
+                .map_err(|e| e.to_string())?;
+            Some(file)
+        }
+        None => None,
+    };
     for &c in &args.concurrency {
         let mut pairs = Vec::new();
         for run_no in 0..args.runs.max(1) {
-            let direct = run(
+            let (direct, timed) = run(
                 &client,
                 &direct_url,
                 &args.direct_key,
@@ -242,7 +281,9 @@ async fn main() -> Result<(), String> {
                 c,
             )
             .await?;
-            let via = run(&client, &molts_url, &key, &body, args.requests, c).await?;
+            record(&mut out, c, run_no + 1, "direct", &timed)?;
+            let (via, timed) = run(&client, &molts_url, &key, &body, args.requests, c).await?;
+            record(&mut out, c, run_no + 1, "molts", &timed)?;
             let pair = Pair { direct, via };
             let label = if args.runs > 1 {
                 format!("{c} #{}", run_no + 1)
