@@ -100,7 +100,7 @@ pub(crate) struct ServeOptions {
     #[arg(long, env = "MOLTS_WEBHOOK_TIMEOUT_SECONDS")]
     pub(crate) webhook_timeout_seconds: Option<u64>,
     /// On SQLite, milliseconds between background checkpoints of the write-ahead log (default
-    /// 1000): the longest a commit waits to be durable against power loss (a crash of molts
+    /// 100): the longest a commit waits to be durable against power loss (a crash of molts
     /// itself loses nothing either way). 0 leaves checkpoints to SQLite, inside the commit that
     /// fills 1000 log pages.
     #[arg(long, env = "MOLTS_SQLITE_CHECKPOINT_MS")]
@@ -354,6 +354,31 @@ mod tests {
         assert_eq!(timing.max_submit_attempts, 2);
         let default = JobTiming::default();
         assert_eq!(timing.max_check_interval, default.max_check_interval);
+        Ok(())
+    }
+
+    #[test]
+    fn the_sqlite_checkpoint_interval_is_set_or_turned_off() -> Result<(), String> {
+        let dir = std::env::temp_dir().join(format!("molts-ckpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let path = dir.join("molts.toml");
+        let common = CommonOptions {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let every = |serve: &ServeOptions| {
+            Settings::resolve(&common, serve).map(|s| s.store.sqlite_checkpoint_every)
+        };
+        std::fs::write(&path, "").map_err(|e| e.to_string())?;
+        let defaults = ServeOptions::default();
+        assert_eq!(every(&defaults)?, Some(Duration::from_millis(100)));
+        std::fs::write(&path, "sqlite_checkpoint_ms = 1000\n").map_err(|e| e.to_string())?;
+        assert_eq!(every(&defaults)?, Some(Duration::from_secs(1)));
+        let off = ServeOptions {
+            sqlite_checkpoint_ms: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(every(&off)?, None, "0 leaves checkpoints to SQLite");
         Ok(())
     }
 }
