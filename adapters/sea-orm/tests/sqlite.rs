@@ -210,14 +210,23 @@ async fn the_expiry_sweep_reads_the_open_holds_index() -> TestResult {
     let dir = tempfile::tempdir()?;
     let store = SeaOrmStore::connect(&url(&dir)).await?;
     store.migrate().await?;
-    let db = store.connection();
-    let plan = db
+    // On one connection, after a statement that reads the table: EXPLAIN alone does not check
+    // whether the connection's copy of the schema predates the migration.
+    let txn = sea_orm::TransactionTrait::begin(store.connection()).await?;
+    let backend = txn.get_database_backend();
+    txn.query_one(Statement::from_string(
+        backend,
+        "SELECT count(*) FROM quota_reservations",
+    ))
+    .await?;
+    let plan = txn
         .query_all(Statement::from_string(
-            db.get_database_backend(),
+            backend,
             "EXPLAIN QUERY PLAN SELECT id FROM quota_reservations \
              WHERE state = 'reserved' AND expires_at <= 1 ORDER BY expires_at, id LIMIT 10",
         ))
         .await?;
+    txn.commit().await?;
     let details: Vec<String> = plan
         .iter()
         .filter_map(|r| r.try_get::<String>("", "detail").ok())
