@@ -9,25 +9,33 @@
 //! ```
 
 mod accounts;
+mod artifacts;
 mod blob;
 mod catalog;
 mod jobs;
 mod quota;
+mod webhooks;
 
 pub use accounts::{admin_keys, agents, api_keys, instances, projects, provider_keys};
+pub use artifacts::{artifacts, artifacts_concurrent_versions};
 pub use blob::{
     blob_failed_put, blob_keys, blob_large, blob_missing_and_delete, blob_overwrite, blob_ranges,
     blob_round_trip, run_blob_suite,
 };
 pub use catalog::{models, tiers};
 pub use jobs::{
-    artifacts, artifacts_concurrent_versions, jobs, jobs_compare_and_swap, jobs_concurrent_updates,
-    jobs_due, jobs_idempotency, jobs_idempotency_race, jobs_listing, webhook_deliveries,
-    webhook_deliveries_concurrent, webhook_deliveries_due, webhook_endpoints,
+    jobs, jobs_compare_and_swap, jobs_concurrent_updates, jobs_due, jobs_idempotency,
+    jobs_idempotency_race, jobs_listing,
 };
 pub use quota::{quota_concurrent_exactness, quota_expiry, quota_ledger};
+pub use webhooks::{
+    webhook_deliveries, webhook_deliveries_concurrent, webhook_deliveries_due, webhook_endpoints,
+};
 
-use crate::error::Result;
+use chrono::Duration;
+
+use crate::Timestamp;
+use crate::error::{ErrorKind, Result};
 use crate::ports::Stores;
 
 /// Runs every contract function in turn.
@@ -70,4 +78,27 @@ pub(crate) fn now_ms() -> crate::Timestamp {
     // `Utc::now()`, not `SystemTime`: the suite also runs inside workerd (wasm32).
     let now = chrono::Utc::now();
     chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+/// The error kind of a failed call, `None` if it succeeded.
+fn kind<T>(result: Result<T>) -> Option<ErrorKind> {
+    result.err().map(|e| e.kind())
+}
+
+/// How many racers succeeded; every loser must have failed with `Conflict`.
+fn winners(outcomes: Vec<Result<()>>) -> Result<usize> {
+    let mut won = 0;
+    for outcome in outcomes {
+        match outcome {
+            Ok(()) => won += 1,
+            Err(e) if e.kind() == ErrorKind::Conflict => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(won)
+}
+
+/// Ten years from now: never due in anyone's sweep.
+fn far_future() -> Timestamp {
+    now_ms() + Duration::days(3650)
 }
