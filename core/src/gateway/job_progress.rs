@@ -40,13 +40,16 @@ impl Gateway {
             return self.reload_job(&id).await;
         };
         if self.now() >= job.deadline_at {
-            return self
-                .finish_failed(
-                    job,
-                    "timed_out",
-                    "the provider did not finish the job in time",
-                )
-                .await;
+            // Keep what went wrong last (a refused download, an outage): it is usually why.
+            let message = match &job.error {
+                Some(last) => format!(
+                    "the provider did not finish the job in time; the last attempt failed \
+                     ({}): {}",
+                    last.code, last.message
+                ),
+                None => "the provider did not finish the job in time".to_owned(),
+            };
+            return self.finish_failed(job, "timed_out", &message).await;
         }
         match job.status {
             JobStatus::Queued => self.submit_to_provider(job, None).await,

@@ -89,7 +89,14 @@ fn an_output_that_stays_an_error_page_fails_the_job_at_its_deadline() {
         let failed = w.gw.job(&agent, &job.id).await.unwrap();
         assert_eq!(failed.status, JobStatus::Failed);
         assert_eq!(failed.artifact_id, None);
-        assert_eq!(failed.error.unwrap().code, "timed_out");
+        let error = failed.error.unwrap();
+        assert_eq!(error.code, "timed_out");
+        // The message keeps why: the last attempt's refused download.
+        assert!(
+            error.message.contains("(download_failed)") && error.message.contains("HTML page"),
+            "{}",
+            error.message
+        );
         assert_eq!(w.videos_used(&agent).await, 0, "refunded");
     });
 }
