@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ports::{BlobMeta, BlobStore, ByteStream};
 
-use super::unique;
+use super::{kind, unique};
 
 const MIB: usize = 1024 * 1024;
 
@@ -112,14 +112,14 @@ pub async fn blob_ranges(store: &dyn BlobStore) -> Result<()> {
     let reversed = Range { start: 20, end: 10 };
     for bad in [1000..1001, 5000..6000, reversed, 5..5] {
         assert_eq!(
-            kind_of(store.get(&key, Some(bad.clone())).await),
+            kind(store.get(&key, Some(bad.clone())).await),
             Some(ErrorKind::Invalid),
             "range {bad:?}"
         );
     }
     let missing = format!("{}/missing.bin", unique("blob"));
     assert_eq!(
-        kind_of(store.get(&missing, Some(0..10)).await),
+        kind(store.get(&missing, Some(0..10)).await),
         Some(ErrorKind::NotFound)
     );
 
@@ -134,7 +134,7 @@ pub async fn blob_ranges(store: &dyn BlobStore) -> Result<()> {
     assert_eq!(got.meta, meta);
     assert!(collect(got.body).await?.is_empty());
     assert_eq!(
-        kind_of(store.get(&empty_key, Some(0..1)).await),
+        kind(store.get(&empty_key, Some(0..1)).await),
         Some(ErrorKind::Invalid)
     );
     store.delete(&key).await?;
@@ -148,20 +148,14 @@ pub async fn blob_missing_and_delete(store: &dyn BlobStore) -> Result<()> {
     let dir = unique("blob");
     let key = format!("{dir}/a/b");
     let sibling = format!("{dir}/a/bc");
-    assert_eq!(
-        kind_of(store.get(&key, None).await),
-        Some(ErrorKind::NotFound)
-    );
+    assert_eq!(kind(store.get(&key, None).await), Some(ErrorKind::NotFound));
     store.delete(&key).await?;
     store.put(&key, "text/plain", chunked(b"first", 2)).await?;
     store
         .put(&sibling, "text/plain", chunked(b"sibling", 7))
         .await?;
     store.delete(&key).await?;
-    assert_eq!(
-        kind_of(store.get(&key, None).await),
-        Some(ErrorKind::NotFound)
-    );
+    assert_eq!(kind(store.get(&key, None).await), Some(ErrorKind::NotFound));
     store.delete(&key).await?;
     assert_eq!(
         collect(store.get(&sibling, None).await?.body).await?,
@@ -203,7 +197,7 @@ pub async fn blob_keys(store: &dyn BlobStore) -> Result<()> {
     }
     store.delete(&keys[1]).await?;
     assert_eq!(
-        kind_of(store.get(&keys[1], None).await),
+        kind(store.get(&keys[1], None).await),
         Some(ErrorKind::NotFound)
     );
     assert!(store.get(&keys[0], None).await.is_ok());
@@ -223,9 +217,9 @@ pub async fn blob_keys(store: &dyn BlobStore) -> Result<()> {
         format!("{dir}/new\nline"),
     ] {
         let put = store.put(&bad, "text/plain", chunked(b"x", 1)).await;
-        assert_eq!(kind_of(put), Some(ErrorKind::Invalid), "put {bad:?}");
+        assert_eq!(kind(put), Some(ErrorKind::Invalid), "put {bad:?}");
         assert_eq!(
-            kind_of(store.get(&bad, None).await),
+            kind(store.get(&bad, None).await),
             Some(ErrorKind::Invalid),
             "get {bad:?}"
         );
@@ -233,16 +227,9 @@ pub async fn blob_keys(store: &dyn BlobStore) -> Result<()> {
     let key = format!("{dir}/typed");
     for bad in ["", "text/plain\r\nx-injected: 1"] {
         let put = store.put(&key, bad, chunked(b"x", 1)).await;
-        assert_eq!(
-            kind_of(put),
-            Some(ErrorKind::Invalid),
-            "content type {bad:?}"
-        );
+        assert_eq!(kind(put), Some(ErrorKind::Invalid), "content type {bad:?}");
     }
-    assert_eq!(
-        kind_of(store.get(&key, None).await),
-        Some(ErrorKind::NotFound)
-    );
+    assert_eq!(kind(store.get(&key, None).await), Some(ErrorKind::NotFound));
     Ok(())
 }
 
@@ -332,7 +319,7 @@ pub async fn blob_failed_put(store: &dyn BlobStore) -> Result<()> {
             .is_err()
     );
     assert_eq!(
-        kind_of(store.get(&fresh, None).await),
+        kind(store.get(&fresh, None).await),
         Some(ErrorKind::NotFound)
     );
     store.delete(&key).await?;
@@ -372,10 +359,7 @@ pub async fn blob_large(store: &dyn BlobStore) -> Result<()> {
         );
     }
     store.delete(&key).await?;
-    assert_eq!(
-        kind_of(store.get(&key, None).await),
-        Some(ErrorKind::NotFound)
-    );
+    assert_eq!(kind(store.get(&key, None).await), Some(ErrorKind::NotFound));
     Ok(())
 }
 
@@ -504,10 +488,6 @@ fn pattern(len: usize, seed: u32) -> Vec<u8> {
 
 fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
-}
-
-fn kind_of<T>(result: Result<T>) -> Option<ErrorKind> {
-    result.err().map(|e| e.kind())
 }
 
 /// Returns `Pending` once after waking itself: lets the other side of a `join` run, on any
