@@ -117,3 +117,63 @@ fn keys_are_sealed_scoped_and_go_with_their_instance() {
         );
     });
 }
+
+/// A tenant's base URL is reached from inside the operator's network: an instance admin may not
+/// point it at loopback, private, link-local or internal hosts; the operator may (a local model
+/// server is theirs to choose).
+#[test]
+fn a_tenant_cannot_point_its_provider_at_internal_hosts() {
+    run(async {
+        let mut h = Harness::start().await;
+        h.gateway = h
+            .gateway
+            .clone()
+            .with_secret_box(SecretBox::from_text(&"11".repeat(32)).unwrap());
+        h.instance("acme", RegistrationMode::Open, None).await;
+        let acme = h.admin(Some("acme"), false).await;
+        let with_base = |url: &str| ProviderKeyRequest {
+            api_key: KEY.to_owned(),
+            base_url: Some(url.to_owned()),
+        };
+        for internal in [
+            "http://169.254.169.254/latest",
+            "http://127.0.0.1:11434/v1",
+            "http://[::1]/v1",
+            "http://10.0.0.5/v1",
+            "http://localhost:8080/v1",
+            "http://metadata.google.internal/v1",
+        ] {
+            let err = h
+                .gateway
+                .admin_put_provider_key(&acme, "acme", Provider::Openai, with_base(internal))
+                .await
+                .expect_err(internal);
+            assert_eq!(err.kind(), ErrorKind::Invalid, "{internal}");
+            assert_eq!(err.code(), Some("base_url_refused"), "{internal}");
+        }
+        let public = h
+            .gateway
+            .admin_put_provider_key(
+                &acme,
+                "acme",
+                Provider::Openai,
+                with_base("https://proxy.example.com/v1"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            public.base_url.as_deref(),
+            Some("https://proxy.example.com/v1")
+        );
+        let operator = h.operator.clone();
+        h.gateway
+            .admin_put_provider_key(
+                &operator,
+                "acme",
+                Provider::Openai,
+                with_base("http://127.0.0.1:11434/v1"),
+            )
+            .await
+            .unwrap();
+    });
+}

@@ -1,10 +1,13 @@
 //! Tenants' own provider keys: admins of an instance set, list (never see) and remove them;
 //! routing uses them for that instance's agents instead of the operator's key.
 
+use std::net::IpAddr;
+
 use serde::Deserialize;
 
-use crate::domain::{Instance, InstanceProviderKey, Provider};
+use crate::domain::{AdminScope, Instance, InstanceProviderKey, Provider};
 use crate::error::{Error, Result};
+use crate::net::{host_is_allowed, is_internal_name, is_public_address};
 use crate::providers::{Credentials, env_names};
 use crate::sealed::SecretBox;
 use crate::validate;
@@ -32,6 +35,29 @@ impl Gateway {
     pub fn with_secret_box(mut self, secret_box: SecretBox) -> Self {
         self.secret_box = Some(std::sync::Arc::new(secret_box));
         self
+    }
+
+    /// A tenant's base URL is where molts sends requests on the tenant's behalf, from inside the
+    /// operator's network: like a webhook URL it may not name a loopback, private, link-local
+    /// or internal host (the cloud metadata address, a database) unless the operator
+    /// allow-listed it (`MOLTS_WEBHOOK_ALLOW_HOSTS`). The operator's own admins may set any.
+    fn refuse_internal_base_url(&self, raw: &str) -> Result<()> {
+        let url = url::Url::parse(raw)
+            .map_err(|_| Error::invalid("base_url", "base_url must be an absolute http(s) URL"))?;
+        let (host, internal) = match url.host() {
+            Some(url::Host::Domain(d)) => (d.to_owned(), is_internal_name(d)),
+            Some(url::Host::Ipv4(ip)) => (ip.to_string(), !is_public_address(IpAddr::V4(ip))),
+            Some(url::Host::Ipv6(ip)) => (ip.to_string(), !is_public_address(IpAddr::V6(ip))),
+            None => return Err(Error::invalid("base_url", "base_url has no host")),
+        };
+        if internal && !host_is_allowed(&self.config.webhooks.allowed_hosts, &host) {
+            return Err(Error::invalid(
+                "base_url",
+                "base_url points at a loopback, private, link-local or internal address",
+            )
+            .with_code("base_url_refused"));
+        }
+        Ok(())
     }
 
     fn secret_box(&self) -> Result<&SecretBox> {
@@ -83,6 +109,11 @@ impl Gateway {
             .as_deref()
             .map(|u| validate::http_url("base_url", u))
             .transpose()?;
+        if let Some(url) = &base_url
+            && admin.scope != AdminScope::Operator
+        {
+            self.refuse_internal_base_url(url)?;
+        }
         let sealed_key = self.secret_box()?.seal(
             self.ports.ids.as_ref(),
             &context(instance_id, provider),

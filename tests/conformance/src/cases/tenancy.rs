@@ -456,6 +456,15 @@ pub(super) async fn provider_keys(ctx: &Ctx) -> CaseResult {
     )
     .await?
     .expect_error(400, None)?;
+    // A tenant's base URL is fetched from inside the operator's network: never its metadata.
+    ctx.send(
+        Method::PUT,
+        &path,
+        Some(&a_admin),
+        Body::Json(&json!({"api_key": "sk-00000000", "base_url": "http://169.254.169.254/v1"})),
+    )
+    .await?
+    .expect_error(400, Some("base_url_refused"))?;
 
     ctx.delete(&path, Some(&a_admin)).await?.expect(204)?;
     ctx.delete(&path, Some(&a_admin))
