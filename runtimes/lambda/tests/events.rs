@@ -208,7 +208,7 @@ async fn an_eventbridge_schedule_runs_the_scheduled_work() -> Result<(), String>
     assert_eq!(report, idle);
     assert_eq!(report["jobs_advanced"], 0, "{report}");
     assert!(
-        function.logs().contains("scheduled work"),
+        function.wait_for_log("scheduled work").await,
         "{}",
         function.logs()
     );

@@ -214,6 +214,18 @@ impl Function {
         self.stderr.lock().map(|l| l.join("\n")).unwrap_or_default()
     }
 
+    /// Waits (up to 5 s) until the function has logged `needle`: its stderr is read on another
+    /// thread, so a line written just before a response may not be in [`Function::logs`] yet.
+    pub(crate) async fn wait_for_log(&self, needle: &str) -> bool {
+        for _ in 0..100 {
+            if self.logs().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
+    }
+
     /// Invokes the function with `event` and waits for its outcome.
     pub(crate) async fn invoke(&mut self, event: &str) -> Result<Outcome, String> {
         self.next_id += 1;
