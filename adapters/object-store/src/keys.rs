@@ -3,6 +3,8 @@
 
 use std::ops::Range;
 
+use molts_core::ports::check_blob_key;
+pub(crate) use molts_core::ports::check_content_type;
 use molts_core::{Error, Result};
 use object_store::path::Path;
 
@@ -10,38 +12,15 @@ use object_store::path::Path;
 /// local sidecars). Callers' keys may not start with it.
 pub(crate) const RESERVED: &str = ".molts";
 
-/// Keys are `/`-separated names: not empty, no leading, trailing or doubled `/`, no `.` or `..`
-/// segment, no control characters. object_store's `Path::parse` alone would strip a leading `/`
-/// and let `a/` through, and a file system would resolve `..`: both are refused here.
+/// The blob contract's key rule (`molts_core::ports::check_blob_key`: object_store's
+/// `Path::parse` alone would strip a leading `/` and let `a/` through, and a file system would
+/// resolve `..`), and no key under this adapter's own [`RESERVED`] prefix.
 pub(crate) fn check_key(key: &str) -> Result<()> {
-    let bad = key.is_empty()
-        || key.len() > 1024
-        || key
-            .split('/')
-            .any(|s| s.is_empty() || s == "." || s == "..")
-        || key.chars().any(char::is_control);
-    if bad {
-        return Err(Error::invalid(
-            "key",
-            "an object key is 1 to 1024 bytes of '/'-separated names, none empty, '.' or '..', \
-             without control characters",
-        ));
-    }
+    check_blob_key(key)?;
     if key == RESERVED || key.starts_with(".molts/") {
         return Err(Error::invalid(
             "key",
             "object keys under '.molts/' are reserved for the store's own records",
-        ));
-    }
-    Ok(())
-}
-
-/// A content type travels as an HTTP header on the cloud backends: printable ASCII only.
-pub(crate) fn check_content_type(content_type: &str) -> Result<()> {
-    if content_type.is_empty() || !content_type.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return Err(Error::invalid(
-            "content_type",
-            "a content type is non-empty printable ASCII",
         ));
     }
     Ok(())

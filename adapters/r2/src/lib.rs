@@ -4,14 +4,12 @@
 //!   atomic: a reader sees the old object or the whole new one. The content type is the object's
 //!   HTTP metadata and the hash a custom metadata field (`sha256`), so `get` returns both.
 //! - `get` of a missing key is `NotFound`; a range past the end is clamped, one starting at or
-//!   past it (or empty) is `Invalid`; bad keys and content types are `Invalid` (`checks.rs`).
+//!   past it (or empty) is `Invalid`; bad keys and content types are `Invalid` (the rules of `molts_core::ports::check_blob_key` and its siblings).
 //! - `signed_url` is `None`: a bucket binding cannot sign (presigning needs R2's S3 API
 //!   credentials), so molts serves the bytes itself.
 //!
 //! R2's JS objects are not `Send`; as in molts-fetch, futures and streams are wrapped at this
 //! boundary (`worker::send`), never by loosening core's trait.
-
-mod checks;
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -20,7 +18,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
-use molts_core::ports::{BlobMeta, BlobObject, BlobStore, ByteStream};
+use molts_core::ports::{
+    BlobMeta, BlobObject, BlobStore, ByteStream, check_blob_key, check_content_type, served_range,
+};
 use molts_core::{Error, Result};
 use sha2::{Digest, Sha256};
 use worker::send::{SendFuture, SendWrapper};
@@ -81,8 +81,8 @@ impl R2BlobStore {
         content_type: &str,
         mut body: ByteStream,
     ) -> Result<BlobMeta> {
-        checks::check_key(key)?;
-        checks::check_content_type(content_type)?;
+        check_blob_key(key)?;
+        check_content_type(content_type)?;
         // Read whole before writing: a body that fails part-way then stores nothing, and R2's
         // single put needs the length up front anyway.
         let mut data = Vec::new();
@@ -111,7 +111,7 @@ impl R2BlobStore {
     }
 
     async fn get_local(&self, key: &str, range: Option<Range<u64>>) -> Result<BlobObject> {
-        checks::check_key(key)?;
+        check_blob_key(key)?;
         let not_found = || Error::not_found("file", key);
         let Some(range) = range else {
             let object = self
@@ -142,7 +142,7 @@ impl R2BlobStore {
             .await
             .map_err(|e| r2_error("reading from R2 failed", &e))?
             .ok_or_else(not_found)?;
-        let served = checks::served(&range, head.size())?;
+        let served = served_range(&range, head.size())?;
         let object = self
             .bucket
             .get(key)
@@ -181,7 +181,7 @@ impl BlobStore for R2BlobStore {
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        checks::check_key(key)?;
+        check_blob_key(key)?;
         SendFuture::new(self.bucket.delete(key))
             .await
             .map_err(|e| r2_error("deleting from R2 failed", &e))

@@ -13,7 +13,10 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::ports::{BlobMeta, BlobObject, BlobStore, ByteStream};
+use crate::ports::{
+    BlobMeta, BlobObject, BlobStore, ByteStream, check_blob_key as check_key, check_content_type,
+    served_range,
+};
 
 /// Objects in memory, for tests and embedding; state is lost when the process ends.
 #[derive(Default)]
@@ -71,7 +74,9 @@ impl BlobStore for MemoryBlobStore {
             .get(key)
             .cloned()
             .ok_or_else(|| Error::not_found("object", key))?;
-        let served = clamp_range(range, stored.meta.size)?;
+        let served = range
+            .map(|r| served_range(&r, stored.meta.size))
+            .transpose()?;
         let bytes = match &served {
             // Both ends are within the buffer, whose length fits usize.
             Some(r) => stored.bytes.slice(r.start as usize..r.end as usize),
@@ -94,53 +99,4 @@ impl BlobStore for MemoryBlobStore {
         check_key(key)?;
         Ok(None)
     }
-}
-
-/// The range served for `range` over an object of `size` bytes: clamped at the end; empty,
-/// reversed or starting at or past the end is `Invalid` (an HTTP 416, not a silent empty body).
-fn clamp_range(range: Option<Range<u64>>, size: u64) -> Result<Option<Range<u64>>> {
-    let Some(r) = range else { return Ok(None) };
-    if r.start >= r.end {
-        return Err(Error::invalid("range", "the byte range is empty"));
-    }
-    if r.start >= size {
-        return Err(Error::invalid(
-            "range",
-            format!(
-                "the byte range starts at {} but the object has {size} bytes",
-                r.start
-            ),
-        ));
-    }
-    Ok(Some(r.start..r.end.min(size)))
-}
-
-/// Keys are `/`-separated names: not empty, no leading, trailing or doubled `/`, no `.` or `..`
-/// segment, no control characters (what every object store and a file system accept alike).
-fn check_key(key: &str) -> Result<()> {
-    let bad = key.is_empty()
-        || key.len() > 1024
-        || key
-            .split('/')
-            .any(|s| s.is_empty() || s == "." || s == "..")
-        || key.chars().any(char::is_control);
-    if bad {
-        return Err(Error::invalid(
-            "key",
-            "an object key is 1 to 1024 bytes of '/'-separated names, none empty, '.' or '..', \
-             without control characters",
-        ));
-    }
-    Ok(())
-}
-
-/// A content type travels as an HTTP header on most backends: printable ASCII only.
-fn check_content_type(content_type: &str) -> Result<()> {
-    if content_type.is_empty() || !content_type.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return Err(Error::invalid(
-            "content_type",
-            "a content type is non-empty printable ASCII",
-        ));
-    }
-    Ok(())
 }

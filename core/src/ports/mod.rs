@@ -8,7 +8,7 @@ mod rate;
 mod spawn;
 mod store;
 
-pub use blob::{BlobMeta, BlobObject, BlobStore};
+pub use blob::{BlobMeta, BlobObject, BlobStore, check_blob_key, check_content_type, served_range};
 pub use http::{ByteStream, HttpClient, HttpClientExt, HttpRequest, HttpResponse, RequestOptions};
 pub use rate::{RateDecision, RateLimiter};
 pub use spawn::Spawner;
