@@ -4,10 +4,18 @@
 //! `gateway/webhooks.rs` applies it to the URL's host, and native HTTP clients apply it to each
 //! address a name resolves to (`molts-reqwest`'s public-only resolver), so a public-looking name
 //! that resolves to `127.0.0.1` or `169.254.169.254` is refused as its literal would be.
+//! The same policy guards every destination someone other than the operator chose: a tenant's
+//! own provider `base_url`, and the output URLs providers answer with (see
+//! `gateway/outbound.rs`).
 //!
-//! Pure and allocation-free: prefix tables over the address bits, no resolver, no I/O.
+//! Pure: prefix tables over the address bits and text matching, no resolver, no I/O.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The error code of an outbound request refused by this policy (a public-only HTTP client's
+/// resolver found only internal addresses, or the URL names an internal host). Callers turn it
+/// into their own code (`base_url_refused`, `output_url_refused`) where they know whose URL it was.
+pub const ADDRESS_REFUSED: &str = "address_refused";
 
 /// IPv4 ranges that are not publicly routable, as (network, prefix length).
 const V4_NOT_PUBLIC: &[([u8; 4], u32)] = &[
@@ -119,6 +127,28 @@ pub fn host_is_allowed(allowed: &[String], host: &str) -> bool {
         && allowed
             .iter()
             .any(|listed| normal(listed).eq_ignore_ascii_case(&host))
+}
+
+/// A URL host as the allow-list spells it: a name, or an IP literal without brackets.
+pub fn host_text(host: &url::Host<&str>) -> String {
+    match host {
+        url::Host::Domain(d) => (*d).to_owned(),
+        url::Host::Ipv4(ip) => ip.to_string(),
+        url::Host::Ipv6(ip) => ip.to_string(),
+    }
+}
+
+/// Whether a URL's host may not be reached by its text alone: an internal name or an IP literal
+/// that is not public, and not on the operator's allow-list. What a name resolves to is the
+/// resolver's to judge (`molts-reqwest`'s public-only clients); on Workers, which resolve for
+/// themselves, this is the whole check.
+pub fn host_is_refused(host: &url::Host<&str>, allowed: &[String]) -> bool {
+    let internal = match host {
+        url::Host::Domain(d) => is_internal_name(d),
+        url::Host::Ipv4(ip) => !is_public_address(IpAddr::V4(*ip)),
+        url::Host::Ipv6(ip) => !is_public_address(IpAddr::V6(*ip)),
+    };
+    internal && !host_is_allowed(allowed, &host_text(host))
 }
 
 #[cfg(test)]
@@ -238,6 +268,36 @@ mod tests {
             "localhost.example",
         ] {
             assert!(!is_internal_name(name), "{name} should not be internal");
+        }
+    }
+
+    #[test]
+    fn url_hosts_are_refused_by_text_unless_allowed() {
+        let allowed = vec!["127.0.0.1".to_owned(), "models.internal".to_owned()];
+        let refused = |raw: &str| {
+            let url = url::Url::parse(raw).unwrap_or_else(|_| unreachable!("{raw}"));
+            let host = url
+                .host()
+                .unwrap_or_else(|| unreachable!("{raw} has no host"));
+            host_is_refused(&host, &allowed)
+        };
+        for raw in [
+            "http://169.254.169.254/latest",
+            "http://[::1]:8080/",
+            "http://[::ffff:10.0.0.1]/",
+            "http://localhost:6379/",
+            "http://metadata.google.internal/",
+            "http://127.0.0.2/",
+        ] {
+            assert!(refused(raw), "{raw} should be refused");
+        }
+        for raw in [
+            "https://cdn.example.com/out.mp4",
+            "http://8.8.8.8/",
+            "http://127.0.0.1:9/allowed",
+            "http://models.internal/v1",
+        ] {
+            assert!(!refused(raw), "{raw} should pass");
         }
     }
 

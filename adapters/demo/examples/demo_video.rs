@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use molts_core::providers::{
-    Call, Credentials, JobProgress, ProviderAdapter, RenderRequest, VideoRequest,
+    Call, Credentials, Fetch, JobProgress, ProviderAdapter, RenderRequest, VideoRequest,
 };
 use molts_core::{Error, Result};
 use molts_demo::DemoProvider;
@@ -75,10 +75,9 @@ async fn run() -> Result<()> {
             return Err(Error::internal("demo jobs are ready at once"));
         };
         let started = Instant::now();
-        let download = demo
-            .download(call, &url)
-            .await?
-            .ok_or_else(|| Error::internal("the demo serves its own files"))?;
+        let Fetch::Fetched(download) = demo.download(call, &url).await? else {
+            return Err(Error::internal("the demo serves its own files"));
+        };
         let mut bytes = Vec::new();
         let mut body = download.body;
         while let Some(chunk) = body.next().await {

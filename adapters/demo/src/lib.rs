@@ -24,7 +24,7 @@ mod video;
 use async_trait::async_trait;
 use molts_core::Result;
 use molts_core::providers::{
-    Call, Download, GeneratedImage, ImageRequest, JobProgress, PersonaRequest, ProviderAdapter,
+    Call, Fetch, GeneratedImage, ImageRequest, JobProgress, PersonaRequest, ProviderAdapter,
     RenderRequest, SpeechRequest, SpeechResponse, StockRequest, StockResponse, SubmittedJob,
     TextRequest, TextResponse, TextStream, VideoRequest, Voice,
 };
@@ -124,10 +124,10 @@ impl ProviderAdapter for DemoProvider {
         })
     }
 
-    /// Always `Some`: a `demo://` URL is made here, never fetched over the network.
-    async fn download(&self, _call: Call<'_>, url: &str) -> Result<Option<Download>> {
+    /// Always `Fetched`: a `demo://` URL is made here, never fetched over the network.
+    async fn download(&self, _call: Call<'_>, url: &str) -> Result<Fetch> {
         #[cfg(any(feature = "video", feature = "video-pure"))]
-        return video::download(url).map(Some);
+        return video::download(url).map(Fetch::Fetched);
         #[cfg(not(any(feature = "video", feature = "video-pure")))]
         return Err(without_video(url));
     }

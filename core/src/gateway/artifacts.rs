@@ -171,20 +171,20 @@ impl Gateway {
         }
     }
 
-    /// Copies a provider-hosted image (an expiring URL) into the blob store.
+    /// Copies a provider-hosted image (an expiring URL) into the blob store, fetched through the
+    /// client `operator`'s origin calls for (`outbound.rs`); a refused URL is logged and kept
+    /// nowhere, like any failed copy.
     pub(super) async fn keep_output_from_url(
         &self,
         principal: &AgentPrincipal,
         what: &str,
         url: &str,
+        operator: Option<&url::Origin>,
     ) -> Option<ArtifactView> {
         self.blobs.as_ref()?;
         let fetched = async {
-            let request = http::Request::get(url)
-                .body(bytes::Bytes::new())
-                .map_err(|_| Error::unavailable("the provider gave an unusable image URL"))?;
-            let response = self
-                .http()?
+            let (http, request) = self.provider_url_get(url, operator)?;
+            let response = http
                 .send_collect(
                     request,
                     crate::ports::RequestOptions::default(),

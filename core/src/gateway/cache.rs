@@ -8,9 +8,9 @@ use std::sync::Mutex;
 
 use crate::clock::Timestamp;
 use crate::domain::{ModelConfig, Provider};
-use crate::providers::Credentials;
 
 use super::AgentPrincipal;
+use super::outbound::InstanceCredentials;
 
 /// Entries one cache holds before it starts afresh (a bound on memory, not an LRU).
 const MAX_ENTRIES: usize = 10_000;
@@ -70,7 +70,7 @@ pub(super) struct Caches {
     /// Model config id → the config (or its absence).
     pub(super) models: TtlCache<String, Option<ModelConfig>>,
     /// (instance, provider) → the credentials its calls use.
-    pub(super) credentials: TtlCache<(String, Provider), Credentials>,
+    pub(super) credentials: TtlCache<(String, Provider), InstanceCredentials>,
 }
 
 impl Caches {

@@ -224,6 +224,17 @@ impl Gateway {
                 g.output.len() as u64
             })
             .await?;
+        // Images the provider hosts are copied from its URLs, fetched as `outbound.rs` says.
+        let operator = if generated
+            .output
+            .iter()
+            .any(|i| matches!(i.data, ImageData::Url(_)))
+        {
+            self.output_origin(&principal.instance, &generated.model)
+                .await
+        } else {
+            None
+        };
         for image in &generated.output {
             let kept = match &image.data {
                 ImageData::Bytes {
@@ -233,7 +244,10 @@ impl Gateway {
                     self.keep_output(principal, "image", content_type, bytes.clone())
                         .await
                 }
-                ImageData::Url(url) => self.keep_output_from_url(principal, "image", url).await,
+                ImageData::Url(url) => {
+                    self.keep_output_from_url(principal, "image", url, operator.as_ref())
+                        .await
+                }
             };
             generated.artifacts.push(kept);
         }

@@ -18,10 +18,12 @@ use futures::StreamExt;
 
 use crate::domain::{Artifact, ArtifactKind, Job, JobError, JobKind, JobStatus};
 use crate::error::{Error, ErrorKind, Result};
-use crate::providers::{Call, Download, JobProgress, is_retryable};
+use crate::ports::HttpClient;
+use crate::providers::{Call, Download, Fetch, JobProgress, is_retryable};
 
 use super::Gateway;
 use super::jobs::chrono_of;
+use super::outbound::tenant_refusal;
 use super::output_check::{SNIFF_BYTES, check_output};
 use super::routing::{Output, Work};
 
@@ -213,18 +215,19 @@ impl Gateway {
         };
         let instance = self.job_instance(&job).await?;
         let model = self.job_model(&job).await?;
-        let adapter = self.providers.adapter(model.provider)?.clone();
-        let credentials = self.credentials_for(&instance, model.provider).await?;
+        let resolved = self.credentials_for(&instance, model.provider).await?;
+        let adapter = self.adapter_for(&model, &resolved)?;
         let call = Call {
             model: &model,
-            credentials: &credentials,
+            credentials: &resolved.credentials,
             timeout: self.providers.timeout(model.provider),
         };
         let progress = if job.kind == JobKind::Persona {
             adapter.persona_progress(call, &provider_job_id).await
         } else {
             adapter.job_progress(call, &provider_job_id).await
-        };
+        }
+        .map_err(|e| tenant_refusal(e, model.provider));
         tracing::info!(job = %job.id, provider = model.provider.as_str(), outcome = ?progress.as_ref().map(progress_name), "job checked");
         match progress {
             Ok(JobProgress::Queued | JobProgress::Processing) => {
@@ -244,11 +247,16 @@ impl Gateway {
                 content_type,
             }) => {
                 let download = match adapter.download(call, &url).await {
-                    Ok(Some(d)) => {
+                    Ok(Fetch::Fetched(d)) => {
                         let served = d.content_type.clone();
                         Ok((d, served))
                     }
-                    Ok(None) => self.plain_download(&url, content_type.clone()).await,
+                    // A URL the provider gave: where it may point is `outbound.rs`'s to judge.
+                    Ok(Fetch::Get(url)) => {
+                        let operator = Self::operator_origin(&model, &resolved);
+                        self.plain_download(&url, content_type.clone(), operator.as_ref())
+                            .await
+                    }
                     Err(e) => Err(e),
                 };
                 let stored = match download {
@@ -260,10 +268,11 @@ impl Gateway {
                 };
                 match stored {
                     Ok(artifact) => self.finish_ready(job, Some(artifact), duration).await,
-                    // An outage or a full store may pass; a refused output will not. An output
-                    // that is not the media it claims to be (an error page served with 200) is
-                    // the provider's bad response, retried like one: the next check asks the
-                    // provider again for a fresh URL, and the job's deadline ends the retries.
+                    // An outage or a full store may pass; a refused output, or an output URL on
+                    // an internal address, will not. An output that is not the media it claims
+                    // to be (an error page served with 200) is the provider's bad response,
+                    // retried like one: the next check asks the provider again for a fresh URL,
+                    // and the job's deadline ends the retries.
                     Err(e) if is_retryable(&e) => {
                         self.retry_later(job, "download_failed", &e).await
                     }
@@ -308,18 +317,17 @@ impl Gateway {
         chrono_of(wait)
     }
 
-    /// GETs an output URL (pre-signed by the provider, so no key is sent); also answers the
-    /// content type the server gave, for messages.
+    /// GETs an output URL (pre-signed by the provider, so no key is sent) through the client
+    /// `operator`'s origin calls for (`outbound.rs`); also answers the content type the server
+    /// gave, for messages.
     async fn plain_download(
         &self,
         url: &str,
         content_type: Option<String>,
+        operator: Option<&url::Origin>,
     ) -> Result<(Download, Option<String>)> {
-        let request = http::Request::get(url)
-            .body(bytes::Bytes::new())
-            .map_err(|_| Error::unavailable("the provider gave an output URL that is not valid"))?;
-        let response = self
-            .http()?
+        let (http, request) = self.provider_url_get(url, operator)?;
+        let response = http
             .send(request, crate::ports::RequestOptions::default())
             .await?;
         if !response.status().is_success() {

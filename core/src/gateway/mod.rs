@@ -15,6 +15,7 @@ mod job_progress;
 mod jobs;
 mod keys;
 mod models;
+mod outbound;
 mod output_check;
 mod profile;
 mod provider_keys;
@@ -110,6 +111,8 @@ pub struct Gateway {
     blobs: Option<Arc<dyn BlobStore>>,
     http: Option<Arc<dyn HttpClient>>,
     webhook_http: Option<Arc<dyn HttpClient>>,
+    public_http: Option<Arc<dyn HttpClient>>,
+    public_adapters: Arc<outbound::PublicAdapters>,
     heygen_webhook_secret: Option<Arc<str>>,
     spawner: Option<Arc<dyn Spawner>>,
     settles: Arc<quota::PendingSettles>,
@@ -128,6 +131,8 @@ impl Gateway {
             blobs: None,
             http: None,
             webhook_http: None,
+            public_http: None,
+            public_adapters: Arc::default(),
             heygen_webhook_secret: None,
             spawner: None,
             settles: Arc::default(),
@@ -163,7 +168,8 @@ impl Gateway {
     }
 
     /// The same gateway fetching job outputs and delivering webhooks through `http` (webhooks
-    /// unless [`Gateway::with_webhook_http`] gives them their own client).
+    /// unless [`Gateway::with_webhook_http`] gives them their own client, outputs off the
+    /// operator's configured origins unless [`Gateway::with_public_only_http`] does).
     #[must_use]
     pub fn with_http(mut self, http: Arc<dyn HttpClient>) -> Self {
         self.http = Some(http);
@@ -172,9 +178,10 @@ impl Gateway {
 
     /// The same gateway delivering webhooks through `http`: a client that refuses targets
     /// resolving to internal addresses (the native runtimes' `ReqwestHttpClient::for_webhooks`).
-    /// Webhook URLs come from agents, so their client must filter; job outputs and provider
-    /// calls go to hosts the operator and its providers chose (often a local model server on
-    /// loopback), so they keep the unfiltered client. Without one, webhooks use `with_http`'s.
+    /// Webhook URLs come from agents, so their client must filter, and refusals carry the
+    /// webhook's own code (`webhook_url_refused`); provider calls to the operator's hosts (often
+    /// a local model server on loopback) keep the unfiltered client, and the rest go through
+    /// [`Gateway::with_public_only_http`]'s. Without one, webhooks use `with_http`'s.
     #[must_use]
     pub fn with_webhook_http(mut self, http: Arc<dyn HttpClient>) -> Self {
         self.webhook_http = Some(http);

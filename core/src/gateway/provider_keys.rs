@@ -1,17 +1,19 @@
 //! Tenants' own provider keys: admins of an instance set, list (never see) and remove them;
-//! routing uses them for that instance's agents instead of the operator's key.
-
-use std::net::IpAddr;
+//! routing uses them for that instance's agents instead of the operator's key. A base URL the
+//! instance's admin set is refused by its text when it names an internal host, and every call
+//! to it goes through the public-only client (`outbound.rs`), which also judges what the name
+//! resolves to; one the operator set is the operator's choice, recorded in the sealed key.
 
 use serde::Deserialize;
 
 use crate::domain::{AdminScope, Instance, InstanceProviderKey, Provider};
 use crate::error::{Error, Result};
-use crate::net::{host_is_allowed, is_internal_name, is_public_address};
+use crate::net::host_is_refused;
 use crate::providers::{Credentials, env_names};
 use crate::sealed::SecretBox;
 use crate::validate;
 
+use super::outbound::InstanceCredentials;
 use super::{AdminPrincipal, Gateway};
 
 /// What an admin sends to set a key.
@@ -29,6 +31,19 @@ fn context(instance_id: &str, provider: Provider) -> String {
     format!("instance:{instance_id}/provider:{}", provider.as_str())
 }
 
+/// The sealing context of a key whose base URL the operator's own admin set. The store has no
+/// column for who set a base URL; binding the operator's choice into the sealed key's
+/// associated data records it where it cannot be forged without `MOLTS_SECRET_KEY`, nor carried
+/// over to another URL: a key sealed this way opens only with the URL it was set with. Keys
+/// sealed with the plain context (a tenant's own choice, or a key stored before this existed)
+/// send to their base URL through the public-only client.
+fn operator_base_url_context(instance_id: &str, provider: Provider, base_url: &str) -> String {
+    format!(
+        "{}/base_url_set_by_operator:{base_url}",
+        context(instance_id, provider)
+    )
+}
+
 impl Gateway {
     /// The same gateway sealing tenants' provider keys with `secret_box`.
     #[must_use]
@@ -44,13 +59,10 @@ impl Gateway {
     fn refuse_internal_base_url(&self, raw: &str) -> Result<()> {
         let url = url::Url::parse(raw)
             .map_err(|_| Error::invalid("base_url", "base_url must be an absolute http(s) URL"))?;
-        let (host, internal) = match url.host() {
-            Some(url::Host::Domain(d)) => (d.to_owned(), is_internal_name(d)),
-            Some(url::Host::Ipv4(ip)) => (ip.to_string(), !is_public_address(IpAddr::V4(ip))),
-            Some(url::Host::Ipv6(ip)) => (ip.to_string(), !is_public_address(IpAddr::V6(ip))),
-            None => return Err(Error::invalid("base_url", "base_url has no host")),
-        };
-        if internal && !host_is_allowed(&self.config.webhooks.allowed_hosts, &host) {
+        let host = url
+            .host()
+            .ok_or_else(|| Error::invalid("base_url", "base_url has no host"))?;
+        if host_is_refused(&host, &self.config.webhooks.allowed_hosts) {
             return Err(Error::invalid(
                 "base_url",
                 "base_url points at a loopback, private, link-local or internal address",
@@ -114,11 +126,17 @@ impl Gateway {
         {
             self.refuse_internal_base_url(url)?;
         }
-        let sealed_key = self.secret_box()?.seal(
-            self.ports.ids.as_ref(),
-            &context(instance_id, provider),
-            api_key,
-        )?;
+        // The operator may point a tenant anywhere (a model server inside its network); that
+        // choice is sealed with the key, so calls to it keep the unfiltered client.
+        let seal_context = match &base_url {
+            Some(url) if admin.scope == AdminScope::Operator => {
+                operator_base_url_context(instance_id, provider, url)
+            }
+            _ => context(instance_id, provider),
+        };
+        let sealed_key =
+            self.secret_box()?
+                .seal(self.ports.ids.as_ref(), &seal_context, api_key)?;
         let hint_start = api_key.char_indices().rev().nth(3).map_or(0, |(i, _)| i);
         let key = InstanceProviderKey {
             instance_id: instance_id.to_owned(),
@@ -161,12 +179,12 @@ impl Gateway {
     }
 
     /// The credentials a call for `instance` uses with `provider`: the instance's own key when it
-    /// has one, else the operator's.
+    /// has one, else the operator's; with whether the instance chose the base URL.
     pub(super) async fn credentials_for(
         &self,
         instance: &Instance,
         provider: Provider,
-    ) -> Result<Credentials> {
+    ) -> Result<InstanceCredentials> {
         let now = self.now();
         let cache_key = (instance.id.clone(), provider);
         if let Some(hit) = self.caches.credentials.get(&cache_key, now) {
@@ -180,24 +198,38 @@ impl Gateway {
             .await?
             .into_iter()
             .find(|k| k.provider == provider);
-        let credentials = match own {
+        let resolved = match own {
             Some(key) => {
                 let secret_box = self.secret_box.as_deref().ok_or_else(|| {
                     Error::unavailable("this instance's provider key cannot be opened: MOLTS_SECRET_KEY is not set")
                         .with_code("provider_not_configured")
                 })?;
-                let api_key = secret_box.open(&context(&instance.id, provider), &key.sealed_key)?;
+                // Opened under the operator's binding of this very URL: the operator chose it.
+                let by_operator = key.base_url.as_deref().and_then(|url| {
+                    let bound = operator_base_url_context(&instance.id, provider, url);
+                    secret_box.open(&bound, &key.sealed_key).ok()
+                });
+                let (api_key, tenant_base_url) = match by_operator {
+                    Some(api_key) => (api_key, false),
+                    None => (
+                        secret_box.open(&context(&instance.id, provider), &key.sealed_key)?,
+                        key.base_url.is_some(),
+                    ),
+                };
                 let global = self.providers.credentials(provider);
-                Credentials {
-                    api_key: Some(api_key),
-                    base_url: key.base_url.or_else(|| global.base_url.clone()),
+                InstanceCredentials {
+                    credentials: Credentials {
+                        api_key: Some(api_key),
+                        base_url: key.base_url.or_else(|| global.base_url.clone()),
+                    },
+                    tenant_base_url,
                 }
             }
-            None => self.providers.credentials(provider).clone(),
+            None => InstanceCredentials::operator(self.providers.credentials(provider).clone()),
         };
         self.caches
             .credentials
-            .put(cache_key, credentials.clone(), now);
-        Ok(credentials)
+            .put(cache_key, resolved.clone(), now);
+        Ok(resolved)
     }
 }

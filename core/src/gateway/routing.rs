@@ -12,6 +12,7 @@ use crate::providers::{
     TextResponse, TextStream, VideoRequest, Voice, is_retryable,
 };
 
+use super::outbound::tenant_refusal;
 use super::{AgentPrincipal, Gateway};
 
 /// The work an attempt does.
@@ -58,7 +59,7 @@ async fn call_once(
 
 /// Whose credentials a model calls with: its provider's, or for a template model the provider
 /// its mapping names in `key_from`.
-fn credentials_of(model: &ModelConfig) -> crate::domain::Provider {
+pub(super) fn credentials_of(model: &ModelConfig) -> crate::domain::Provider {
     match model.provider {
         crate::domain::Provider::Template => {
             crate::providers::template::key_provider(model).unwrap_or(model.provider)
@@ -117,28 +118,32 @@ impl Gateway {
         let policy = self.providers.retry();
         let mut last: Option<Error> = None;
         for model in chain {
-            let adapter = match self.providers.adapter(model.provider) {
-                Ok(a) => a.clone(),
-                Err(e) => {
-                    tracing::warn!(provider = model.provider.as_str(), model = %model.id, "provider not enabled");
-                    last = Some(e);
-                    continue;
-                }
-            };
-            let credentials = match self.credentials_for(instance, credentials_of(model)).await {
+            let resolved = match self.credentials_for(instance, credentials_of(model)).await {
                 Ok(c) => c,
                 Err(e) => {
                     last = Some(e);
                     continue;
                 }
             };
+            // The tenant's own base URL goes through the public-only client (`outbound.rs`).
+            let adapter = match self.adapter_for(model, &resolved) {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(provider = model.provider.as_str(), model = %model.id, "provider not enabled");
+                    last = Some(e);
+                    continue;
+                }
+            };
             let call = Call {
                 model,
-                credentials: &credentials,
+                credentials: &resolved.credentials,
                 timeout: self.providers.timeout(model.provider),
             };
             for attempt in 1..=policy.attempts_per_model.max(1) {
-                match call_once(adapter.as_ref(), call, &work).await {
+                let outcome = call_once(adapter.as_ref(), call, &work)
+                    .await
+                    .map_err(|e| tenant_refusal(e, model.provider));
+                match outcome {
                     Ok(output) => {
                         tracing::info!(provider = model.provider.as_str(), model = %model.id, attempt, outcome = "ok", "provider attempt");
                         return Ok((model.clone(), output));
@@ -150,11 +155,16 @@ impl Gateway {
                             return Err(e);
                         }
                         let wait = self.backoff(attempt, e.retry_after());
-                        // A refused or missing key will not fix itself in a moment: go straight
-                        // to the next fallback instead of retrying this provider.
+                        // A refused or missing key, or a tenant's base URL on an internal
+                        // address, will not fix itself in a moment: go straight to the next
+                        // fallback instead of retrying this provider.
                         let hopeless = matches!(
                             e.code(),
-                            Some("provider_auth_failed" | "provider_not_configured")
+                            Some(
+                                "provider_auth_failed"
+                                    | "provider_not_configured"
+                                    | "base_url_refused"
+                            )
                         );
                         last = Some(e);
                         if attempt == policy.attempts_per_model || hopeless {

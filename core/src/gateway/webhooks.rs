@@ -11,7 +11,6 @@
 //! (`Gateway::with_webhook_http`; the native runtimes' `ReqwestHttpClient::for_webhooks`), with
 //! the same `webhook_url_refused` code, and such a delivery fails at once like a refused URL.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use base64::Engine;
@@ -23,7 +22,7 @@ use sha2::Sha256;
 
 use crate::domain::{DeliveryStatus, Job, JobStatus, WebhookDelivery, WebhookEndpoint};
 use crate::error::{Error, ErrorKind, Result};
-use crate::net::{host_is_allowed, is_internal_name, is_public_address};
+use crate::net::host_is_refused;
 use crate::ports::{HttpClientExt, RequestOptions};
 
 use super::jobs::chrono_of;
@@ -110,18 +109,7 @@ impl Gateway {
             return Err(refuse("must not carry credentials"));
         }
         let host = url.host().ok_or_else(|| refuse("has no host"))?;
-        let host_text = match &host {
-            url::Host::Domain(d) => (*d).to_owned(),
-            url::Host::Ipv4(ip) => ip.to_string(),
-            url::Host::Ipv6(ip) => ip.to_string(),
-        };
-        let allowed = host_is_allowed(&self.config.webhooks.allowed_hosts, &host_text);
-        let internal = match host {
-            url::Host::Domain(d) => is_internal_name(d),
-            url::Host::Ipv4(ip) => !is_public_address(IpAddr::V4(ip)),
-            url::Host::Ipv6(ip) => !is_public_address(IpAddr::V6(ip)),
-        };
-        if internal && !allowed {
+        if host_is_refused(&host, &self.config.webhooks.allowed_hosts) {
             return Err(refuse(
                 "points at a loopback, private, link-local or internal address",
             ));

@@ -163,13 +163,26 @@ pub trait ProviderAdapter: Send + Sync {
     }
 
     /// Fetches a finished job's output from the `url` its [`JobProgress::Ready`] gave, for the
-    /// artifact store. `None`, the default, means a plain unauthenticated GET of the URL will
-    /// do (HeyGen, Tavus and Shotstack hand out pre-signed URLs); providers whose URLs need the
-    /// key (Veo) or that have no network at all (demo) override it.
-    async fn download(&self, call: Call<'_>, url: &str) -> Result<Option<Download>> {
-        let _ = (call, url);
-        Ok(None)
+    /// artifact store. [`Fetch::Get`] of the URL, the default, means a plain unauthenticated GET
+    /// will do (HeyGen, Tavus and Shotstack hand out pre-signed URLs); providers whose URLs need
+    /// the key (Veo) or that have no network at all (demo) override it. An adapter sends only
+    /// to its configured base URL itself: any other URL the provider gave (a redirect to
+    /// storage included) is answered as a `Fetch::Get`, so the gateway judges where it points.
+    async fn download(&self, call: Call<'_>, url: &str) -> Result<Fetch> {
+        let _ = call;
+        Ok(Fetch::Get(url.to_owned()))
     }
+}
+
+/// How a finished job's output is fetched.
+#[derive(Debug)]
+pub enum Fetch {
+    /// A plain unauthenticated GET of this URL, which the gateway makes through the client its
+    /// outbound address policy picks for the URL (see `gateway/outbound.rs`): the URL came from
+    /// the provider, not from the operator's configuration.
+    Get(String),
+    /// The adapter fetched the output itself.
+    Fetched(Download),
 }
 
 /// A job's output being fetched.

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ports::HttpClient;
 
-use super::adapter::{Call, Download, ProviderAdapter};
+use super::adapter::{Call, Fetch, ProviderAdapter};
 use super::sse::{CallInfo, SseEvent, StreamMapper, cut_short, text_stream};
 use super::types::{
     FinishReason, GeneratedImage, ImageData, ImageRequest, JobProgress, Role, SubmittedJob,
@@ -339,7 +339,7 @@ impl ProviderAdapter for GeminiAdapter {
         veo::progress(self.http.as_ref(), &call, provider_job_id).await
     }
 
-    async fn download(&self, call: Call<'_>, url: &str) -> Result<Option<Download>> {
+    async fn download(&self, call: Call<'_>, url: &str) -> Result<Fetch> {
         veo::download(self.http.as_ref(), &call, url).await
     }
 }

@@ -22,8 +22,8 @@ mod veo;
 mod wire;
 
 pub use adapter::{
-    Call, Credentials, DEFAULT_PROVIDER_TIMEOUT, Download, ProviderAdapter, ProviderRegistry,
-    RetryPolicy, Sleeper, is_retryable,
+    Call, Credentials, DEFAULT_PROVIDER_TIMEOUT, Download, Fetch, ProviderAdapter,
+    ProviderRegistry, RetryPolicy, Sleeper, is_retryable,
 };
 pub use anthropic::{ANTHROPIC_BASE_URL, AnthropicAdapter};
 pub use elevenlabs::{DEFAULT_ELEVENLABS_VOICE, ELEVENLABS_BASE_URL, ElevenLabsAdapter};
@@ -35,7 +35,7 @@ pub use heygen::{
 pub use ideogram::{IDEOGRAM_BASE_URL, IdeogramAdapter};
 pub use openai::{OPENAI_BASE_URL, OpenAiAdapter};
 pub use pexels::{PEXELS_BASE_URL, PexelsAdapter};
-pub use registry::{credentials_from_env, env_names, http_registry};
+pub use registry::{credentials_from_env, env_names, http_adapters, http_registry};
 pub use shotstack::{SHOTSTACK_BASE_URL, ShotstackAdapter};
 pub use tavus::{TAVUS_BASE_URL, TavusAdapter};
 pub use types::{

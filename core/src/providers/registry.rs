@@ -51,16 +51,11 @@ pub fn credentials_from_env(
     }
 }
 
-/// A registry with every HTTP provider's adapter over `http` and each provider's credentials
-/// from `env` (a lookup such as `|k| std::env::var(k).ok()`).
-///
-/// Adapters are registered whether or not a key is set, so a call to an unconfigured provider
-/// fails with a message naming the variable to set. Veo video is served by the Gemini adapter.
-pub fn http_registry(
-    http: Arc<dyn HttpClient>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> ProviderRegistry {
-    let adapters: [(Provider, Arc<dyn ProviderAdapter>); 11] = [
+/// Every HTTP provider's adapter over `http` (Veo is served by the Gemini adapter). The gateway
+/// builds a second set over its public-only client for destinations the operator did not
+/// choose (`Gateway::with_public_only_http`).
+pub fn http_adapters(http: Arc<dyn HttpClient>) -> Vec<(Provider, Arc<dyn ProviderAdapter>)> {
+    vec![
         (
             Provider::Template,
             Arc::new(TemplateAdapter::new(http.clone())),
@@ -87,9 +82,20 @@ pub fn http_registry(
         (Provider::Heygen, Arc::new(HeygenAdapter::new(http.clone()))),
         (Provider::Tavus, Arc::new(TavusAdapter::new(http.clone()))),
         (Provider::Shotstack, Arc::new(ShotstackAdapter::new(http))),
-    ];
+    ]
+}
+
+/// A registry with every HTTP provider's adapter over `http` and each provider's credentials
+/// from `env` (a lookup such as `|k| std::env::var(k).ok()`).
+///
+/// Adapters are registered whether or not a key is set, so a call to an unconfigured provider
+/// fails with a message naming the variable to set. Veo video is served by the Gemini adapter.
+pub fn http_registry(
+    http: Arc<dyn HttpClient>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> ProviderRegistry {
     let mut registry = ProviderRegistry::new();
-    for (provider, adapter) in adapters {
+    for (provider, adapter) in http_adapters(http) {
         registry = registry.with_adapter(provider, adapter);
     }
     for provider in Provider::ALL {

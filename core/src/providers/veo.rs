@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::ports::{HttpClient, RequestOptions};
 
-use super::adapter::{Call, Download};
+use super::adapter::{Call, Download, Fetch};
 use super::gemini::GEMINI_BASE_URL;
 use super::types::{JobProgress, SubmittedJob, VideoRequest};
 use super::wire::{self, MAX_JSON_BYTES};
@@ -113,38 +113,28 @@ pub(super) async fn progress(
 }
 
 /// Fetches a finished video. Veo's file URIs need the key, so it is sent — but only to the
-/// configured Gemini host; the redirect Veo answers with (to pre-signed storage) is followed
-/// once, without the key.
-pub(super) async fn download(
-    http: &dyn HttpClient,
-    call: &Call<'_>,
-    uri: &str,
-) -> Result<Option<Download>> {
+/// configured Gemini host; the redirect Veo answers with (to pre-signed storage) is handed back
+/// as a plain GET without the key, for the gateway to judge where it points.
+pub(super) async fn download(http: &dyn HttpClient, call: &Call<'_>, uri: &str) -> Result<Fetch> {
     let base = call.base_url(GEMINI_BASE_URL);
     if !uri.starts_with(&format!("{base}/")) {
         // Not Gemini's own URL (already pre-signed elsewhere): a plain GET will do.
-        return Ok(None);
+        return Ok(Fetch::Get(uri.to_owned()));
     }
     let options = RequestOptions {
         timeout: call.timeout,
     };
-    let first = http
+    let response = http
         .send(request(call, Method::GET, uri, None)?, options)
         .await?;
-    let response = if first.status().is_redirection() {
-        let location = first
+    if response.status().is_redirection() {
+        let location = response
             .headers()
             .get(http::header::LOCATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| wire::bad_response(call, "a redirect without a Location"))?
-            .to_owned();
-        let plain = http::Request::get(&location)
-            .body(bytes::Bytes::new())
-            .map_err(|_| wire::bad_response(call, "a redirect to an unusable URL"))?;
-        http.send(plain, options).await?
-    } else {
-        first
-    };
+            .ok_or_else(|| wire::bad_response(call, "a redirect without a Location"))?;
+        return Ok(Fetch::Get(location.to_owned()));
+    }
     if !response.status().is_success() {
         return Err(Error::unavailable(format!(
             "downloading the Veo video answered HTTP {}",
@@ -156,7 +146,7 @@ pub(super) async fn download(
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    Ok(Some(Download {
+    Ok(Fetch::Fetched(Download {
         content_type,
         body: response.into_body(),
     }))
@@ -210,7 +200,63 @@ fn operation_progress(call: &Call<'_>, operation: Operation) -> Result<JobProgre
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use futures::StreamExt;
+
     use super::*;
+    use crate::ports::{HttpRequest, HttpResponse};
+
+    /// Answers every request with a redirect to storage, recording the URLs asked for.
+    struct Redirecting(Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl HttpClient for Redirecting {
+        async fn send(&self, request: HttpRequest, _: RequestOptions) -> Result<HttpResponse> {
+            if let Ok(mut seen) = self.0.lock() {
+                seen.push(request.uri().to_string());
+            }
+            http::Response::builder()
+                .status(302)
+                .header("location", "http://169.254.169.254/latest/video.mp4")
+                .body(futures::stream::empty().boxed())
+                .map_err(|_| Error::internal("a response"))
+        }
+    }
+
+    /// Veo's redirect is handed back as a plain GET for the gateway to judge (`outbound.rs`),
+    /// never followed with the adapter's own client; a URL off the Gemini host is not sent to.
+    #[test]
+    fn redirects_and_foreign_urls_are_handed_back_not_fetched() {
+        let model = crate::seed::models()
+            .into_iter()
+            .find(|m| m.id == "veo-3.1")
+            .unwrap_or_else(|| unreachable!("the seed has veo-3.1"));
+        let credentials = crate::providers::Credentials {
+            api_key: Some("gm-key".into()),
+            base_url: Some("http://127.0.0.1:9/gemini".into()),
+        };
+        let call = Call {
+            model: &model,
+            credentials: &credentials,
+            timeout: std::time::Duration::from_secs(1),
+        };
+        let http = Redirecting(Mutex::new(Vec::new()));
+        let own = "http://127.0.0.1:9/gemini/v1beta/files/abc:download";
+        let fetched = futures::executor::block_on(download(&http, &call, own));
+        assert!(
+            matches!(&fetched, Ok(Fetch::Get(u)) if u == "http://169.254.169.254/latest/video.mp4"),
+            "{fetched:?}"
+        );
+        let foreign = "https://storage.example.com/video.mp4";
+        let fetched = futures::executor::block_on(download(&http, &call, foreign));
+        assert!(
+            matches!(&fetched, Ok(Fetch::Get(u)) if u == foreign),
+            "{fetched:?}"
+        );
+        let seen = http.0.lock().map(|s| s.clone()).unwrap_or_default();
+        assert_eq!(seen, [own], "only the Gemini host is sent to");
+    }
 
     #[test]
     fn the_prompt_carries_the_context_and_ratios_are_checked() {

@@ -13,8 +13,8 @@ use molts_core::gateway::{AgentPrincipal, JobTiming, VideoSubmission, WebhookSet
 use molts_core::memory::MemoryBlobStore;
 use molts_core::ports::{HttpClient, HttpRequest, HttpResponse, RequestOptions};
 use molts_core::providers::{
-    Call, Download, JobProgress, ProviderAdapter, ProviderRegistry, RenderRequest, SubmittedJob,
-    VideoRequest,
+    Call, Download, Fetch, JobProgress, ProviderAdapter, ProviderRegistry, RenderRequest,
+    SubmittedJob, VideoRequest,
 };
 use molts_core::{Error, Gateway, GatewayConfig, Result};
 
@@ -123,7 +123,7 @@ impl ProviderAdapter for Scripted {
         })
     }
 
-    async fn download(&self, _call: Call<'_>, url: &str) -> Result<Option<Download>> {
+    async fn download(&self, _call: Call<'_>, url: &str) -> Result<Fetch> {
         assert_eq!(url, "scripted://out.mp4");
         let (content_type, bytes) = self
             .script()
@@ -135,7 +135,7 @@ impl ProviderAdapter for Scripted {
             .chunks(5)
             .map(|c| Ok(Bytes::copy_from_slice(c)))
             .collect();
-        Ok(Some(Download {
+        Ok(Fetch::Fetched(Download {
             content_type: Some(content_type.into()),
             body: futures::stream::iter(chunks).boxed(),
         }))

@@ -8,7 +8,7 @@ use std::io::Cursor;
 use futures::StreamExt;
 use molts_core::domain::ModelConfig;
 use molts_core::providers::{
-    Call, Credentials, JobProgress, ProviderAdapter, RenderRequest, VideoRequest,
+    Call, Credentials, Fetch, JobProgress, ProviderAdapter, RenderRequest, VideoRequest,
 };
 use molts_core::{Error, ErrorKind, Result};
 use openh264::decoder::Decoder;
@@ -71,10 +71,10 @@ async fn finish(id: &str) -> Result<(Vec<u8>, f64)> {
     assert_eq!(content_type.as_deref(), Some("video/mp4"));
     // A separate value, as a restarted server would have: nothing is shared but the id.
     let restarted = DemoProvider;
-    let download = restarted
-        .download(call(&model), &url)
-        .await?
-        .ok_or_else(|| Error::internal("the demo always downloads itself"))?;
+    let download = restarted.download(call(&model), &url).await?;
+    let Fetch::Fetched(download) = download else {
+        return Err(Error::internal("the demo always downloads itself"));
+    };
     assert_eq!(download.content_type.as_deref(), Some("video/mp4"));
     let chunks: Vec<_> = download.body.collect().await;
     let mut bytes = Vec::new();
