@@ -7,12 +7,15 @@
 //! are never followed (a provider answering 3xx is a misconfiguration to surface, not to chase),
 //! and errors never carry the URL's query or any header (keys travel there).
 //!
-//! Two clients, never one shared: [`ReqwestHttpClient::new`] for provider calls and job outputs,
-//! whose hosts the operator configured (often a local model server on loopback), and
-//! [`ReqwestHttpClient::for_webhooks`] for webhook deliveries, whose URLs come from agents: it
-//! resolves names through [`PublicOnlyResolver`] (`resolve.rs`), so a name resolving only to
-//! internal addresses is refused unless allow-listed, and it ignores proxy variables (through a
-//! proxy, the proxy would resolve the name and the filter would not apply).
+//! Three clients, never one shared: [`ReqwestHttpClient::new`] for provider calls to the hosts
+//! the operator configured (often a local model server on loopback) and outputs on them;
+//! [`ReqwestHttpClient::for_webhooks`] for webhook deliveries, whose URLs come from agents; and
+//! [`ReqwestHttpClient::public_only`] for provider calls to a tenant's own base URL and for the
+//! output URLs providers answer with. The last two are public-only: they resolve names through
+//! [`PublicOnlyResolver`] (`resolve.rs`), so a name resolving only to internal addresses is
+//! refused unless allow-listed, refuse an internal IP literal (which never reaches a resolver)
+//! or internal name the same way, and ignore proxy variables (through a proxy, the proxy would
+//! resolve the name and the filter would not apply).
 
 mod resolve;
 
@@ -23,6 +26,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use molts_core::Error;
 use molts_core::Result;
+use molts_core::net::{ADDRESS_REFUSED, host_is_refused};
 use molts_core::ports::{HttpRequest, HttpResponse, RequestOptions};
 use molts_core::providers::Sleeper;
 
@@ -34,11 +38,36 @@ pub struct ReqwestHttpClient {
     client: reqwest::Client,
     /// Who answers, as error messages name it.
     peer: &'static str,
+    /// For a public-only client: the hosts reached although internal, and how a refusal reads.
+    public_only: Option<PublicOnly>,
+}
+
+#[derive(Debug, Clone)]
+struct PublicOnly {
+    allowed_hosts: Arc<[String]>,
+    refusal: fn() -> Error,
 }
 
 /// The error code of a webhook target refused for what its name resolves to: the gateway's URL
 /// guard uses the same one, and a delivery failing with it is not retried.
 const REFUSED: &str = "webhook_url_refused";
+
+/// A webhook target on an internal address.
+fn webhook_refusal() -> Error {
+    Error::forbidden(
+        "webhook_url's host resolves only to loopback, private, link-local or other internal addresses",
+    )
+    .with_code(REFUSED)
+}
+
+/// A provider destination (a tenant's base URL, an output URL) on an internal address: the
+/// gateway reads the code and says whose URL it was.
+fn provider_refusal() -> Error {
+    Error::forbidden(
+        "the provider's host resolves only to loopback, private, link-local or other internal addresses",
+    )
+    .with_code(ADDRESS_REFUSED)
+}
 
 impl ReqwestHttpClient {
     /// A client with rustls, redirects off and no global timeout (each request sets its own).
@@ -46,10 +75,11 @@ impl ReqwestHttpClient {
         Ok(Self::from_client(build(base_builder())?))
     }
 
-    /// The webhook delivery client: as [`ReqwestHttpClient::new`], but names resolve through
-    /// [`PublicOnlyResolver`] over the system resolver, so a host resolving only to loopback,
-    /// private, link-local or other internal addresses is refused (`webhook_url_refused`)
-    /// unless `allowed_hosts` (`MOLTS_WEBHOOK_ALLOW_HOSTS`) names it, and proxies are not used.
+    /// The webhook delivery client: as [`ReqwestHttpClient::new`], but public-only (names
+    /// resolve through [`PublicOnlyResolver`] over the system resolver), so a host that is or
+    /// resolves only to loopback, private, link-local or other internal addresses is refused
+    /// (`webhook_url_refused`) unless `allowed_hosts` (`MOLTS_WEBHOOK_ALLOW_HOSTS`) names it, and
+    /// proxies are not used.
     pub fn for_webhooks(allowed_hosts: Vec<String>) -> Result<Self> {
         Self::for_webhooks_with(allowed_hosts, Arc::new(SystemLookup))
     }
@@ -57,11 +87,43 @@ impl ReqwestHttpClient {
     /// [`ReqwestHttpClient::for_webhooks`] over another name lookup (tests map names to
     /// addresses without DNS).
     pub fn for_webhooks_with(allowed_hosts: Vec<String>, lookup: Arc<dyn Lookup>) -> Result<Self> {
-        let resolver = PublicOnlyResolver::new(lookup, allowed_hosts);
+        Self::filtered(
+            allowed_hosts,
+            lookup,
+            "the webhook endpoint",
+            webhook_refusal,
+        )
+    }
+
+    /// The client for provider destinations the operator did not choose — a tenant's own base
+    /// URL, the output URLs providers answer with (`Gateway::with_public_only_http`): public-only
+    /// like [`ReqwestHttpClient::for_webhooks`], with the same allow-list, a refusal answered as
+    /// `Forbidden` with the code `molts_core::net::ADDRESS_REFUSED`.
+    pub fn public_only(allowed_hosts: Vec<String>) -> Result<Self> {
+        Self::public_only_with(allowed_hosts, Arc::new(SystemLookup))
+    }
+
+    /// [`ReqwestHttpClient::public_only`] over another name lookup (tests map names to addresses
+    /// without DNS).
+    pub fn public_only_with(allowed_hosts: Vec<String>, lookup: Arc<dyn Lookup>) -> Result<Self> {
+        Self::filtered(allowed_hosts, lookup, "the provider", provider_refusal)
+    }
+
+    fn filtered(
+        allowed_hosts: Vec<String>,
+        lookup: Arc<dyn Lookup>,
+        peer: &'static str,
+        refusal: fn() -> Error,
+    ) -> Result<Self> {
+        let resolver = PublicOnlyResolver::new(lookup, allowed_hosts.clone());
         let client = build(base_builder().no_proxy().dns_resolver(Arc::new(resolver)))?;
         Ok(Self {
             client,
-            peer: "the webhook endpoint",
+            peer,
+            public_only: Some(PublicOnly {
+                allowed_hosts: allowed_hosts.into(),
+                refusal,
+            }),
         })
     }
 
@@ -70,6 +132,7 @@ impl ReqwestHttpClient {
         Self {
             client,
             peer: "the provider",
+            public_only: None,
         }
     }
 }
@@ -88,14 +151,13 @@ fn build(builder: reqwest::ClientBuilder) -> Result<reqwest::Client> {
     })
 }
 
-/// Maps a transport failure to `Unavailable` (a refused webhook target to `Forbidden`
-/// `webhook_url_refused`), keeping the cause (without its URL) for the logs.
-fn transport_error(error: reqwest::Error, peer: &str) -> Error {
-    if resolve::is_refusal(&error) {
-        return Error::forbidden(
-            "webhook_url's host resolves only to loopback, private, link-local or other internal addresses",
-        )
-        .with_code(REFUSED);
+/// Maps a transport failure to `Unavailable` (a public-only client's refusal to its own
+/// error), keeping the cause (without its URL) for the logs.
+fn transport_error(error: reqwest::Error, peer: &str, public_only: Option<&PublicOnly>) -> Error {
+    if let Some(filter) = public_only
+        && resolve::is_refusal(&error)
+    {
+        return (filter.refusal)();
     }
     let (code, message) = if error.is_timeout() {
         ("upstream_timeout", format!("{peer} did not answer in time"))
@@ -126,10 +188,23 @@ impl molts_core::HttpClient for ReqwestHttpClient {
         let request = reqwest::Request::try_from(request).map_err(|e| {
             Error::internal("the outbound request could not be built").with_source(e.without_url())
         })?;
+        // An IP literal never reaches the resolver, and an internal name is refused by its text
+        // as the gateway's URL guards do: judged here, so the client keeps its promise alone.
+        if let Some(filter) = &self.public_only {
+            let refused = request
+                .url()
+                .host()
+                .is_none_or(|host| host_is_refused(&host, &filter.allowed_hosts));
+            if refused {
+                return Err((filter.refusal)());
+            }
+        }
         // The timeout covers the head only: `execute` resolves once status and headers arrive.
         let response =
             match tokio::time::timeout(options.timeout, self.client.execute(request)).await {
-                Ok(result) => result.map_err(|e| transport_error(e, self.peer))?,
+                Ok(result) => {
+                    result.map_err(|e| transport_error(e, self.peer, self.public_only.as_ref()))?
+                }
                 Err(_) => {
                     return Err(Error::unavailable(format!(
                         "{} did not answer within {} ms",
@@ -166,7 +241,7 @@ fn idle_limited(
         let mut body = state?;
         match tokio::time::timeout(idle, body.next()).await {
             Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
-            Ok(Some(Err(e))) => Some((Err(transport_error(e, peer)), None)),
+            Ok(Some(Err(e))) => Some((Err(transport_error(e, peer, None)), None)),
             Ok(None) => None,
             Err(_) => Some((
                 Err(Error::unavailable(format!(

@@ -69,14 +69,18 @@ pub async fn cold_start(settings: &Settings) -> Result<Gateway, String> {
     };
     let http = molts_reqwest::ReqwestHttpClient::new()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    // As in the standalone binary: webhook URLs come from agents, so deliveries get their own
-    // client, which refuses names resolving to internal addresses (the allow-list aside).
-    let webhook_http = molts_reqwest::ReqwestHttpClient::for_webhooks(allowed_hosts)
+    // As in the standalone binary: webhook URLs come from agents, and tenants' own base URLs
+    // and providers' output URLs from outside the operator's configuration, so they get
+    // clients that refuse internal addresses (the allow-list aside).
+    let webhook_http = molts_reqwest::ReqwestHttpClient::for_webhooks(allowed_hosts.clone())
         .map_err(|e| format!("cannot build the webhook HTTP client: {e}"))?;
+    let public_http = molts_reqwest::ReqwestHttpClient::public_only(allowed_hosts)
+        .map_err(|e| format!("cannot build the public-only HTTP client: {e}"))?;
     let mut gateway = Gateway::new(ports, config)
         .with_providers(providers(settings)?)
         .with_http(Arc::new(http))
-        .with_webhook_http(Arc::new(webhook_http));
+        .with_webhook_http(Arc::new(webhook_http))
+        .with_public_only_http(Arc::new(public_http));
     if let Some(secret) = env("HEYGEN_WEBHOOK_SECRET") {
         gateway = gateway.with_heygen_webhook_secret(&secret);
     }

@@ -76,13 +76,17 @@ pub(crate) async fn gateway(settings: &Settings) -> Result<Gateway, String> {
     let http =
         ReqwestHttpClient::new().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     // Webhook URLs come from agents: their own client refuses names resolving to internal
-    // addresses (the allow-list aside). Job outputs keep the unfiltered one, like providers.
+    // addresses (the allow-list aside). So does the client for what the operator did not
+    // configure: tenants' own base URLs, and output URLs off the operator's configured origins.
     let webhook_http = ReqwestHttpClient::for_webhooks(settings.webhook_allow_hosts.clone())
         .map_err(|e| format!("cannot build the webhook HTTP client: {e}"))?;
+    let public_http = ReqwestHttpClient::public_only(settings.webhook_allow_hosts.clone())
+        .map_err(|e| format!("cannot build the public-only HTTP client: {e}"))?;
     let mut gateway = Gateway::new(ports, config)
         .with_providers(providers(settings)?)
         .with_http(Arc::new(http))
-        .with_webhook_http(Arc::new(webhook_http));
+        .with_webhook_http(Arc::new(webhook_http))
+        .with_public_only_http(Arc::new(public_http));
     if let Ok(secret) = std::env::var("HEYGEN_WEBHOOK_SECRET") {
         gateway = gateway.with_heygen_webhook_secret(&secret);
     }
