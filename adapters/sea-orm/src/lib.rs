@@ -28,6 +28,7 @@ mod jobs;
 mod keys;
 mod provider_keys;
 mod quota;
+mod settle_batch;
 mod sqlite_ledger;
 mod webhooks;
 
@@ -44,6 +45,7 @@ use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
     DatabaseTransaction, DbBackend, IntoSimpleExpr, TransactionTrait,
 };
+use settle_batch::SettleBatches;
 use sqlite_ledger::SqliteLedger;
 
 pub use sea_orm;
@@ -97,6 +99,8 @@ pub struct SeaOrmStore {
     /// On a SQLite file, the quota ledger's own connection, used in place (see
     /// `sqlite_ledger`).
     ledger: Option<Arc<SqliteLedger>>,
+    /// With the ledger, the settlements waiting for the writer turn, written together.
+    settle_batches: Option<Arc<SettleBatches>>,
 }
 
 /// The background checkpoint task, aborted when dropped.
@@ -214,11 +218,13 @@ impl SeaOrmStore {
                 every,
             ))))
         });
+        let settle_batches = ledger.as_ref().map(|_| Arc::new(SettleBatches::default()));
         Ok(Self {
             db,
             checkpoints,
             writers,
             ledger,
+            settle_batches,
         })
     }
 
@@ -231,6 +237,7 @@ impl SeaOrmStore {
             checkpoints: None,
             writers,
             ledger: None,
+            settle_batches: None,
         }
     }
 

@@ -44,6 +44,7 @@ use sea_orm::sea_query::{
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
     Iterable, QueryFilter, QueryOrder, QueryResult, QuerySelect, Set, Statement, TransactionTrait,
+    Value,
 };
 
 use crate::SeaOrmStore;
@@ -218,22 +219,39 @@ fn insert_reservation(request: &ReserveRequest, amount: i64) -> InsertStatement 
 /// the counters move by `charged - reserved`, only if the reservation is still open and the
 /// amounts differ; then the reservation flips, only if still open, returning its row. Both read
 /// the same open-or-not state (nothing else writes in between), so either both happen or
-/// neither does (and the caller rolls back). Parameters: ?1 charged, ?2 id, ?3 the open state,
-/// ?4 and ?5 the day and month period names, ?6 the closed state, ?7 when.
+/// neither does (and the caller rolls back). Parameters: ?1 charged, ?2 id, ?3 and ?4 the day
+/// and month period names, ?5 the closed state, ?6 when.
+///
+/// The open state is written as [`OPEN_HOLD`] spells it, not bound: with a bound state SQLite
+/// recompiled this statement on every execution (a bound value that may decide whether the
+/// partial index of open holds applies makes the plan depend on it), so each settlement paid
+/// a fresh parse and plan.
 const SQLITE_CLOSE_COUNTERS: &str = "\
 UPDATE quota_counters SET used = CASE WHEN quota_counters.used < r.reserved THEN 0 \
 ELSE quota_counters.used - r.reserved END + ?1 \
 FROM (SELECT agent_id, unit, reserved, day_key, month_key FROM quota_reservations \
-WHERE id = ?2 AND state = ?3 AND reserved <> ?1) AS r \
+WHERE id = ?2 AND state = 'reserved' AND reserved <> ?1) AS r \
 WHERE quota_counters.agent_id = r.agent_id AND quota_counters.unit = r.unit \
-AND ((quota_counters.period = ?4 AND quota_counters.period_key = r.day_key) \
-OR (quota_counters.period = ?5 AND quota_counters.period_key = r.month_key))";
+AND ((quota_counters.period = ?3 AND quota_counters.period_key = r.day_key) \
+OR (quota_counters.period = ?4 AND quota_counters.period_key = r.month_key))";
 /// See [`SQLITE_CLOSE_COUNTERS`]; the columns in `quota_reservation::Model`'s order.
 const SQLITE_CLOSE_FLIP: &str = "\
-UPDATE quota_reservations SET state = ?6, charged = ?1, closed_at = ?7 \
-WHERE id = ?2 AND state = ?3 \
+UPDATE quota_reservations SET state = ?5, charged = ?1, closed_at = ?6 \
+WHERE id = ?2 AND state = 'reserved' \
 RETURNING id, agent_id, unit, reserved, charged, state, day_key, month_key, created_at, \
 closed_at, expires_at";
+
+/// The parameters of [`SQLITE_CLOSE_COUNTERS`] (the first four) and [`SQLITE_CLOSE_FLIP`].
+fn close_values(charged: i64, id: &str, state: ReservationState, at: Timestamp) -> [Value; 6] {
+    [
+        charged.into(),
+        id.into(),
+        Period::Day.as_str().into(),
+        Period::Month.as_str().into(),
+        state.as_str().into(),
+        ms(at).into(),
+    ]
+}
 
 /// Two built statements as one SQLite batch (one round trip to the connection's thread).
 fn sqlite_batch(first: Statement, second: Statement) -> Statement {
@@ -352,66 +370,24 @@ impl SeaOrmStore {
         at: Timestamp,
     ) -> Result<Reservation> {
         let charged_units = count("actual", charged)?;
-        let sqlite = self.backend() == DbBackend::Sqlite;
-        let turn = self.write_turn().await;
-        let open = ReservationState::Reserved.as_str();
-        let values: [sea_orm::Value; 7] = [
-            charged_units.into(),
-            id.into(),
-            open.into(),
-            Period::Day.as_str().into(),
-            Period::Month.as_str().into(),
-            state.as_str().into(),
-            ms(at).into(),
-        ];
-        let mut closed = None;
-        if let Some(ledger) = &self.ledger {
-            let in_place = ledger.transaction(|txn| {
-                let flipped = close_in_place(txn, &values).map_err(ledger::db_error)?;
-                Ok(match flipped {
-                    Some(row) => Finish::Commit(Some(row)),
-                    None => Finish::Rollback(None),
-                })
-            });
-            match in_place {
-                Ok(row) => closed = Some(row),
-                Err(NotHere::Failed(e)) => return Err(e),
-                Err(NotHere::Busy) => {} // another writer: wait for it on sqlx's thread
+        let flipped = if self.backend() == DbBackend::Sqlite {
+            let values = close_values(charged_units, id, state, at);
+            match &self.settle_batches {
+                Some(batches) => batches.close(self, values).await?,
+                None => self.write_close(values).await?,
             }
-        }
-        let flipped = match closed {
-            Some(row) => row,
-            None => {
-                let txn = self.db.begin().await.map_err(from_db)?;
-                let row = if sqlite {
-                    let batch = Statement::from_sql_and_values(
-                        DbBackend::Sqlite,
-                        format!("{SQLITE_CLOSE_COUNTERS}; {SQLITE_CLOSE_FLIP}"),
-                        values,
-                    );
-                    // Every row of the batch (only the flip returns any), so both statements run.
-                    let row = txn
-                        .query_all(batch)
-                        .await
-                        .map_err(from_db)?
-                        .into_iter()
-                        .next();
-                    row.map(|r| quota_reservation::Model::from_query_result(&r, ""))
-                        .transpose()
-                        .map_err(from_db)?
-                } else {
-                    self.close_on_postgres(&txn, id, charged_units, state, at)
-                        .await?
-                };
-                if row.is_some() {
-                    txn.commit().await.map_err(from_db)?;
-                } else {
-                    txn.rollback().await.map_err(from_db)?;
-                }
-                row
+        } else {
+            let txn = self.db.begin().await.map_err(from_db)?;
+            let row = self
+                .close_on_postgres(&txn, id, charged_units, state, at)
+                .await?;
+            if row.is_some() {
+                txn.commit().await.map_err(from_db)?;
+            } else {
+                txn.rollback().await.map_err(from_db)?;
             }
+            row
         };
-        drop(turn);
         match flipped {
             Some(row) => Ok(convert::reservation(row)?),
             None => match self.get_reservation(id).await? {
@@ -422,6 +398,51 @@ impl SeaOrmStore {
                 ))),
             },
         }
+    }
+
+    /// SQLite: one close in a transaction of its own, in place or else on sqlx's thread (see
+    /// [`SQLITE_CLOSE_COUNTERS`]); the reservation's row, or `None` if it was not open.
+    pub(crate) async fn write_close(
+        &self,
+        values: [Value; 6],
+    ) -> Result<Option<quota_reservation::Model>> {
+        let _turn = self.write_turn().await;
+        if let Some(ledger) = &self.ledger {
+            let in_place = ledger.transaction(|txn| {
+                let flipped = close_in_place(txn, &values).map_err(ledger::db_error)?;
+                Ok(match flipped {
+                    Some(row) => Finish::Commit(Some(row)),
+                    None => Finish::Rollback(None),
+                })
+            });
+            match in_place {
+                Ok(row) => return Ok(row),
+                Err(NotHere::Failed(e)) => return Err(e),
+                Err(NotHere::Busy) => {} // another writer: wait for it on sqlx's thread
+            }
+        }
+        let txn = self.db.begin().await.map_err(from_db)?;
+        let batch = Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            format!("{SQLITE_CLOSE_COUNTERS}; {SQLITE_CLOSE_FLIP}"),
+            values,
+        );
+        // Every row of the batch (only the flip returns any), so both statements run.
+        let row = txn
+            .query_all(batch)
+            .await
+            .map_err(from_db)?
+            .into_iter()
+            .next()
+            .map(|r| quota_reservation::Model::from_query_result(&r, ""))
+            .transpose()
+            .map_err(from_db)?;
+        if row.is_some() {
+            txn.commit().await.map_err(from_db)?;
+        } else {
+            txn.rollback().await.map_err(from_db)?;
+        }
+        Ok(row)
     }
 
     /// PostgreSQL: flips the reservation, then moves its counters one row at a time, in the
@@ -492,14 +513,14 @@ fn reused_id_in_place(e: rusqlite::Error) -> Error {
 
 /// The in-place close: [`SQLITE_CLOSE_COUNTERS`] then [`SQLITE_CLOSE_FLIP`], returning the
 /// flipped reservation, or nothing if it was not open.
-fn close_in_place(
+pub(crate) fn close_in_place(
     txn: &rusqlite::Transaction<'_>,
-    values: &[sea_orm::Value; 7],
+    values: &[Value; 6],
 ) -> rusqlite::Result<Option<quota_reservation::Model>> {
     use rusqlite::OptionalExtension;
     let all = ledger::params(values)?;
     txn.prepare_cached(SQLITE_CLOSE_COUNTERS)?
-        .execute(rusqlite::params_from_iter(&all[..5]))?;
+        .execute(rusqlite::params_from_iter(&all[..4]))?;
     txn.prepare_cached(SQLITE_CLOSE_FLIP)?
         .query_row(rusqlite::params_from_iter(&all), |r| {
             Ok(quota_reservation::Model {
@@ -610,5 +631,99 @@ mod tests {
     fn the_open_hold_filter_names_the_open_state() {
         let open = ReservationState::Reserved.as_str();
         assert_eq!(OPEN_HOLD, format!("state = '{open}'"));
+        for sql in [SQLITE_CLOSE_COUNTERS, SQLITE_CLOSE_FLIP] {
+            assert!(sql.contains(OPEN_HOLD), "{sql}");
+        }
+    }
+
+    /// A one-unit hold for `agent`, numbered `n`.
+    fn hold(agent: &str, n: i64) -> ReserveRequest {
+        use molts_core::domain::{PeriodLimit, Unit};
+        let period = |period, key: &str| PeriodLimit {
+            period,
+            key: key.to_owned(),
+            max: Some(100),
+        };
+        ReserveRequest {
+            reservation_id: format!("rsv_compiled_{n}"),
+            agent_id: agent.to_owned(),
+            unit: Unit::Image,
+            amount: 1,
+            periods: vec![
+                period(Period::Day, "2026-11-24"),
+                period(Period::Month, "2026-11"),
+            ],
+            at: Timestamp::from_timestamp_millis(1_795_000_000_000 + n).unwrap_or_default(),
+            expires_at: Timestamp::from_timestamp_millis(1_795_000_900_000).unwrap_or_default(),
+        }
+    }
+
+    /// The in-place ledger prepares each statement once and reuses it, which only pays if
+    /// SQLite never recompiles it. SQLite does so silently, on every execution, when a bound
+    /// value can change the plan — as a bound open state did in the close's counters update
+    /// (it may decide whether the partial index of open holds applies): a parse and a plan on
+    /// every metered call that no functional test would notice.
+    #[tokio::test]
+    async fn the_ledger_statements_are_compiled_once()
+    -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        use rusqlite::{StatementStatus, params_from_iter};
+
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("molts.db");
+        let store = SeaOrmStore::connect(&format!("sqlite://{}?mode=rwc", path.display())).await?;
+        store.migrate().await?;
+        store.close().await?;
+
+        let conn = rusqlite::Connection::open(&path)?;
+        let sqlite = DbBackend::Sqlite;
+        let bound = |s: &Statement| ledger::params(s.values.as_ref().map_or(&[][..], |v| &v.0[..]));
+        let first = hold("agt_compiled", 0);
+        let mut upsert = conn.prepare(&sqlite.build(&add_to_counters(&first, 1)).sql)?;
+        let mut insert = conn.prepare(&sqlite.build(&insert_reservation(&first, 1)).sql)?;
+        let mut counters = conn.prepare(SQLITE_CLOSE_COUNTERS)?;
+        let mut flip = conn.prepare(SQLITE_CLOSE_FLIP)?;
+        for n in 0..3 {
+            let request = hold("agt_compiled", n);
+            assert_eq!(
+                upsert.execute(params_from_iter(bound(
+                    &sqlite.build(&add_to_counters(&request, 1))
+                )?))?,
+                2
+            );
+            assert_eq!(
+                insert.execute(params_from_iter(bound(
+                    &sqlite.build(&insert_reservation(&request, 1))
+                )?))?,
+                1
+            );
+            let close = ledger::params(&close_values(
+                2,
+                &request.reservation_id,
+                ReservationState::Settled,
+                request.at,
+            ))?;
+            assert_eq!(counters.execute(params_from_iter(&close[..4]))?, 2);
+            let flipped: String = flip.query_row(params_from_iter(&close), |r| r.get(0))?;
+            assert_eq!(flipped, request.reservation_id);
+        }
+        let used: i64 = conn.query_row(
+            "SELECT used FROM quota_counters WHERE agent_id = 'agt_compiled' AND period = 'month'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(used, 6, "three holds of one, each settled at two");
+        for (name, statement) in [
+            ("counters upsert", &upsert),
+            ("reservation insert", &insert),
+            ("close counters", &counters),
+            ("close flip", &flip),
+        ] {
+            assert_eq!(
+                statement.get_status(StatementStatus::RePrepare),
+                0,
+                "the {name} was recompiled"
+            );
+        }
+        Ok(())
     }
 }

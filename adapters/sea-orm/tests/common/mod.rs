@@ -151,5 +151,35 @@ pub(crate) async fn ledger_paths(stores: &Stores) -> Result<()> {
     assert_eq!(used().await?, vec![7 + winners[0], 7 + winners[0]]);
     let missing = stores.quota.settle("rsv_missing_one", 1, at).await;
     assert_eq!(missing.err().map(|e| e.kind()), Some(ErrorKind::NotFound));
+
+    // Many closes at once (on SQLite they share transactions): each caller is told about its
+    // own reservation, and the counters move by every amount once.
+    let holds = (0..40)
+        .map(|_| one_unit(&agent_id, 1000))
+        .collect::<Vec<_>>();
+    for hold in &holds {
+        assert_eq!(stores.quota.reserve(hold).await?, ReserveOutcome::Reserved);
+    }
+    let base = 7 + winners[0];
+    assert_eq!(used().await?, vec![base + 40, base + 40]);
+    let closes = holds.iter().enumerate().map(|(i, hold)| async move {
+        let outcome = if i % 10 == 0 {
+            stores.quota.refund(&hold.reservation_id, at).await
+        } else {
+            stores
+                .quota
+                .settle(&hold.reservation_id, i as u64, at)
+                .await
+        };
+        (i, hold.reservation_id.as_str(), outcome)
+    });
+    let mut charged = 0;
+    for (i, id, outcome) in futures::future::join_all(closes).await {
+        let closed = outcome?;
+        let expected = if i % 10 == 0 { 0 } else { i as u64 };
+        assert_eq!((closed.id.as_str(), closed.charged), (id, Some(expected)));
+        charged += expected;
+    }
+    assert_eq!(used().await?, vec![base + charged, base + charged]);
     Ok(())
 }
