@@ -20,14 +20,15 @@
 //! - **Failures fall back to one at a time.** If the batch's transaction fails or another
 //!   writer holds the database, each close is written on its own, through the usual path, so
 //!   one bad close cannot fail the others.
-//! - **The flush runs in a task of its own,** so a caller that stops waiting (a cancelled
-//!   request) cannot strand the closes queued behind it.
+//! - **No close is stranded.** The first close into an empty queue leads the batch on its own
+//!   task; a leader cancelled while waiting for the turn hands the batch to a new task, and the
+//!   one-at-a-time fallback always runs on a task of its own.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use molts_core::{Error, Result};
 use sea_orm::Value;
-use tokio::sync::oneshot;
+use tokio::sync::{OwnedMutexGuard, oneshot};
 
 use crate::SeaOrmStore;
 use crate::entity::quota_reservation;
@@ -64,30 +65,48 @@ impl std::fmt::Debug for SettleBatches {
 
 impl SettleBatches {
     /// Queues a close and waits for the batch that writes it. The first close into an empty
-    /// queue schedules the flush.
+    /// queue leads: it waits for the writer turn and writes whatever has queued by then, its
+    /// own close included, on its own task (no hand-off to another thread on the way).
     pub(crate) async fn close(self: &Arc<Self>, store: &SeaOrmStore, values: [Value; 6]) -> Closed {
         let (done, outcome) = oneshot::channel();
-        let schedule = {
+        let lead = {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             queue.waiting.push(Closing { values, done });
             !std::mem::replace(&mut queue.flush_scheduled, true)
         };
-        if schedule {
-            tokio::spawn(Arc::clone(self).flush(store.clone()));
+        if lead {
+            // Dropped before the batch is taken (the leader was cancelled while waiting for
+            // the turn), it hands the flush to a task, so the closes queued behind are written.
+            let mut handover = Handover(Some((Arc::clone(self), store.clone())));
+            let turn = store.write_turn().await;
+            handover.0 = None;
+            let batch = self.take();
+            self.write(store, turn, batch);
         }
         outcome
             .await
             .unwrap_or_else(|_| Err(Error::unavailable("the settlement batch was dropped")))
     }
 
-    /// Takes the writer turn and writes every close queued by then.
+    /// Every close queued; the next close to arrive leads the next batch.
+    fn take(&self) -> Vec<Closing> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.flush_scheduled = false;
+        std::mem::take(&mut queue.waiting)
+    }
+
+    /// Takes the writer turn and writes every close queued by then (a cancelled leader's
+    /// batch).
     async fn flush(self: Arc<Self>, store: SeaOrmStore) {
         let turn = store.write_turn().await;
-        let batch = {
-            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            queue.flush_scheduled = false;
-            std::mem::take(&mut queue.waiting)
-        };
+        let batch = self.take();
+        self.write(&store, turn, batch);
+    }
+
+    /// Writes `batch` in one transaction in place, under `turn`, and tells each caller. If that
+    /// cannot be done, a task writes them one at a time, each as if never batched — a task, so
+    /// no caller's cancellation can stop it halfway.
+    fn write(&self, store: &SeaOrmStore, turn: Option<OwnedMutexGuard<()>>, batch: Vec<Closing>) {
         let written = store.ledger.as_ref().map(|ledger| {
             ledger.transaction(|txn| {
                 let rows = batch
@@ -105,13 +124,27 @@ impl SettleBatches {
                     let _ = closing.done.send(Ok(row));
                 }
             }
-            // Busy, failed, or no ledger (closed): one at a time, each as if never batched.
+            // Busy, failed, or no ledger (closed).
             Some(Err(NotHere::Busy | NotHere::Failed(_))) | None => {
-                for closing in batch {
-                    let outcome = store.write_close(closing.values).await;
-                    let _ = closing.done.send(outcome);
-                }
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for closing in batch {
+                        let outcome = store.write_close(closing.values).await;
+                        let _ = closing.done.send(outcome);
+                    }
+                });
             }
+        }
+    }
+}
+
+/// A leader's batch, handed to a task if the leader is dropped before taking it.
+struct Handover(Option<(Arc<SettleBatches>, SeaOrmStore)>);
+
+impl Drop for Handover {
+    fn drop(&mut self) {
+        if let Some((batches, store)) = self.0.take() {
+            tokio::spawn(batches.flush(store));
         }
     }
 }
