@@ -624,7 +624,7 @@ impl QuotaStore for SeaOrmStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -637,7 +637,7 @@ mod tests {
     }
 
     /// A one-unit hold for `agent`, numbered `n`.
-    fn hold(agent: &str, n: i64) -> ReserveRequest {
+    pub(crate) fn hold(agent: &str, n: i64) -> ReserveRequest {
         use molts_core::domain::{PeriodLimit, Unit};
         let period = |period, key: &str| PeriodLimit {
             period,

@@ -143,8 +143,79 @@ struct Handover(Option<(Arc<SettleBatches>, SeaOrmStore)>);
 
 impl Drop for Handover {
     fn drop(&mut self) {
-        if let Some((batches, store)) = self.0.take() {
-            tokio::spawn(batches.flush(store));
+        // Without a runtime (it is shutting down) the queued callers are told the batch was
+        // dropped, as their senders go with it.
+        if let Some((batches, store)) = self.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(batches.flush(store));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Waker};
+    use std::time::Duration;
+
+    use molts_core::domain::{Period, ReservationState, ReserveOutcome};
+    use molts_core::ports::QuotaStore;
+
+    use crate::SeaOrmStore;
+    use crate::quota::tests::hold;
+
+    /// Polls `future` once; true if it is now waiting (it has queued its close).
+    fn waiting<F: Future>(future: Pin<&mut F>) -> bool {
+        future
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending()
+    }
+
+    /// A leader dropped while it waits for the writer turn (its request was cancelled) hands
+    /// the batch to a task: the close queued behind it is still written and answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_leader_does_not_strand_the_batch()
+    -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let dir = tempfile::tempdir()?;
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("molts.db").display()
+        );
+        let store = SeaOrmStore::connect(&url).await?;
+        store.migrate().await?;
+        let (first, second) = (hold("agt_handover", 1), hold("agt_handover", 2));
+        for request in [&first, &second] {
+            assert_eq!(store.reserve(request).await?, ReserveOutcome::Reserved);
+        }
+
+        let turn = store.write_turn().await;
+        let mut leader = Box::pin(store.settle(&first.reservation_id, 3, first.at));
+        assert!(waiting(leader.as_mut()), "the leader waits for the turn");
+        let mut follower = Box::pin(store.settle(&second.reservation_id, 5, second.at));
+        assert!(
+            waiting(follower.as_mut()),
+            "the follower waits for the batch"
+        );
+        drop(leader);
+        drop(turn);
+
+        let settled = tokio::time::timeout(Duration::from_secs(5), follower)
+            .await
+            .map_err(|_| "the close queued behind a cancelled leader was stranded")??;
+        assert_eq!(
+            (settled.state, settled.charged),
+            (ReservationState::Settled, Some(5))
+        );
+        // The cancelled leader's close was already queued, so the batch wrote it too.
+        let first_now = store.get_reservation(&first.reservation_id).await?;
+        assert_eq!(first_now.and_then(|r| r.charged), Some(3));
+        let month = store
+            .usage("agt_handover", &[(Period::Month, "2026-11".to_owned())])
+            .await?;
+        assert_eq!(month.iter().map(|c| c.used).sum::<u64>(), 8);
+        store.close().await?;
+        Ok(())
     }
 }
