@@ -7,9 +7,9 @@
 //! configured origin is stored.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashMap;
-use std::io;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::routing::{get, post};
 use bytes::Bytes;
+use common::zone;
 use molts_core::domain::{JobStatus, NewAgent, Provider, RegistrationMode};
 use molts_core::gateway::{
     AdminKeyRequest, AdminPrincipal, AgentPrincipal, JobTiming, NewInstance, ProviderKeyRequest,
@@ -36,27 +37,13 @@ use molts_reqwest::{Lookup, ReqwestHttpClient, native_providers};
 
 const OUTPUT: &[u8] = b"\x00\x00\x00\x18ftypmp42 pretend video bytes";
 
-/// A name lookup from a table: what a hostile DNS zone would answer.
-struct Zone(HashMap<String, Vec<IpAddr>>);
-
-#[async_trait]
-impl Lookup for Zone {
-    async fn lookup(&self, host: &str) -> io::Result<Vec<IpAddr>> {
-        self.0
-            .get(host)
-            .cloned()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such host"))
-    }
-}
-
 /// Every name here resolves to loopback.
 fn loopback_zone(names: &[&str]) -> Arc<dyn Lookup> {
-    let loopback: IpAddr = "127.0.0.1".parse().unwrap();
-    let table = names
+    let answers: Vec<(&str, &[&str])> = names
         .iter()
-        .map(|name| ((*name).to_owned(), vec![loopback]))
+        .map(|name| (*name, &["127.0.0.1"][..]))
         .collect();
-    Arc::new(Zone(table))
+    zone(&answers)
 }
 
 /// A loopback server standing for something internal (a local model server, a database, the

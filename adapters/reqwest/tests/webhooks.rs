@@ -5,17 +5,16 @@
 //! recorded as failed at once with a message that names no address.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
-use std::io;
-use std::net::IpAddr;
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::routing::post;
 use bytes::Bytes;
+use common::zone;
 use molts_core::domain::{DeliveryStatus, Job, JobKind, JobStatus, Provider, WebhookDelivery};
 use molts_core::gateway::WebhookSettings;
 use molts_core::memory::{MemoryRateLimiter, MemoryStore};
@@ -24,30 +23,6 @@ use molts_core::{Clock, ErrorKind, Gateway, GatewayConfig, Ports, Stores, System
 use molts_reqwest::{Lookup, ReqwestHttpClient};
 
 const HOST: &str = "hooks.example.test";
-
-/// A name lookup from a table: what a hostile DNS zone would answer.
-struct Zone(HashMap<String, Vec<IpAddr>>);
-
-#[async_trait]
-impl Lookup for Zone {
-    async fn lookup(&self, host: &str) -> io::Result<Vec<IpAddr>> {
-        self.0
-            .get(host)
-            .cloned()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such host"))
-    }
-}
-
-fn zone(answers: &[(&str, &[&str])]) -> Arc<dyn Lookup> {
-    let table = answers
-        .iter()
-        .map(|(name, ips)| {
-            let ips = ips.iter().map(|ip| ip.parse().unwrap()).collect();
-            ((*name).to_owned(), ips)
-        })
-        .collect();
-    Arc::new(Zone(table))
-}
 
 /// A loopback receiver counting the POSTs it gets; answers its port and the count.
 async fn receiver() -> (u16, Arc<AtomicUsize>) {
