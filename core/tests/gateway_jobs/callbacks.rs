@@ -5,18 +5,14 @@ use molts_core::ErrorKind;
 use molts_core::domain::JobStatus;
 
 use crate::common::{expect_err, run};
-use crate::world::{video, world};
+use crate::world::world;
 
 #[test]
 fn a_callback_with_the_jobs_token_checks_it_now_and_others_are_refused() {
     run(async {
         let w = world().await;
         let (_, agent) = w.h.agent("maker").await;
-        let job =
-            w.gw.submit_video(&agent, video("Hi"), None)
-                .await
-                .unwrap()
-                .job;
+        let job = w.submitted(&agent, "Hi").await;
         let url = w.provider.script().submitted[0]
             .callback_url
             .clone()

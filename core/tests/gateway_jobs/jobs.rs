@@ -85,11 +85,7 @@ fn a_video_job_is_held_then_checked_then_stored_and_settled() {
         assert_eq!(w.videos_used(&agent).await, 1);
 
         // A second job of the same agent stores its own output.
-        let second =
-            w.gw.submit_video(&agent, video("Again"), None)
-                .await
-                .unwrap()
-                .job;
+        let second = w.submitted(&agent, "Again").await;
         w.provider.ready();
         w.tick(60).await;
         let second = w.gw.job(&agent, &second.id).await.unwrap();
@@ -108,11 +104,7 @@ fn a_failed_job_is_refunded_with_the_providers_message() {
     run(async {
         let w = world().await;
         let (_, agent) = w.h.agent("maker").await;
-        let job =
-            w.gw.submit_video(&agent, video("Hi"), None)
-                .await
-                .unwrap()
-                .job;
+        let job = w.submitted(&agent, "Hi").await;
         w.provider.then(JobProgress::Failed {
             message: "avatar not found".into(),
         });
@@ -137,11 +129,7 @@ fn an_outage_at_submission_is_retried_then_fails_and_refunds() {
                 .submit_errors
                 .push_back(Error::unavailable("upstream 503"));
         }
-        let job =
-            w.gw.submit_video(&agent, video("Hi"), None)
-                .await
-                .unwrap()
-                .job;
+        let job = w.submitted(&agent, "Hi").await;
         assert_eq!(
             job.status,
             JobStatus::Queued,
@@ -170,11 +158,7 @@ fn a_recovered_provider_takes_a_deferred_job() {
             .script()
             .submit_errors
             .push_back(Error::unavailable("upstream 503"));
-        let job =
-            w.gw.submit_video(&agent, video("Hi"), None)
-                .await
-                .unwrap()
-                .job;
+        let job = w.submitted(&agent, "Hi").await;
         assert_eq!(job.status, JobStatus::Queued);
         w.tick(120).await;
         let stored = w.gw.stores().jobs.get_job(&job.id).await.unwrap().unwrap();
@@ -245,11 +229,7 @@ fn an_agent_sees_only_its_own_jobs() {
         let w = world().await;
         let (_, alice) = w.h.agent("alice").await;
         let (_, bob) = w.h.agent("bob").await;
-        let job =
-            w.gw.submit_video(&alice, video("Mine"), None)
-                .await
-                .unwrap()
-                .job;
+        let job = w.submitted(&alice, "Mine").await;
         expect_err(w.gw.job(&bob, &job.id).await, ErrorKind::NotFound);
         expect_err(w.gw.cancel_job(&bob, &job.id).await, ErrorKind::NotFound);
         assert!(
@@ -278,11 +258,7 @@ fn cancel_refunds_and_a_late_result_changes_nothing() {
     run(async {
         let w = world().await;
         let (_, agent) = w.h.agent("maker").await;
-        let job =
-            w.gw.submit_video(&agent, video("Hi"), None)
-                .await
-                .unwrap()
-                .job;
+        let job = w.submitted(&agent, "Hi").await;
         let canceled = w.gw.cancel_job(&agent, &job.id).await.unwrap();
         assert_eq!(canceled.status, JobStatus::Canceled);
         assert_eq!(w.videos_used(&agent).await, 0);
@@ -303,11 +279,7 @@ fn a_job_past_its_deadline_times_out_and_is_refunded() {
     run(async {
         let w = world().await;
         let (_, agent) = w.h.agent("maker").await;
-        let job =
-            w.gw.submit_video(&agent, video("Slow"), None)
-                .await
-                .unwrap()
-                .job;
+        let job = w.submitted(&agent, "Slow").await;
         for _ in 0..70 {
             w.tick(60).await;
         }

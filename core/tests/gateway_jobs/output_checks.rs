@@ -7,7 +7,7 @@ use futures::StreamExt;
 use molts_core::domain::JobStatus;
 
 use crate::common::run;
-use crate::world::{OUTPUT, video, world};
+use crate::world::{OUTPUT, world};
 
 /// What a provider's CDN answers with 200 when something is wrong on its side.
 const ERROR_PAGE: &[u8] =
@@ -18,11 +18,7 @@ fn an_output_that_is_not_a_video_is_refused_and_fetched_again() {
     run(async {
         let w = world().await;
         let (_, agent) = w.h.agent("maker").await;
-        let job =
-            w.gw.submit_video(&agent, video("Hi"), None)
-                .await
-                .unwrap()
-                .job;
+        let job = w.submitted(&agent, "Hi").await;
         // Ready, but the download is the CDN's error page, declared as the video.
         w.provider.ready();
         w.provider
@@ -71,11 +67,7 @@ fn an_output_that_stays_an_error_page_fails_the_job_at_its_deadline() {
     run(async {
         let w = world().await;
         let (_, agent) = w.h.agent("maker").await;
-        let job =
-            w.gw.submit_video(&agent, video("Hi"), None)
-                .await
-                .unwrap()
-                .job;
+        let job = w.submitted(&agent, "Hi").await;
         for _ in 0..100 {
             w.provider.ready();
             w.provider

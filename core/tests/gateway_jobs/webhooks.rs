@@ -98,11 +98,7 @@ fn an_endpoint_that_never_answers_ends_failed_after_the_schedule() {
         w.gw.set_webhook_endpoint(&agent, Some("http://127.0.0.1:9/down".into()), false)
             .await
             .unwrap();
-        let job =
-            w.gw.submit_video(&agent, video("Hi"), None)
-                .await
-                .unwrap()
-                .job;
+        let job = w.submitted(&agent, "Hi").await;
         w.hooks
             .0
             .lock()

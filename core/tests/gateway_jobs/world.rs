@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use molts_core::domain::{Provider, Unit};
-use molts_core::gateway::{AgentPrincipal, JobTiming, VideoSubmission, WebhookSettings};
+use molts_core::gateway::{AgentPrincipal, JobTiming, JobView, VideoSubmission, WebhookSettings};
 use molts_core::memory::MemoryBlobStore;
 use molts_core::ports::{HttpClient, HttpRequest, HttpResponse, RequestOptions};
 use molts_core::providers::{
@@ -214,6 +214,15 @@ pub(crate) fn video(script: &str) -> VideoSubmission {
 }
 
 impl World {
+    /// `agent` asks for a video of `script`; the job as accepted.
+    pub(crate) async fn submitted(&self, agent: &AgentPrincipal, script: &str) -> JobView {
+        self.gw
+            .submit_video(agent, video(script), None)
+            .await
+            .unwrap()
+            .job
+    }
+
     pub(crate) async fn videos_used(&self, principal: &AgentPrincipal) -> u64 {
         let usage = self.gw.usage(principal).await.unwrap();
         usage.unit(Unit::Video).unwrap().month.used
