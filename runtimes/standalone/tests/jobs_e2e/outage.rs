@@ -2,6 +2,7 @@
 //! submission) or `timed_out` (at the deadline, when status checks never get through), refunded,
 //! none left queued or processing.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use molts_fakes::FakeServer;
@@ -53,23 +54,7 @@ async fn an_outage_fails_jobs_clearly_refunds_them_and_leaves_none_stuck() {
     }
     assert_eq!(api.used(&key, "video").await, 3, "held while retried");
 
-    let jobs = wait_for("the refused jobs to fail", Duration::from_secs(60), || {
-        let (api, key, refused) = (api.clone(), key.clone(), refused.clone());
-        async move {
-            let jobs = api.jobs(&key).await?;
-            let open: Vec<&Value> = refused
-                .iter()
-                .filter_map(|id| jobs.get(id))
-                .filter(|j| j["status"] != "failed")
-                .collect();
-            if open.is_empty() {
-                Ok(Some(jobs))
-            } else {
-                Err(format!("still open: {open:?}"))
-            }
-        }
-    })
-    .await;
+    let jobs = all_failed("the refused jobs to fail", &api, &key, &refused).await;
     for id in &refused {
         assert_eq!(
             jobs[id]["error"]["code"],
@@ -98,27 +83,7 @@ async fn an_outage_fails_jobs_clearly_refunds_them_and_leaves_none_stuck() {
         stranded.push(job["video_id"].as_str().unwrap().to_owned());
     }
     outage(500);
-    let jobs = wait_for(
-        "the stranded jobs to time out",
-        Duration::from_secs(60),
-        || {
-            let (api, key, stranded) = (api.clone(), key.clone(), stranded.clone());
-            async move {
-                let jobs = api.jobs(&key).await?;
-                let open: Vec<&Value> = stranded
-                    .iter()
-                    .filter_map(|id| jobs.get(id))
-                    .filter(|j| j["status"] != "failed")
-                    .collect();
-                if open.is_empty() {
-                    Ok(Some(jobs))
-                } else {
-                    Err(format!("still open: {open:?}"))
-                }
-            }
-        },
-    )
-    .await;
+    let jobs = all_failed("the stranded jobs to time out", &api, &key, &stranded).await;
     for id in &stranded {
         assert_eq!(
             jobs[id]["error"]["code"],
@@ -135,4 +100,25 @@ async fn an_outage_fails_jobs_clearly_refunds_them_and_leaves_none_stuck() {
     }
     let checks = fake.requests("heygen").len();
     assert!(checks > 5, "HeyGen was asked only {checks} times");
+}
+
+/// Waits (a minute at most) until every job in `ids` has failed; the agent's jobs by id then.
+async fn all_failed(what: &str, api: &Api, key: &str, ids: &[String]) -> BTreeMap<String, Value> {
+    wait_for(what, Duration::from_secs(60), || {
+        let (api, key, ids) = (api.clone(), key.to_owned(), ids.to_vec());
+        async move {
+            let jobs = api.jobs(&key).await?;
+            let open: Vec<&Value> = ids
+                .iter()
+                .filter_map(|id| jobs.get(id))
+                .filter(|j| j["status"] != "failed")
+                .collect();
+            if open.is_empty() {
+                Ok(Some(jobs))
+            } else {
+                Err(format!("still open: {open:?}"))
+            }
+        }
+    })
+    .await
 }
