@@ -7,20 +7,17 @@
 use std::sync::Arc;
 
 use molts_core::domain::{NewAgent, Unit};
-use molts_core::memory::{MemoryRateLimiter, MemoryStore};
-use molts_core::{Gateway, GatewayConfig, Ports, Result, Stores, SystemClock, SystemIds};
+use molts_core::memory::MemoryStore;
+use molts_core::{Gateway, GatewayConfig, Ports, Result, Stores};
 
 fn main() -> Result<()> {
     futures::executor::block_on(run())
 }
 
 async fn run() -> Result<()> {
-    let ports = Ports {
-        stores: Stores::from_one(Arc::new(MemoryStore::new())),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(SystemIds),
-        rate_limiter: Arc::new(MemoryRateLimiter::new()),
-    };
+    // The system clock and ids and an in-process rate limiter come with `with_stores`; set the
+    // fields of `Ports` yourself to replace those too.
+    let ports = Ports::with_stores(Stores::from_one(Arc::new(MemoryStore::new())));
     let gateway = Gateway::new(ports, GatewayConfig::default());
     // Seeds tiers, model configs and the `default` instance; returns a one-time operator token.
     let boot = gateway.bootstrap(None).await?;

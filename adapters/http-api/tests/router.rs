@@ -1,14 +1,11 @@
 //! The router in-process (`tower::ServiceExt::oneshot`): status mapping, the error shape,
 //! request ids and the rate-limit headers, without a socket.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use molts_core::memory::{MemoryRateLimiter, MemoryStore};
-use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+use molts_core::{Gateway, GatewayConfig, Ports};
 use molts_http_api::{ApiState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -16,12 +13,7 @@ use tower::ServiceExt;
 const ADMIN: &str = "test-operator-token-0123456789abcdef";
 
 async fn app() -> Result<Router, String> {
-    let ports = Ports {
-        stores: Stores::from_one(Arc::new(MemoryStore::new())),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(SystemIds),
-        rate_limiter: Arc::new(MemoryRateLimiter::new()),
-    };
+    let ports = Ports::in_memory();
     let gateway = Gateway::new(ports, GatewayConfig::default());
     gateway
         .bootstrap(Some(ADMIN))

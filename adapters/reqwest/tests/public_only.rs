@@ -24,7 +24,7 @@ use molts_core::gateway::{
     AdminKeyRequest, AdminPrincipal, AgentPrincipal, JobTiming, NewInstance, ProviderKeyRequest,
     VideoSubmission, WebhookSettings,
 };
-use molts_core::memory::{MemoryBlobStore, MemoryRateLimiter, MemoryStore};
+use molts_core::memory::MemoryBlobStore;
 use molts_core::net::ADDRESS_REFUSED;
 use molts_core::ports::{HttpClientExt, RequestOptions};
 use molts_core::providers::{
@@ -32,7 +32,7 @@ use molts_core::providers::{
     VideoRequest,
 };
 use molts_core::sealed::SecretBox;
-use molts_core::{ErrorKind, Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+use molts_core::{ErrorKind, Gateway, GatewayConfig, Ports};
 use molts_reqwest::{Lookup, ReqwestHttpClient, native_providers};
 
 const OUTPUT: &[u8] = b"\x00\x00\x00\x18ftypmp42 pretend video bytes";
@@ -129,12 +129,7 @@ async fn gateway(
     lookup: Arc<dyn Lookup>,
     jobs: Option<ProviderAdapterFor>,
 ) -> (Gateway, AdminPrincipal) {
-    let ports = Ports {
-        stores: Stores::from_one(Arc::new(MemoryStore::new())),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(SystemIds),
-        rate_limiter: Arc::new(MemoryRateLimiter::new()),
-    };
+    let ports = Ports::in_memory();
     let config = GatewayConfig {
         cache_ttl: Duration::ZERO,
         jobs: JobTiming {

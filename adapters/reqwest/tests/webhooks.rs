@@ -17,9 +17,9 @@ use bytes::Bytes;
 use common::zone;
 use molts_core::domain::{DeliveryStatus, Job, JobKind, JobStatus, Provider, WebhookDelivery};
 use molts_core::gateway::WebhookSettings;
-use molts_core::memory::{MemoryRateLimiter, MemoryStore};
+use molts_core::memory::MemoryStore;
 use molts_core::ports::{HttpClientExt, JobStore, RequestOptions, WebhookStore};
-use molts_core::{Clock, ErrorKind, Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+use molts_core::{Clock, ErrorKind, Gateway, GatewayConfig, Ports, Stores, SystemClock};
 use molts_reqwest::{Lookup, ReqwestHttpClient};
 
 const HOST: &str = "hooks.example.test";
@@ -128,12 +128,7 @@ async fn outbox(
     lookup: Arc<dyn Lookup>,
 ) -> (Gateway, Arc<MemoryStore>) {
     let store = Arc::new(MemoryStore::new());
-    let ports = Ports {
-        stores: Stores::from_one(store.clone()),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(SystemIds),
-        rate_limiter: Arc::new(MemoryRateLimiter::new()),
-    };
+    let ports = Ports::with_stores(Stores::from_one(store.clone()));
     let allowed: Vec<String> = allowed.iter().map(|h| (*h).to_owned()).collect();
     let config = GatewayConfig {
         webhooks: WebhookSettings {

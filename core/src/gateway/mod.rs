@@ -100,6 +100,26 @@ pub struct Ports {
     pub rate_limiter: Arc<dyn RateLimiter>,
 }
 
+impl Ports {
+    /// `stores`, with the system's clock and ids and a rate limiter in this process's memory.
+    pub fn with_stores(stores: Stores) -> Self {
+        Self {
+            stores,
+            clock: Arc::new(crate::SystemClock),
+            ids: Arc::new(crate::SystemIds),
+            rate_limiter: Arc::new(crate::memory::MemoryRateLimiter::new()),
+        }
+    }
+
+    /// Everything in this process's memory (tests, and embedding molts without a database):
+    /// [`Ports::with_stores`] over one `MemoryStore`.
+    pub fn in_memory() -> Self {
+        Self::with_stores(Stores::from_one(
+            Arc::new(crate::memory::MemoryStore::new()),
+        ))
+    }
+}
+
 /// The molts service facade. Cheap to clone: everything inside is shared.
 #[derive(Clone)]
 pub struct Gateway {

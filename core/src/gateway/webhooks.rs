@@ -423,17 +423,10 @@ mod tests {
 
     #[test]
     fn the_guard_refuses_internal_hosts_unless_allowed() {
-        use crate::memory::{MemoryRateLimiter, MemoryStore};
-        use crate::{GatewayConfig, Ports, Stores, SystemClock, SystemIds};
-        use std::sync::Arc;
+        use crate::{GatewayConfig, Ports};
 
         let gateway = |allowed: &[&str]| {
-            let ports = Ports {
-                stores: Stores::from_one(Arc::new(MemoryStore::new())),
-                clock: Arc::new(SystemClock),
-                ids: Arc::new(SystemIds),
-                rate_limiter: Arc::new(MemoryRateLimiter::new()),
-            };
+            let ports = Ports::in_memory();
             let config = GatewayConfig {
                 webhooks: WebhookSettings {
                     allowed_hosts: allowed.iter().map(|h| (*h).to_owned()).collect(),

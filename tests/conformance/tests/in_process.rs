@@ -3,19 +3,14 @@
 
 use std::sync::Arc;
 
-use molts_core::memory::{MemoryBlobStore, MemoryRateLimiter, MemoryStore};
-use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+use molts_core::memory::MemoryBlobStore;
+use molts_core::{Gateway, GatewayConfig, Ports};
 use molts_http_api::{ApiState, router};
 
 const ADMIN_TOKEN: &str = "conformance-operator-token-0123456789abcdef";
 
 async fn serve() -> Result<String, String> {
-    let ports = Ports {
-        stores: Stores::from_one(Arc::new(MemoryStore::new())),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(SystemIds),
-        rate_limiter: Arc::new(MemoryRateLimiter::new()),
-    };
+    let ports = Ports::in_memory();
     let providers = molts_core::providers::ProviderRegistry::new().with_adapter(
         molts_core::domain::Provider::Demo,
         Arc::new(molts_demo::DemoProvider),

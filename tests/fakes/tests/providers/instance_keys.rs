@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use molts_core::domain::{NewAgent, Provider};
 use molts_core::gateway::{NewInstance, ProviderKeyRequest};
-use molts_core::memory::{MemoryRateLimiter, MemoryStore};
+use molts_core::memory::MemoryStore;
 use molts_core::providers::http_registry;
 use molts_core::sealed::SecretBox;
-use molts_core::{ErrorKind, Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+use molts_core::{ErrorKind, Gateway, GatewayConfig, Ports, Stores};
 use molts_fakes::{FakeServer, key};
 use molts_reqwest::ReqwestHttpClient;
 
@@ -21,12 +21,7 @@ async fn an_instance_key_serves_that_instance_only() {
     vars.insert("OPENAI_API_KEY".into(), "operator-key-that-is-wrong".into());
     let http = Arc::new(ReqwestHttpClient::new().unwrap());
     let store = Arc::new(MemoryStore::new());
-    let ports = Ports {
-        stores: Stores::from_one(store.clone()),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(SystemIds),
-        rate_limiter: Arc::new(MemoryRateLimiter::new()),
-    };
+    let ports = Ports::with_stores(Stores::from_one(store.clone()));
     let gateway = Gateway::new(ports, GatewayConfig::default())
         .with_providers(http_registry(http, &|k| vars.get(k).cloned()))
         .with_secret_box(SecretBox::from_text(&"42".repeat(32)).unwrap());

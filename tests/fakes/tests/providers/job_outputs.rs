@@ -8,9 +8,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use molts_core::domain::{JobStatus, NewAgent};
 use molts_core::gateway::{AgentPrincipal, JobTiming, JobView, VideoSubmission};
-use molts_core::memory::{MemoryBlobStore, MemoryRateLimiter, MemoryStore};
+use molts_core::memory::MemoryBlobStore;
 use molts_core::providers::http_registry;
-use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+use molts_core::{Gateway, GatewayConfig, Ports};
 use molts_fakes::FakeServer;
 use molts_reqwest::ReqwestHttpClient;
 
@@ -27,12 +27,7 @@ async fn world() -> World {
     let vars = fake.env();
     let http = Arc::new(ReqwestHttpClient::new().unwrap());
     let registry = http_registry(http.clone(), &|k| vars.get(k).cloned());
-    let ports = Ports {
-        stores: Stores::from_one(Arc::new(MemoryStore::new())),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(SystemIds),
-        rate_limiter: Arc::new(MemoryRateLimiter::new()),
-    };
+    let ports = Ports::in_memory();
     let config = GatewayConfig {
         jobs: JobTiming {
             first_check: Duration::from_millis(5),

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use molts_core::domain::{NewAgent, Unit};
 use molts_core::gateway::{AgentPrincipal, ModelPatch};
-use molts_core::memory::{MemoryRateLimiter, MemoryStore};
+use molts_core::memory::MemoryStore;
 use molts_core::providers::{RetryPolicy, TextChunk, http_registry};
-use molts_core::{ErrorKind, Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+use molts_core::{ErrorKind, Gateway, GatewayConfig, Ports, Stores};
 use molts_fakes::FakeServer;
 use molts_reqwest::{ReqwestHttpClient, TokioSleeper};
 
@@ -37,12 +37,7 @@ async fn world() -> World {
             max_retry_after: Duration::from_secs(5),
         });
     let store = Arc::new(MemoryStore::new());
-    let ports = Ports {
-        stores: Stores::from_one(store),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(SystemIds),
-        rate_limiter: Arc::new(MemoryRateLimiter::new()),
-    };
+    let ports = Ports::with_stores(Stores::from_one(store));
     let gateway = Gateway::new(ports, GatewayConfig::default()).with_providers(registry);
     let token = gateway
         .bootstrap(None)

@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use molts_core::domain::{Modality, ModelConfig, Provider, Unit};
 use molts_core::gateway::ModelPatch;
-use molts_core::memory::{MemoryRateLimiter, MemoryStore};
 use molts_core::providers::http_registry;
-use molts_core::{ErrorKind, Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+use molts_core::{ErrorKind, Gateway, GatewayConfig, Ports};
 use molts_fakes::FakeServer;
 use molts_reqwest::ReqwestHttpClient;
 use serde_json::json;
@@ -56,12 +55,7 @@ fn template(fake: &FakeServer, body_prompt: &str) -> ModelConfig {
 async fn gateway(fake: &FakeServer) -> (Gateway, molts_core::gateway::AdminPrincipal) {
     let vars = fake.env();
     let http = Arc::new(ReqwestHttpClient::new().unwrap());
-    let ports = Ports {
-        stores: Stores::from_one(Arc::new(MemoryStore::new())),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(SystemIds),
-        rate_limiter: Arc::new(MemoryRateLimiter::new()),
-    };
+    let ports = Ports::in_memory();
     let gateway = Gateway::new(ports, GatewayConfig::default())
         .with_providers(http_registry(http, &|k| vars.get(k).cloned()));
     let token = gateway
