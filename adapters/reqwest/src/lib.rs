@@ -14,9 +14,12 @@
 //! output URLs providers answer with. The last two are public-only: they resolve names through
 //! [`PublicOnlyResolver`] (`resolve.rs`), so a name resolving only to internal addresses is
 //! refused unless allow-listed, refuse an internal IP literal (which never reaches a resolver)
-//! or internal name the same way, and ignore proxy variables (through a proxy, the proxy would
-//! resolve the name and the filter would not apply).
+//! or internal name the same way, and ignore the general proxy variables (through a proxy, the
+//! proxy would resolve the name and the filter would not apply). An operator may instead name an
+//! [`EgressProxy`] for them (`egress.rs`): then they send everything through it, keep the checks
+//! on the URL's text, and leave resolving and refusing internal addresses to that proxy.
 
+mod egress;
 mod resolve;
 
 use std::sync::Arc;
@@ -30,6 +33,7 @@ use molts_core::net::{ADDRESS_REFUSED, host_is_refused};
 use molts_core::ports::{HttpRequest, HttpResponse, RequestOptions};
 use molts_core::providers::Sleeper;
 
+pub use egress::{EgressProxy, log_egress_route};
 pub use resolve::{Lookup, PublicOnlyResolver, SystemLookup};
 
 /// `HttpClient` over a shared reqwest connection pool.
@@ -78,10 +82,19 @@ impl ReqwestHttpClient {
     /// The webhook delivery client: as [`ReqwestHttpClient::new`], but public-only (names
     /// resolve through [`PublicOnlyResolver`] over the system resolver), so a host that is or
     /// resolves only to loopback, private, link-local or other internal addresses is refused
-    /// (`webhook_url_refused`) unless `allowed_hosts` (`MOLTS_WEBHOOK_ALLOW_HOSTS`) names it, and
-    /// proxies are not used.
-    pub fn for_webhooks(allowed_hosts: Vec<String>) -> Result<Self> {
-        Self::for_webhooks_with(allowed_hosts, Arc::new(SystemLookup))
+    /// (`webhook_url_refused`) unless `allowed_hosts` (`MOLTS_WEBHOOK_ALLOW_HOSTS`) names it.
+    /// The general proxy variables are not used; with an `egress_proxy`, everything goes through
+    /// that instead, and only the URL's text is judged here.
+    pub fn for_webhooks(
+        allowed_hosts: Vec<String>,
+        egress_proxy: Option<&EgressProxy>,
+    ) -> Result<Self> {
+        Self::filtered(
+            allowed_hosts,
+            Route::new(egress_proxy),
+            "the webhook endpoint",
+            webhook_refusal,
+        )
     }
 
     /// [`ReqwestHttpClient::for_webhooks`] over another name lookup (tests map names to
@@ -89,7 +102,7 @@ impl ReqwestHttpClient {
     pub fn for_webhooks_with(allowed_hosts: Vec<String>, lookup: Arc<dyn Lookup>) -> Result<Self> {
         Self::filtered(
             allowed_hosts,
-            lookup,
+            Route::Direct(lookup),
             "the webhook endpoint",
             webhook_refusal,
         )
@@ -97,26 +110,48 @@ impl ReqwestHttpClient {
 
     /// The client for provider destinations the operator did not choose — a tenant's own base
     /// URL, the output URLs providers answer with (`Gateway::with_public_only_http`): public-only
-    /// like [`ReqwestHttpClient::for_webhooks`], with the same allow-list, a refusal answered as
-    /// `Forbidden` with the code `molts_core::net::ADDRESS_REFUSED`.
-    pub fn public_only(allowed_hosts: Vec<String>) -> Result<Self> {
-        Self::public_only_with(allowed_hosts, Arc::new(SystemLookup))
+    /// like [`ReqwestHttpClient::for_webhooks`], with the same allow-list and egress proxy, a
+    /// refusal answered as `Forbidden` with the code `molts_core::net::ADDRESS_REFUSED`.
+    pub fn public_only(
+        allowed_hosts: Vec<String>,
+        egress_proxy: Option<&EgressProxy>,
+    ) -> Result<Self> {
+        Self::filtered(
+            allowed_hosts,
+            Route::new(egress_proxy),
+            "the provider",
+            provider_refusal,
+        )
     }
 
     /// [`ReqwestHttpClient::public_only`] over another name lookup (tests map names to addresses
     /// without DNS).
     pub fn public_only_with(allowed_hosts: Vec<String>, lookup: Arc<dyn Lookup>) -> Result<Self> {
-        Self::filtered(allowed_hosts, lookup, "the provider", provider_refusal)
+        Self::filtered(
+            allowed_hosts,
+            Route::Direct(lookup),
+            "the provider",
+            provider_refusal,
+        )
     }
 
     fn filtered(
         allowed_hosts: Vec<String>,
-        lookup: Arc<dyn Lookup>,
+        route: Route,
         peer: &'static str,
         refusal: fn() -> Error,
     ) -> Result<Self> {
-        let resolver = PublicOnlyResolver::new(lookup, allowed_hosts.clone());
-        let client = build(base_builder().no_proxy().dns_resolver(Arc::new(resolver)))?;
+        let builder = match route {
+            Route::Direct(lookup) => {
+                let resolver = PublicOnlyResolver::new(lookup, allowed_hosts.clone());
+                base_builder().no_proxy().dns_resolver(Arc::new(resolver))
+            }
+            // Only the proxy's own name is looked up (the system resolver, unfiltered: the
+            // operator chose it, and egress proxies usually sit on internal addresses); the
+            // destination's name travels to the proxy, which resolves and judges it.
+            Route::Proxy(proxy) => base_builder().proxy(proxy.to_reqwest()?),
+        };
+        let client = build(builder)?;
         Ok(Self {
             client,
             peer,
@@ -133,6 +168,24 @@ impl ReqwestHttpClient {
             client,
             peer: "the provider",
             public_only: None,
+        }
+    }
+}
+
+/// How a public-only client reaches a destination.
+enum Route {
+    /// Straight there, its name resolved through this lookup and filtered.
+    Direct(Arc<dyn Lookup>),
+    /// Through the operator's egress proxy, which resolves the name.
+    Proxy(EgressProxy),
+}
+
+impl Route {
+    /// Through `egress_proxy` if there is one, else directly over the system resolver.
+    fn new(egress_proxy: Option<&EgressProxy>) -> Self {
+        match egress_proxy {
+            Some(proxy) => Self::Proxy(proxy.clone()),
+            None => Self::Direct(Arc::new(SystemLookup)),
         }
     }
 }

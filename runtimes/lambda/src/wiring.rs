@@ -72,10 +72,18 @@ pub async fn cold_start(settings: &Settings) -> Result<Gateway, String> {
     // As in the standalone binary: webhook URLs come from agents, and tenants' own base URLs
     // and providers' output URLs from outside the operator's configuration, so they get
     // clients that refuse internal addresses (the allow-list aside).
-    let webhook_http = molts_reqwest::ReqwestHttpClient::for_webhooks(allowed_hosts.clone())
-        .map_err(|e| format!("cannot build the webhook HTTP client: {e}"))?;
-    let public_http = molts_reqwest::ReqwestHttpClient::public_only(allowed_hosts)
-        .map_err(|e| format!("cannot build the public-only HTTP client: {e}"))?;
+    let egress_proxy = env("MOLTS_EGRESS_PROXY")
+        .map(|text| molts_reqwest::EgressProxy::parse(&text).map_err(|e| e.message().to_owned()))
+        .transpose()?;
+    molts_reqwest::log_egress_route(egress_proxy.as_ref());
+    let webhook_http = molts_reqwest::ReqwestHttpClient::for_webhooks(
+        allowed_hosts.clone(),
+        egress_proxy.as_ref(),
+    )
+    .map_err(|e| format!("cannot build the webhook HTTP client: {e}"))?;
+    let public_http =
+        molts_reqwest::ReqwestHttpClient::public_only(allowed_hosts, egress_proxy.as_ref())
+            .map_err(|e| format!("cannot build the public-only HTTP client: {e}"))?;
     let mut gateway = Gateway::new(ports, config)
         .with_providers(providers(settings)?)
         .with_http(Arc::new(http))

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use molts_core::gateway::{JobTiming, WebhookSettings};
+use molts_reqwest::EgressProxy;
 use molts_sea_orm::StoreOptions;
 use serde::Deserialize;
 
@@ -74,6 +75,12 @@ pub(crate) struct ServeOptions {
     /// Hosts webhooks may target although they are internal (loopback, private), comma-separated.
     #[arg(long, env = "MOLTS_WEBHOOK_ALLOW_HOSTS", value_delimiter = ',')]
     pub(crate) webhook_allow_hosts: Option<Vec<String>>,
+    /// An HTTP proxy (`http://host:port`) for the destinations molts does not trust — webhook
+    /// URLs, tenants' own base URLs, providers' output URLs — which then resolves their names
+    /// and must refuse internal addresses. Unset, they connect directly and molts refuses
+    /// internal addresses itself.
+    #[arg(long, env = "MOLTS_EGRESS_PROXY", hide_env_values = true)]
+    pub(crate) egress_proxy: Option<String>,
     /// Seconds between runs of the scheduled work (jobs, webhook deliveries, expired holds).
     #[arg(long, env = "MOLTS_SCHEDULE_SECONDS")]
     pub(crate) schedule_seconds: Option<u64>,
@@ -122,6 +129,7 @@ struct FileConfig {
     secret_key: Option<String>,
     public_url: Option<String>,
     webhook_allow_hosts: Option<Vec<String>>,
+    egress_proxy: Option<String>,
     schedule_seconds: Option<u64>,
     job_first_check_seconds: Option<u64>,
     job_max_check_seconds: Option<u64>,
@@ -146,6 +154,8 @@ pub(crate) struct Settings {
     pub(crate) secret_key: Option<String>,
     pub(crate) public_url: Option<String>,
     pub(crate) webhook_allow_hosts: Vec<String>,
+    /// The proxy the public-only clients send through, if the operator named one.
+    pub(crate) egress_proxy: Option<EgressProxy>,
     pub(crate) schedule_every: std::time::Duration,
     /// How durable jobs are paced.
     pub(crate) jobs: JobTiming,
@@ -263,6 +273,13 @@ impl Settings {
                 .map(|h| h.trim().to_owned())
                 .filter(|h| !h.is_empty())
                 .collect(),
+            egress_proxy: serve
+                .egress_proxy
+                .clone()
+                .or(file.egress_proxy)
+                .filter(|text| !text.trim().is_empty())
+                .map(|text| EgressProxy::parse(&text).map_err(|e| e.message().to_owned()))
+                .transpose()?,
             schedule_every: std::time::Duration::from_secs(
                 serve
                     .schedule_seconds
@@ -379,6 +396,41 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(every(&off)?, None, "0 leaves checkpoints to SQLite");
+        Ok(())
+    }
+
+    #[test]
+    fn an_egress_proxy_is_checked_when_read_and_a_flag_beats_the_file() -> Result<(), String> {
+        let dir = std::env::temp_dir().join(format!("molts-egress-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let path = dir.join("molts.toml");
+        let common = CommonOptions {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let proxy = |serve: &ServeOptions| {
+            Settings::resolve(&common, serve).map(|s| s.egress_proxy.map(|p| p.shown()))
+        };
+        std::fs::write(&path, "").map_err(|e| e.to_string())?;
+        assert_eq!(proxy(&ServeOptions::default())?, None, "direct by default");
+        std::fs::write(
+            &path,
+            "egress_proxy = \"http://u:pw@egress.internal:4750\"\n",
+        )
+        .map_err(|e| e.to_string())?;
+        assert_eq!(
+            proxy(&ServeOptions::default())?.as_deref(),
+            Some("http://egress.internal:4750")
+        );
+        let bad = ServeOptions {
+            egress_proxy: Some("socks5://u:pw@egress.internal:1080".into()),
+            ..Default::default()
+        };
+        let Err(error) = proxy(&bad) else {
+            return Err("a socks proxy must be refused at start".into());
+        };
+        assert!(error.contains("MOLTS_EGRESS_PROXY"), "{error}");
+        assert!(!error.contains("pw@"), "the password is shown: {error}");
         Ok(())
     }
 }

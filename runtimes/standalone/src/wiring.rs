@@ -78,10 +78,14 @@ pub(crate) async fn gateway(settings: &Settings) -> Result<Gateway, String> {
     // Webhook URLs come from agents: their own client refuses names resolving to internal
     // addresses (the allow-list aside). So does the client for what the operator did not
     // configure: tenants' own base URLs, and output URLs off the operator's configured origins.
-    let webhook_http = ReqwestHttpClient::for_webhooks(settings.webhook_allow_hosts.clone())
-        .map_err(|e| format!("cannot build the webhook HTTP client: {e}"))?;
-    let public_http = ReqwestHttpClient::public_only(settings.webhook_allow_hosts.clone())
-        .map_err(|e| format!("cannot build the public-only HTTP client: {e}"))?;
+    let egress_proxy = settings.egress_proxy.as_ref();
+    molts_reqwest::log_egress_route(egress_proxy);
+    let webhook_http =
+        ReqwestHttpClient::for_webhooks(settings.webhook_allow_hosts.clone(), egress_proxy)
+            .map_err(|e| format!("cannot build the webhook HTTP client: {e}"))?;
+    let public_http =
+        ReqwestHttpClient::public_only(settings.webhook_allow_hosts.clone(), egress_proxy)
+            .map_err(|e| format!("cannot build the public-only HTTP client: {e}"))?;
     let mut gateway = Gateway::new(ports, config)
         .with_providers(providers(settings)?)
         .with_http(Arc::new(http))
