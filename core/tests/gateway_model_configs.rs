@@ -1,15 +1,16 @@
 //! Operator management of model configs: what would fail at call time is refused at save time
 //! (bad ids, relative template endpoints, template providers without a mapping, fallbacks that do
-//! not exist or make something else), and a model others fall back to cannot be deleted or change
-//! what it makes.
+//! not exist or make something else), a model others fall back to cannot be deleted or change
+//! what it makes, and a model an instance's allow-list names cannot be deleted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use chrono::Duration;
 use common::{Harness, expect_err, run};
+use molts_core::domain::RegistrationMode;
 use molts_core::domain::{Modality, ModelConfig, ModelFilter, ModelStatus, Provider};
-use molts_core::gateway::ModelPatch;
+use molts_core::gateway::{InstancePatch, ModelPatch};
 use molts_core::{Error, ErrorKind};
 use serde_json::json;
 
@@ -281,6 +282,42 @@ fn a_model_used_as_a_fallback_cannot_be_deleted() {
                 .await,
             ErrorKind::NotFound,
         );
+    });
+}
+
+#[test]
+fn a_model_an_instance_allows_cannot_be_deleted_until_the_allow_list_drops_it() {
+    run(async {
+        let h = Harness::start().await;
+        h.instance("acme", RegistrationMode::Open, None).await;
+        let allow = |models: Vec<&str>| InstancePatch {
+            allowed_models: Some(Some(models.into_iter().map(str::to_owned).collect())),
+            ..InstancePatch::default()
+        };
+        h.gateway
+            .admin_update_instance(&h.operator, "acme", allow(vec!["demo-text", "demo-image"]))
+            .await
+            .expect("allow two models");
+
+        let e = expect_err(
+            h.gateway
+                .admin_delete_model(&h.operator, "demo-image")
+                .await,
+            ErrorKind::Conflict,
+        );
+        assert!(e.message().contains("acme"), "{}", e.message());
+        assert!(e.message().contains("allowed_models"), "{}", e.message());
+        assert!(stored(&h, "demo-image").await.is_some());
+
+        h.gateway
+            .admin_update_instance(&h.operator, "acme", allow(vec!["demo-text"]))
+            .await
+            .expect("drop it from the allow-list");
+        h.gateway
+            .admin_delete_model(&h.operator, "demo-image")
+            .await
+            .expect("no instance allows it now");
+        assert_eq!(stored(&h, "demo-image").await, None);
     });
 }
 

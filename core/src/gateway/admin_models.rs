@@ -175,7 +175,10 @@ impl Gateway {
         Ok(model)
     }
 
-    /// Removes a model config (operator only). Configs naming it as a fallback are refused first.
+    /// Removes a model config (operator only). While another config names it as a fallback, or
+    /// an instance's `allowed_models` names it, it is refused (409): removing it silently from an
+    /// allow-list would change what that tenant may use, and a dangling entry would let a later
+    /// config of the same id in unasked.
     pub async fn admin_delete_model(&self, admin: &AdminPrincipal, id: &str) -> Result<()> {
         admin.require_operator()?;
         admin.require_write()?;
@@ -189,6 +192,18 @@ impl Gateway {
             return Err(Error::conflict(format!(
                 "model '{}' lists '{id}' as a fallback; change it first",
                 user.id
+            )));
+        }
+        let instances = self.ports.stores.instances.list_instances().await?;
+        if let Some(instance) = instances.iter().find(|i| {
+            i.settings
+                .allowed_models
+                .as_ref()
+                .is_some_and(|list| list.iter().any(|m| m == id))
+        }) {
+            return Err(Error::conflict(format!(
+                "instance '{}' lists '{id}' in allowed_models; change it first",
+                instance.id
             )));
         }
         if self.ports.stores.models.delete_model(id).await? {

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use crate::CaseResult;
 use crate::client::{Ctx, ensure};
 
-/// Create, get, replace, patch and delete a model config; duplicates are 409.
+/// Create, get, replace, patch and delete a model config; duplicates are 409, and so is deleting
+/// one another config falls back to or an instance's allow-list names.
 pub(super) async fn model_crud(ctx: &Ctx) -> CaseResult {
     let admin = Some(ctx.admin());
     let extra = json!({"status": "beta", "description": "conformance", "capabilities": ["text-to-image"], "pricing": {"usd_per_image": 0.01}});
@@ -71,6 +72,17 @@ pub(super) async fn model_crud(ctx: &Ctx) -> CaseResult {
     ctx.delete(&format!("/v1/admin/models/{user}"), admin)
         .await?
         .expect(204)?;
+    // So is one an instance's allow-list names, until the instance lets go.
+    let instance = ctx.unique("inst");
+    let instance_path = format!("/v1/admin/instances/{instance}");
+    let new_instance = json!({"id": instance, "name": "Allow-list", "allowed_models": [id]});
+    ctx.post("/v1/admin/instances", admin, &new_instance)
+        .await?
+        .expect(201)?;
+    ctx.delete(&path, admin).await?.expect_error(409, None)?;
+    ctx.patch(&instance_path, admin, &json!({"allowed_models": null}))
+        .await?
+        .expect(200)?;
     ctx.delete(&path, admin).await?.expect(204)?;
     ctx.get(&path, admin).await?.expect_error(404, None)?;
     ctx.delete(&path, admin).await?.expect_error(404, None)?;
