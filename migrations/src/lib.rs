@@ -13,6 +13,7 @@
 mod m20261124_000001_initial;
 mod m20261124_000002_jobs;
 mod m20261124_000003_ledger_indexes;
+mod m20261124_000004_rate_windows;
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{DbBackend, Statement};
@@ -67,6 +68,7 @@ pub const STEPS: &[Step] = &[
     m20261124_000001_initial::STEP,
     m20261124_000002_jobs::STEP,
     m20261124_000003_ledger_indexes::STEP,
+    m20261124_000004_rate_windows::STEP,
 ];
 
 /// Every migration rendered as SQLite SQL: `(migration name, SQL script)`, oldest first. Each

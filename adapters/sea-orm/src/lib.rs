@@ -28,6 +28,7 @@ mod jobs;
 mod keys;
 mod provider_keys;
 mod quota;
+mod rate_limiter;
 mod settle_batch;
 mod sqlite_ledger;
 mod webhooks;
@@ -48,6 +49,7 @@ use sea_orm::{
 use settle_batch::SettleBatches;
 use sqlite_ledger::SqliteLedger;
 
+pub use rate_limiter::SqlRateLimiter;
 pub use sea_orm;
 
 /// How long a SQLite writer waits for another connection's write lock before failing.

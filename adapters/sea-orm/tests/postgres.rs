@@ -8,7 +8,7 @@
 mod common;
 
 use molts_core::{ErrorKind, testkit};
-use molts_sea_orm::SeaOrmStore;
+use molts_sea_orm::{SeaOrmStore, SqlRateLimiter};
 use sea_orm::{ConnectionTrait, Statement};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -119,6 +119,22 @@ async fn postgres_passes_the_contract() -> TestResult {
         store.migrate().await?;
         testkit::run_all(&store.clone().into_stores()).await?;
         store.close().await?;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_rate_limiter_passes_the_contract_and_is_shared_by_two_stores() -> TestResult {
+    with_database(|url| async move {
+        let one = SeaOrmStore::connect(&url).await?;
+        one.migrate().await?;
+        testkit::run_rate_suite(&SqlRateLimiter::new(one.clone())).await?;
+        // A second pool on the same database stands for a second replica.
+        let two = SeaOrmStore::connect(&url).await?;
+        common::rate_shared_and_swept(&one, &two).await?;
+        one.close().await?;
+        two.close().await?;
         Ok(())
     })
     .await

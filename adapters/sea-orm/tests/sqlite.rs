@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use molts_core::domain::Period;
 use molts_core::{ErrorKind, testkit};
-use molts_sea_orm::{SeaOrmStore, StoreOptions};
+use molts_sea_orm::{SeaOrmStore, SqlRateLimiter, StoreOptions};
 use sea_orm::{ConnectionTrait, Statement};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -246,4 +246,18 @@ async fn the_expiry_sweep_reads_the_open_holds_index() -> TestResult {
 async fn unsupported_urls_are_invalid() {
     let err = SeaOrmStore::connect("mysql://localhost/molts").await.err();
     assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Invalid));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_rate_limiter_passes_the_contract_and_is_shared_by_two_stores() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let one = SeaOrmStore::connect(&url(&dir)).await?;
+    one.migrate().await?;
+    testkit::run_rate_suite(&SqlRateLimiter::new(one.clone())).await?;
+    // A second store on the same file stands for a second process.
+    let two = SeaOrmStore::connect(&url(&dir)).await?;
+    common::rate_shared_and_swept(&one, &two).await?;
+    one.close().await?;
+    two.close().await?;
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! A process-local fixed-window rate limiter. Correct for one process; several replicas need a
-//! shared limiter (a database, Redis, or a Durable Object on Workers).
+//! shared limiter (`molts_sea_orm::SqlRateLimiter` over their database, or a Durable Object on
+//! Workers).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -1,7 +1,8 @@
 //! The store contract suite: plain async functions every store adapter runs against itself
 //! (memory here, sea-orm on SQLite and PostgreSQL, D1 inside workerd). Each function makes its
 //! own uniquely named rows, so they can share one database and run in any order. `run_blob_suite`
-//! is the same for `BlobStore`s (memory here, local files and S3 in molts-object-store).
+//! is the same for `BlobStore`s (memory here, local files and S3 in molts-object-store), and
+//! `run_rate_suite` for `RateLimiter`s (memory here, SQL in molts-sea-orm).
 //!
 //! ```ignore
 //! molts_core::testkit::run_all(&stores).await?;
@@ -14,6 +15,7 @@ mod blob;
 mod catalog;
 mod jobs;
 mod quota;
+mod rate;
 mod webhooks;
 
 pub use accounts::{admin_keys, agents, api_keys, instances, projects, provider_keys};
@@ -28,6 +30,7 @@ pub use jobs::{
     jobs_idempotency_race, jobs_listing,
 };
 pub use quota::{quota_concurrent_exactness, quota_expiry, quota_ledger};
+pub use rate::{rate_concurrent_exactness, rate_windows, run_rate_suite};
 pub use webhooks::{
     webhook_deliveries, webhook_deliveries_concurrent, webhook_deliveries_due, webhook_endpoints,
 };

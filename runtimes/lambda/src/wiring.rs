@@ -5,12 +5,11 @@
 use std::sync::Arc;
 
 use molts_core::domain::Provider;
-use molts_core::memory::MemoryRateLimiter;
 use molts_core::providers::ProviderRegistry;
 use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
 use molts_demo::DemoProvider;
 use molts_reqwest::native_providers;
-use molts_sea_orm::SeaOrmStore;
+use molts_sea_orm::{SeaOrmStore, SqlRateLimiter};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, Settings, redact};
@@ -47,12 +46,12 @@ pub async fn cold_start(settings: &Settings) -> Result<Gateway, String> {
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
     let ports = Ports {
+        // In the database: Lambda runs as many execution environments as there are concurrent
+        // requests, and each counting on its own would multiply every agent's rate limit.
+        rate_limiter: Arc::new(SqlRateLimiter::new(store.clone())),
         stores: Stores::from_one(Arc::new(store)),
         clock: Arc::new(SystemClock),
         ids: Arc::new(SystemIds),
-        // Per execution environment, like one standalone replica: each concurrent instance keeps
-        // its own one-minute windows until a shared limiter lands.
-        rate_limiter: Arc::new(MemoryRateLimiter::new()),
     };
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let allowed_hosts: Vec<String> = env("MOLTS_WEBHOOK_ALLOW_HOSTS")

@@ -7,12 +7,14 @@ use std::sync::Arc;
 use molts_core::domain::Provider;
 use molts_core::gateway::WebhookSettings;
 use molts_core::memory::MemoryRateLimiter;
+use molts_core::ports::RateLimiter;
 use molts_core::providers::ProviderRegistry;
 use molts_core::sealed::SecretBox;
 use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
 use molts_demo::DemoProvider;
 use molts_reqwest::{ReqwestHttpClient, native_providers};
-use molts_sea_orm::SeaOrmStore;
+use molts_sea_orm::sea_orm::{ConnectionTrait, DbBackend};
+use molts_sea_orm::{SeaOrmStore, SqlRateLimiter};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, Settings};
@@ -54,13 +56,22 @@ pub(crate) async fn migrate_only(settings: &Settings) -> Result<(), String> {
 
 /// A gateway over the configured database.
 pub(crate) async fn gateway(settings: &Settings) -> Result<Gateway, String> {
-    let store = Arc::new(connect(settings).await?);
+    let store = connect(settings).await?;
     let blobs = crate::artifacts::open(&settings.artifacts_url)?;
+    // On PostgreSQL several replicas may serve one database, so their rate limits live there
+    // too; a SQLite file is one process's, and counting in memory keeps a write off every
+    // request.
+    let rate_limiter: Arc<dyn RateLimiter> =
+        if store.connection().get_database_backend() == DbBackend::Postgres {
+            Arc::new(SqlRateLimiter::new(store.clone()))
+        } else {
+            Arc::new(MemoryRateLimiter::new())
+        };
     let ports = Ports {
-        stores: Stores::from_one(store),
+        stores: Stores::from_one(Arc::new(store)),
         clock: Arc::new(SystemClock),
         ids: Arc::new(SystemIds),
-        rate_limiter: Arc::new(MemoryRateLimiter::new()),
+        rate_limiter,
     };
     let config = GatewayConfig {
         default_instance: settings.default_instance.clone(),

@@ -183,3 +183,54 @@ pub(crate) async fn ledger_paths(stores: &Stores) -> Result<()> {
     assert_eq!(used().await?, vec![base + charged, base + charged]);
     Ok(())
 }
+
+/// Two stores on one database (two processes, two replicas) share one budget per key: 60
+/// concurrent hits, alternating between them, against a limit of 10 allow exactly 10. Opening a
+/// key's next window deletes its finished one.
+pub(crate) async fn rate_shared_and_swept(
+    one: &molts_sea_orm::SeaOrmStore,
+    two: &molts_sea_orm::SeaOrmStore,
+) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use molts_core::ports::RateLimiter;
+    use molts_sea_orm::SqlRateLimiter;
+    use sea_orm::ConnectionTrait;
+
+    let limiters = [
+        SqlRateLimiter::new(one.clone()),
+        SqlRateLimiter::new(two.clone()),
+    ];
+    let key = format!("agt_{}", uuid::Uuid::now_v7().simple());
+    let minute = std::time::Duration::from_secs(60);
+    // Whole minutes of a fixed day, so the windows are known.
+    let at = Timestamp::from_timestamp_millis(1_795_000_020_000).unwrap_or_default();
+    let hits = (0..60).map(|i| limiters[i % 2].hit(&key, 10, minute, at));
+    let mut allowed = 0;
+    for decision in futures::future::join_all(hits).await {
+        if decision?.allowed {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 10, "60 hits over two stores against a limit of 10");
+
+    let rows = |store: &molts_sea_orm::SeaOrmStore| {
+        let db = store.connection().clone();
+        let key = key.clone();
+        async move {
+            let sql = format!("SELECT COUNT(*) AS n FROM rate_windows WHERE \"key\" = '{key}'");
+            let row = db
+                .query_one(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    sql,
+                ))
+                .await?
+                .ok_or("no count")?;
+            Ok::<i64, Box<dyn std::error::Error + Send + Sync>>(row.try_get("", "n")?)
+        }
+    };
+    assert_eq!(rows(one).await?, 1);
+    let next = at + chrono::Duration::minutes(1);
+    let decision = limiters[1].hit(&key, 10, minute, next).await?;
+    assert!(decision.allowed && decision.remaining == 9, "{decision:?}");
+    assert_eq!(rows(one).await?, 1, "the finished window was deleted");
+    Ok(())
+}
