@@ -30,25 +30,33 @@ pub enum SchemaStatement {
     Index(IndexCreateStatement),
     /// `DROP INDEX`.
     DropIndex(IndexDropStatement),
+    /// PostgreSQL-only SQL (a storage setting SQLite has no counterpart for): skipped on SQLite
+    /// and absent from the D1 files.
+    PostgresOnly(&'static str),
 }
 
 impl SchemaStatement {
-    /// The statement in `backend`'s dialect, ready to execute.
-    pub fn build(&self, backend: DbBackend) -> Statement {
-        match self {
+    /// The statement in `backend`'s dialect, ready to execute; `None` where it does not apply.
+    pub fn build(&self, backend: DbBackend) -> Option<Statement> {
+        Some(match self {
             Self::Table(stmt) => backend.build(stmt),
             Self::Index(stmt) => backend.build(stmt),
             Self::DropIndex(stmt) => backend.build(stmt),
-        }
+            Self::PostgresOnly(sql) => match backend {
+                DbBackend::Postgres => Statement::from_string(backend, *sql),
+                _ => return None,
+            },
+        })
     }
 
-    /// The statement as SQLite SQL text (no trailing semicolon).
-    pub fn to_sqlite(&self) -> String {
-        match self {
+    /// The statement as SQLite SQL text (no trailing semicolon); `None` where it does not apply.
+    pub fn to_sqlite(&self) -> Option<String> {
+        Some(match self {
             Self::Table(stmt) => stmt.to_string(SqliteQueryBuilder),
             Self::Index(stmt) => stmt.to_string(SqliteQueryBuilder),
             Self::DropIndex(stmt) => stmt.to_string(SqliteQueryBuilder),
-        }
+            Self::PostgresOnly(_) => return None,
+        })
     }
 }
 
@@ -79,7 +87,8 @@ pub fn sqlite_sql() -> Vec<(String, String)> {
         .map(|step| {
             let sql = (step.statements)()
                 .iter()
-                .map(|s| format!("{};\n", s.to_sqlite()))
+                .filter_map(SchemaStatement::to_sqlite)
+                .map(|sql| format!("{sql};\n"))
                 .collect::<String>();
             (step.name.to_owned(), sql)
         })
@@ -137,11 +146,11 @@ impl MigrationName for StepMigration {
 impl MigrationTrait for StepMigration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let backend = manager.get_database_backend();
-        for stmt in (self.0.statements)() {
-            manager
-                .get_connection()
-                .execute(stmt.build(backend))
-                .await?;
+        for stmt in (self.0.statements)()
+            .iter()
+            .filter_map(|s| s.build(backend))
+        {
+            manager.get_connection().execute(stmt).await?;
         }
         Ok(())
     }
@@ -238,7 +247,8 @@ mod tests {
         let stmts = (STEPS[0].statements)();
         let pg: Vec<String> = stmts
             .iter()
-            .map(|s| s.build(DbBackend::Postgres).to_string())
+            .filter_map(|s| s.build(DbBackend::Postgres))
+            .map(|s| s.to_string())
             .collect();
         let all = pg.join("\n");
         assert!(all.contains("bigint"), "{all}");
@@ -246,13 +256,37 @@ mod tests {
         // Job durations are 8-byte floats, not 4-byte `real`s.
         let jobs: Vec<String> = (STEPS[1].statements)()
             .iter()
-            .map(|s| s.build(DbBackend::Postgres).to_string())
+            .filter_map(|s| s.build(DbBackend::Postgres))
+            .map(|s| s.to_string())
             .collect();
         let jobs = jobs.join("\n");
         assert!(
             jobs.contains("\"duration_seconds\" double precision"),
             "{jobs}"
         );
+    }
+
+    #[test]
+    fn postgres_only_statements_run_on_postgres_and_nowhere_else() {
+        let stmts = (STEPS[3].statements)();
+        let pg: Vec<String> = stmts
+            .iter()
+            .filter_map(|s| s.build(DbBackend::Postgres))
+            .map(|s| s.to_string())
+            .collect();
+        assert!(
+            pg.iter()
+                .any(|s| s == "ALTER TABLE rate_windows SET UNLOGGED"),
+            "{pg:?}"
+        );
+        let sqlite: Vec<String> = stmts
+            .iter()
+            .filter_map(|s| s.build(DbBackend::Sqlite))
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(sqlite.len(), 1, "only the table on SQLite: {sqlite:?}");
+        let d1 = &sqlite_sql()[3].1;
+        assert!(!d1.contains("UNLOGGED"), "{d1}");
     }
 
     #[test]

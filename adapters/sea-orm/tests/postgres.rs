@@ -9,7 +9,7 @@ mod common;
 
 use molts_core::{ErrorKind, testkit};
 use molts_sea_orm::{SeaOrmStore, SqlRateLimiter};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -129,6 +129,16 @@ async fn postgres_rate_limiter_passes_the_contract_and_is_shared_by_two_stores()
     with_database(|url| async move {
         let one = SeaOrmStore::connect(&url).await?;
         one.migrate().await?;
+        // Unlogged: no WAL flush per request for counts a crash may lose.
+        let persistence = one
+            .connection()
+            .query_one(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT relpersistence::text AS p FROM pg_class WHERE relname = 'rate_windows'",
+            ))
+            .await?
+            .ok_or("no rate_windows table")?;
+        assert_eq!(persistence.try_get::<String>("", "p")?, "u");
         testkit::run_rate_suite(&SqlRateLimiter::new(one.clone())).await?;
         // A second pool on the same database stands for a second replica.
         let two = SeaOrmStore::connect(&url).await?;
