@@ -21,7 +21,7 @@ mod object;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use molts_core::ports::{RateDecision, RateLimiter};
+use molts_core::ports::{FixedWindow, RateDecision, RateLimiter};
 use molts_core::{Error, Result, Timestamp};
 use serde::{Deserialize, Serialize};
 use worker::send::{SendFuture, SendWrapper};
@@ -46,14 +46,6 @@ struct Decision {
     reset_after_ms: u64,
 }
 
-/// The window index `now_ms` falls in and the milliseconds left in it (as core's memory limiter).
-fn window_of(now_ms: i64, window_ms: u64) -> (i64, u64) {
-    let width = i64::try_from(window_ms).unwrap_or(i64::MAX).max(1);
-    let index = now_ms.div_euclid(width);
-    let left = width - now_ms.rem_euclid(width);
-    (index, u64::try_from(left).unwrap_or(0))
-}
-
 /// The stored window: its width, index and count.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 struct Window {
@@ -64,7 +56,9 @@ struct Window {
 
 /// Checks and records one hit on `window` (in place): the whole decision, with no I/O.
 fn decide(window: &mut Window, hit: Hit) -> Decision {
-    let (index, left) = window_of(hit.now_ms, hit.window_ms);
+    let FixedWindow { index, left, .. } =
+        FixedWindow::at_ms(hit.now_ms, Duration::from_millis(hit.window_ms));
+    let left = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
     if window.index != index || window.width_ms != hit.window_ms {
         *window = Window {
             width_ms: hit.window_ms,

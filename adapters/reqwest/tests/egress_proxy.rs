@@ -6,9 +6,10 @@
 //! down is a clear `Unavailable` that never shows its password.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -16,9 +17,10 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
+use common::{get_request, opts};
 use molts_core::ErrorKind;
 use molts_core::net::ADDRESS_REFUSED;
-use molts_core::ports::{HttpClientExt, RequestOptions};
+use molts_core::ports::HttpClientExt;
 use molts_reqwest::{EgressProxy, ReqwestHttpClient};
 
 const OUTPUT: &[u8] = b"\x00\x00\x00\x18ftypmp42 pretend video bytes";
@@ -93,16 +95,6 @@ async fn serve(app: Router) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
-}
-
-fn opts() -> RequestOptions {
-    RequestOptions {
-        timeout: Duration::from_secs(5),
-    }
-}
-
-fn get_request(url: &str) -> http::Request<Bytes> {
-    http::Request::get(url).body(Bytes::new()).unwrap()
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::routing::{get, post};
 use bytes::Bytes;
-use common::zone;
+use common::{get_request, opts, zone};
 use molts_core::domain::{JobStatus, NewAgent, Provider, RegistrationMode};
 use molts_core::gateway::{
     AdminKeyRequest, AdminPrincipal, AgentPrincipal, JobTiming, NewInstance, ProviderKeyRequest,
@@ -26,7 +26,7 @@ use molts_core::gateway::{
 };
 use molts_core::memory::MemoryBlobStore;
 use molts_core::net::ADDRESS_REFUSED;
-use molts_core::ports::{HttpClientExt, RequestOptions};
+use molts_core::ports::HttpClientExt;
 use molts_core::providers::{
     Call, ChatMessage, Credentials, JobProgress, ProviderAdapter, Role, SubmittedJob, TextRequest,
     VideoRequest,
@@ -80,16 +80,6 @@ async fn internal_server() -> (u16, Arc<AtomicUsize>) {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (port, hits)
-}
-
-fn opts() -> RequestOptions {
-    RequestOptions {
-        timeout: Duration::from_secs(5),
-    }
-}
-
-fn get_request(url: &str) -> http::Request<Bytes> {
-    http::Request::get(url).body(Bytes::new()).unwrap()
 }
 
 #[tokio::test]

@@ -14,11 +14,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::post;
 use bytes::Bytes;
-use common::zone;
+use common::{opts, zone};
 use molts_core::domain::{DeliveryStatus, Job, JobKind, JobStatus, Provider, WebhookDelivery};
 use molts_core::gateway::WebhookSettings;
 use molts_core::memory::MemoryStore;
-use molts_core::ports::{HttpClientExt, JobStore, RequestOptions, WebhookStore};
+use molts_core::ports::{HttpClientExt, JobStore, WebhookStore};
 use molts_core::{Clock, ErrorKind, Gateway, GatewayConfig, Ports, Stores, SystemClock};
 use molts_reqwest::{Lookup, ReqwestHttpClient};
 
@@ -49,12 +49,6 @@ fn hook(url: &str) -> http::Request<Bytes> {
         .header("content-type", "application/json")
         .body(Bytes::from_static(b"{}"))
         .unwrap()
-}
-
-fn opts() -> RequestOptions {
-    RequestOptions {
-        timeout: Duration::from_secs(5),
-    }
 }
 
 #[tokio::test]

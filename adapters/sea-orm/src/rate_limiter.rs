@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use molts_core::ports::{RateDecision, RateLimiter};
+use molts_core::ports::{FixedWindow, RateDecision, RateLimiter};
 use molts_core::{Result, Timestamp};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
@@ -44,19 +44,6 @@ impl std::fmt::Debug for SqlRateLimiter {
     }
 }
 
-/// The window `now` falls in: its start and end (unix ms) and the time left in it.
-fn window_of(now: Timestamp, window: Duration) -> (i64, i64, Duration) {
-    let width = i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1);
-    let ms = now.timestamp_millis();
-    let start = ms - ms.rem_euclid(width);
-    let left = width - ms.rem_euclid(width);
-    (
-        start,
-        start.saturating_add(width),
-        Duration::from_millis(u64::try_from(left).unwrap_or(0)),
-    )
-}
-
 const HIT: &str = "INSERT INTO rate_windows (\"key\", window_start, hits, expires_at) \
      VALUES ($1, $2, 1, $3) \
      ON CONFLICT (\"key\", window_start) DO UPDATE SET hits = rate_windows.hits + 1 \
@@ -74,7 +61,12 @@ impl RateLimiter for SqlRateLimiter {
         window: Duration,
         now: Timestamp,
     ) -> Result<RateDecision> {
-        let (start, end, reset_after) = window_of(now, window);
+        let FixedWindow {
+            start_ms: start,
+            end_ms: end,
+            left: reset_after,
+            ..
+        } = FixedWindow::at(now, window);
         let refused = RateDecision {
             allowed: false,
             limit,

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use crate::clock::Timestamp;
 use crate::error::Result;
-use crate::ports::{RateDecision, RateLimiter};
+use crate::ports::{FixedWindow, RateDecision, RateLimiter};
 
 /// Windows kept before old ones are swept.
 const SWEEP_EVERY: usize = 4096;
@@ -28,18 +28,6 @@ impl MemoryRateLimiter {
     }
 }
 
-/// The window index `now` falls in and the time left in it.
-pub(crate) fn window_of(now: Timestamp, window: Duration) -> (i64, Duration) {
-    let width = i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1);
-    let ms = now.timestamp_millis();
-    let index = ms.div_euclid(width);
-    let left = width - ms.rem_euclid(width);
-    (
-        index,
-        Duration::from_millis(u64::try_from(left).unwrap_or(0)),
-    )
-}
-
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
     async fn hit(
@@ -49,7 +37,11 @@ impl RateLimiter for MemoryRateLimiter {
         window: Duration,
         now: Timestamp,
     ) -> Result<RateDecision> {
-        let (index, reset_after) = window_of(now, window);
+        let FixedWindow {
+            index,
+            left: reset_after,
+            ..
+        } = FixedWindow::at(now, window);
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         if windows.len() >= SWEEP_EVERY {
             windows.retain(|_, (i, _)| *i >= index);

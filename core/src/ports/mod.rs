@@ -10,7 +10,7 @@ mod store;
 
 pub use blob::{BlobMeta, BlobObject, BlobStore, check_blob_key, check_content_type, served_range};
 pub use http::{ByteStream, HttpClient, HttpClientExt, HttpRequest, HttpResponse, RequestOptions};
-pub use rate::{RateDecision, RateLimiter};
+pub use rate::{FixedWindow, RateDecision, RateLimiter};
 pub use spawn::Spawner;
 pub use store::{
     AdminKeyStore, AgentQuery, AgentStore, ApiKeyStore, ArtifactStore, InstanceStore, JobStore,

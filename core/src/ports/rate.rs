@@ -21,6 +21,41 @@ pub struct RateDecision {
     pub reset_after: Duration,
 }
 
+/// The fixed window a moment falls in: windows are `width` long and aligned to multiples of it
+/// since the Unix epoch, so every replica and every limiter agrees on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedWindow {
+    /// The window's number since the epoch.
+    pub index: i64,
+    /// Its start, unix milliseconds.
+    pub start_ms: i64,
+    /// Its end (the next window's start), unix milliseconds.
+    pub end_ms: i64,
+    /// Time left in it from the moment asked about.
+    pub left: Duration,
+}
+
+impl FixedWindow {
+    /// The window of `width` (at least a millisecond) that `now_ms` falls in.
+    pub fn at_ms(now_ms: i64, width: Duration) -> Self {
+        let width = i64::try_from(width.as_millis()).unwrap_or(i64::MAX).max(1);
+        let index = now_ms.div_euclid(width);
+        let start_ms = now_ms - now_ms.rem_euclid(width);
+        let left = width - now_ms.rem_euclid(width);
+        Self {
+            index,
+            start_ms,
+            end_ms: start_ms.saturating_add(width),
+            left: Duration::from_millis(u64::try_from(left).unwrap_or(0)),
+        }
+    }
+
+    /// The window of `width` that `now` falls in.
+    pub fn at(now: Timestamp, width: Duration) -> Self {
+        Self::at_ms(now.timestamp_millis(), width)
+    }
+}
+
 /// Counts requests per key in fixed windows.
 ///
 /// # Contract

@@ -1,11 +1,17 @@
-//! Shared by the tests of the filtered clients: a name lookup answering from a table.
+//! Shared by the tests of the filtered clients: a name lookup answering from a table, and the
+//! request options and GET request they send. Not every test binary uses every helper.
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use bytes::Bytes;
+use molts_core::ports::RequestOptions;
 use molts_reqwest::Lookup;
 
 /// A name lookup from a table: what a hostile DNS zone would answer.
@@ -31,4 +37,16 @@ pub(crate) fn zone(answers: &[(&str, &[&str])]) -> Arc<dyn Lookup> {
         })
         .collect();
     Arc::new(Zone(table))
+}
+
+/// Five seconds for every request.
+pub(crate) fn opts() -> RequestOptions {
+    RequestOptions {
+        timeout: Duration::from_secs(5),
+    }
+}
+
+/// A bodiless GET of `url`.
+pub(crate) fn get_request(url: &str) -> http::Request<Bytes> {
+    http::Request::get(url).body(Bytes::new()).unwrap()
 }
