@@ -166,6 +166,28 @@ fn a_template_provider_needs_a_mapping_with_an_absolute_endpoint() {
                 template("t", Some(json!({"endpoint": 42}))),
                 "payload_mapping.endpoint",
             ),
+            // Agents' values may fill the path or query, never where the request goes.
+            (
+                template(
+                    "t",
+                    Some(json!({"endpoint": "https://{region}.api.example.com/v1"})),
+                ),
+                "payload_mapping.endpoint",
+            ),
+            (
+                template(
+                    "t",
+                    Some(json!({"endpoint": "https://api.example.com:{port}/v1"})),
+                ),
+                "payload_mapping.endpoint",
+            ),
+            (
+                template(
+                    "t",
+                    Some(json!({"endpoint": "https://{who}@api.example.com/v1"})),
+                ),
+                "payload_mapping.endpoint",
+            ),
         ];
         for (bad, param) in cases {
             let e = create(&h, bad).await.expect_err("invalid");
@@ -182,6 +204,15 @@ fn a_template_provider_needs_a_mapping_with_an_absolute_endpoint() {
         )
         .await
         .expect("an absolute https endpoint");
+        for (id, endpoint) in [
+            ("t-path", "https://api.example.com/v1/{model}/generate"),
+            ("t-query", "https://api.example.com?version={version}"),
+        ] {
+            let mapping = json!({"endpoint": endpoint, "body": {},
+                "response_mapping": {"image_url": "$.data[0].url"}});
+            let created = create(&h, template(id, Some(mapping))).await;
+            assert!(created.is_ok(), "{endpoint}: {created:?}");
+        }
     });
 }
 

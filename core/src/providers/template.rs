@@ -204,12 +204,13 @@ pub fn validate_mapping(model: &ModelConfig) -> Result<()> {
         true,
     )?;
     validate::http_url("payload_mapping.endpoint", &as_text(&probe))?;
-    if let Some(host) = endpoint
+    // The authority (user info, host, port) ends at the first `/`, `?` or `#` after `://`.
+    if let Some(authority) = endpoint
         .split("://")
         .nth(1)
-        .and_then(|r| r.split('/').next())
+        .and_then(|r| r.split(['/', '?', '#']).next())
     {
-        if host.contains('{') {
+        if authority.contains('{') {
             return bad(
                 "payload_mapping.endpoint",
                 "placeholders may not stand in the endpoint's host",
