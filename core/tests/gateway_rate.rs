@@ -207,3 +207,25 @@ fn a_downgrade_mid_window_refuses_instead_of_failing() {
         assert_eq!(d.remaining, 59);
     });
 }
+
+#[test]
+fn the_scheduled_work_forgets_finished_windows_and_keeps_the_current_one() {
+    run(async {
+        let h = Harness::start().await;
+        let (_, ada) = h.agent("Ada").await;
+        let (_, bob) = h.agent("Bob").await;
+        allowed(&h.gateway, &ada, 5).await;
+
+        // Within the minute nothing has ended.
+        let report = h.gateway.run_scheduled_work().await.expect("round");
+        assert_eq!(report.rate_windows_forgotten, 0);
+
+        h.advance(Duration::seconds(61));
+        allowed(&h.gateway, &bob, 2).await;
+        let report = h.gateway.run_scheduled_work().await.expect("round");
+        assert_eq!(report.rate_windows_forgotten, 1, "Ada's finished minute");
+        // Bob's running window kept its count.
+        let d = allowed(&h.gateway, &bob, 1).await;
+        assert_eq!(d.remaining, 57);
+    });
+}

@@ -14,6 +14,7 @@ mod m20261124_000001_initial;
 mod m20261124_000002_jobs;
 mod m20261124_000003_ledger_indexes;
 mod m20261124_000004_rate_windows;
+mod m20261124_000005_rate_windows_expiry;
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{DbBackend, Statement};
@@ -77,6 +78,7 @@ pub const STEPS: &[Step] = &[
     m20261124_000002_jobs::STEP,
     m20261124_000003_ledger_indexes::STEP,
     m20261124_000004_rate_windows::STEP,
+    m20261124_000005_rate_windows_expiry::STEP,
 ];
 
 /// Every migration rendered as SQLite SQL: `(migration name, SQL script)`, oldest first. Each

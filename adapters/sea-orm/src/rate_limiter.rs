@@ -13,7 +13,8 @@
 //! Windows are fixed and aligned to the epoch (the port's contract), keyed by their start, so a
 //! key is expected to keep one window width (the gateway's per-agent minute). When a hit opens a
 //! key's new window, a second statement deletes that key's finished windows, so the table holds
-//! about one row per key (rows of keys never seen again stay, one each).
+//! about one row per key; the scheduled work's `forget_finished` deletes every finished window
+//! (an index on `expires_at` keeps that a range scan), so keys never seen again go too.
 
 use std::time::Duration;
 
@@ -52,6 +53,22 @@ const HIT: &str = "INSERT INTO rate_windows (\"key\", window_start, hits, expire
 
 const SWEEP_KEY: &str = "DELETE FROM rate_windows WHERE \"key\" = $1 AND expires_at <= $2";
 
+const SWEEP_ALL: &str = "DELETE FROM rate_windows WHERE expires_at <= $1";
+
+/// `text` with `values`, in SQLite's `?NNN` placeholders where the backend is not PostgreSQL
+/// (the same numbered form reads `$N` there).
+fn statement(
+    backend: DbBackend,
+    text: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> Statement {
+    let text = match backend {
+        DbBackend::Postgres => text.to_owned(),
+        _ => text.replace('$', "?"),
+    };
+    Statement::from_sql_and_values(backend, text, values)
+}
+
 #[async_trait]
 impl RateLimiter for SqlRateLimiter {
     async fn hit(
@@ -78,14 +95,9 @@ impl RateLimiter for SqlRateLimiter {
         }
         let db = self.store.connection();
         let backend = db.get_database_backend();
-        // SQLite's placeholders are `?NNN`; the same numbered form reads `$N` on PostgreSQL.
-        let sql = |text: &str| match backend {
-            DbBackend::Postgres => text.to_owned(),
-            _ => text.replace('$', "?"),
-        };
-        let hit = Statement::from_sql_and_values(
+        let hit = statement(
             backend,
-            sql(HIT),
+            HIT,
             [
                 key.into(),
                 start.into(),
@@ -103,9 +115,9 @@ impl RateLimiter for SqlRateLimiter {
         let hits: i64 = row.try_get("", "hits").map_err(from_db)?;
         if hits == 1 {
             // A new window for this key: its finished ones can go. Best effort — a failure
-            // leaves a row the next new window deletes, and must not refuse a counted hit.
-            let sweep =
-                Statement::from_sql_and_values(backend, sql(SWEEP_KEY), [key.into(), start.into()]);
+            // leaves a row the next new window (or the scheduled work) deletes, and must not
+            // refuse a counted hit.
+            let sweep = statement(backend, SWEEP_KEY, [key.into(), start.into()]);
             let _turn = self.store.write_turn().await;
             if let Err(e) = db.execute(sweep).await {
                 tracing::warn!(error = %e, "could not delete a key's finished rate windows");
@@ -117,5 +129,18 @@ impl RateLimiter for SqlRateLimiter {
             remaining: u32::try_from(i64::from(limit) - hits).unwrap_or(0),
             reset_after,
         })
+    }
+
+    async fn forget_finished(&self, _window: Duration, now: Timestamp) -> Result<u64> {
+        // Each row knows its own end, so the width is not needed here.
+        let db = self.store.connection();
+        let sweep = statement(
+            db.get_database_backend(),
+            SWEEP_ALL,
+            [now.timestamp_millis().into()],
+        );
+        let _turn = self.store.write_turn().await;
+        let done = db.execute(sweep).await.map_err(from_db)?;
+        Ok(done.rows_affected())
     }
 }

@@ -1,8 +1,8 @@
 //! The scheduled work hook every runtime calls on a timer (an interval task in the standalone
 //! binary, a cron trigger on Workers, an EventBridge schedule on Lambda). Today it closes quota
 //! holds whose closing was lost (a client that hung up mid-stream, a crash between the provider
-//! call and the settle), charging them as held; pushes every due durable job forward; and
-//! attempts due webhook deliveries.
+//! call and the settle), charging them as held; pushes every due durable job forward; attempts
+//! due webhook deliveries; and has the rate limiter forget windows that have ended.
 
 use serde::Serialize;
 
@@ -19,6 +19,8 @@ pub struct ScheduledReport {
     pub webhooks_attempted: u32,
     /// Expired quota holds closed.
     pub holds_expired: u32,
+    /// Finished rate-limit windows forgotten.
+    pub rate_windows_forgotten: u64,
 }
 
 /// Holds closed per round, so one round stays short.
@@ -64,6 +66,17 @@ impl Gateway {
             }
         }
         report.webhooks_attempted = self.deliver_due_webhooks().await?;
+        // Housekeeping: a failure here costs a few stale rows, never a refused request, so it
+        // is logged rather than failing the round.
+        match self
+            .ports
+            .rate_limiter
+            .forget_finished(self.config.rate_window, now)
+            .await
+        {
+            Ok(n) => report.rate_windows_forgotten = n,
+            Err(e) => tracing::warn!(error = %e, "forgetting finished rate windows failed"),
+        }
         Ok(report)
     }
 }

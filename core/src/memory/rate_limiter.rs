@@ -63,4 +63,12 @@ impl RateLimiter for MemoryRateLimiter {
             reset_after,
         })
     }
+
+    async fn forget_finished(&self, window: Duration, now: Timestamp) -> Result<u64> {
+        let current = FixedWindow::at(now, window).index;
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let before = windows.len();
+        windows.retain(|_, (index, _)| *index >= current);
+        Ok(u64::try_from(before - windows.len()).unwrap_or(u64::MAX))
+    }
 }

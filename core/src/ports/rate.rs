@@ -61,7 +61,8 @@ impl FixedWindow {
 /// # Contract
 /// `hit` atomically checks and records: of N concurrent hits on a fresh window with limit L,
 /// exactly min(N, L) are allowed. A refused hit is not counted. Windows are aligned to multiples
-/// of `window` since the Unix epoch, so every replica agrees on them.
+/// of `window` since the Unix epoch, so every replica agrees on them. `forget_finished` removes
+/// only windows that ended by `now`: a key's current window keeps its count.
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
     /// Counts one request for `key` if it fits in `limit` per `window`.
@@ -72,4 +73,13 @@ pub trait RateLimiter: Send + Sync {
         window: Duration,
         now: Timestamp,
     ) -> Result<RateDecision>;
+
+    /// Forgets the windows of `window`'s width that ended by `now`, so a key never seen again
+    /// does not keep its last window forever; answers how many were forgotten. The scheduled
+    /// work calls it. The default forgets nothing, for limiters whose state goes away on its
+    /// own (a Durable Object per key).
+    async fn forget_finished(&self, window: Duration, now: Timestamp) -> Result<u64> {
+        let _ = (window, now);
+        Ok(0)
+    }
 }

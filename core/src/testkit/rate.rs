@@ -1,6 +1,7 @@
 //! Contract checks for a `RateLimiter` (the in-memory one here, the SQL one on SQLite and
 //! PostgreSQL in molts-sea-orm): exactness under concurrency, refusals not counted, windows
-//! aligned to the epoch, keys independent, a lowered limit honoured mid-window.
+//! aligned to the epoch, keys independent, a lowered limit honoured mid-window, finished windows
+//! forgotten and current ones kept.
 
 use std::time::Duration;
 
@@ -102,8 +103,36 @@ pub async fn rate_windows(limiter: &dyn RateLimiter) -> Result<()> {
     )
 }
 
+/// `forget_finished` forgets a window that has ended and keeps the current one's count. What was
+/// forgotten is seen by going back to its moment: a forgotten window starts over from nothing.
+pub async fn rate_forget_finished(limiter: &dyn RateLimiter) -> Result<()> {
+    let (old, current) = (unique("rate"), unique("rate"));
+    let last_minute = in_this_minute(-30_000);
+    let now = in_this_minute(10_000);
+    for _ in 0..2 {
+        limiter.hit(&old, 3, MINUTE, last_minute).await?;
+        limiter.hit(&current, 3, MINUTE, now).await?;
+    }
+    let forgotten = limiter.forget_finished(MINUTE, now).await?;
+    check(
+        forgotten >= 1,
+        format!("a finished window is forgotten (forgot {forgotten})"),
+    )?;
+    let d = limiter.hit(&old, 3, MINUTE, last_minute).await?;
+    check(
+        d.allowed && d.remaining == 2,
+        format!("the forgotten window starts over: {d:?}"),
+    )?;
+    let d = limiter.hit(&current, 3, MINUTE, now).await?;
+    check(
+        d.allowed && d.remaining == 0,
+        format!("the current window keeps its count: {d:?}"),
+    )
+}
+
 /// Every rate limiter contract check.
 pub async fn run_rate_suite(limiter: &dyn RateLimiter) -> Result<()> {
     rate_windows(limiter).await?;
+    rate_forget_finished(limiter).await?;
     rate_concurrent_exactness(limiter, 200, 10).await
 }

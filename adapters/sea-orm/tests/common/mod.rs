@@ -186,7 +186,8 @@ pub(crate) async fn ledger_paths(stores: &Stores) -> Result<()> {
 
 /// Two stores on one database (two processes, two replicas) share one budget per key: 60
 /// concurrent hits, alternating between them, against a limit of 10 allow exactly 10. Opening a
-/// key's next window deletes its finished one.
+/// key's next window deletes its finished one; the scheduled work's `forget_finished` deletes
+/// the last one once it has ended.
 pub(crate) async fn rate_shared_and_swept(
     one: &molts_sea_orm::SeaOrmStore,
     two: &molts_sea_orm::SeaOrmStore,
@@ -232,5 +233,11 @@ pub(crate) async fn rate_shared_and_swept(
     let decision = limiters[1].hit(&key, 10, minute, next).await?;
     assert!(decision.allowed && decision.remaining == 9, "{decision:?}");
     assert_eq!(rows(one).await?, 1, "the finished window was deleted");
+    let forgotten = limiters[0].forget_finished(minute, next).await?;
+    assert_eq!(rows(two).await?, 1, "a window still running is kept ({forgotten})");
+    let later = next + chrono::Duration::minutes(1);
+    let forgotten = limiters[0].forget_finished(minute, later).await?;
+    assert!(forgotten >= 1, "forgot {forgotten}");
+    assert_eq!(rows(two).await?, 0, "the key's last window was deleted once it ended");
     Ok(())
 }
