@@ -30,7 +30,7 @@ pub use jobs::{
     jobs_idempotency_race, jobs_listing,
 };
 pub use quota::{quota_concurrent_exactness, quota_expiry, quota_ledger};
-pub use rate::{rate_concurrent_exactness, rate_windows, run_rate_suite};
+pub use rate::{rate_concurrent_exactness, rate_forget_finished, rate_windows, run_rate_suite};
 pub use webhooks::{
     webhook_deliveries, webhook_deliveries_concurrent, webhook_deliveries_due, webhook_endpoints,
 };

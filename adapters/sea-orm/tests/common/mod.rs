@@ -234,10 +234,18 @@ pub(crate) async fn rate_shared_and_swept(
     assert!(decision.allowed && decision.remaining == 9, "{decision:?}");
     assert_eq!(rows(one).await?, 1, "the finished window was deleted");
     let forgotten = limiters[0].forget_finished(minute, next).await?;
-    assert_eq!(rows(two).await?, 1, "a window still running is kept ({forgotten})");
+    assert_eq!(
+        rows(two).await?,
+        1,
+        "a window still running is kept ({forgotten})"
+    );
     let later = next + chrono::Duration::minutes(1);
     let forgotten = limiters[0].forget_finished(minute, later).await?;
     assert!(forgotten >= 1, "forgot {forgotten}");
-    assert_eq!(rows(two).await?, 0, "the key's last window was deleted once it ended");
+    assert_eq!(
+        rows(two).await?,
+        0,
+        "the key's last window was deleted once it ended"
+    );
     Ok(())
 }
