@@ -29,6 +29,7 @@ mod keys;
 mod provider_keys;
 mod quota;
 mod rate_limiter;
+mod reserve_sql;
 mod settle_batch;
 mod sqlite_ledger;
 mod webhooks;

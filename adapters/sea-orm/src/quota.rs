@@ -37,10 +37,7 @@ use molts_core::domain::{
 };
 use molts_core::ports::QuotaStore;
 use molts_core::{Error, Result, Timestamp};
-use sea_orm::sea_query::{
-    Alias, CaseStatement, Condition, Expr, ExprTrait, InsertStatement, OnConflict, Query,
-    SimpleExpr,
-};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
     Iterable, QueryFilter, QueryOrder, QueryResult, QuerySelect, Set, Statement, TransactionTrait,
@@ -51,6 +48,7 @@ use crate::SeaOrmStore;
 use crate::convert::{self, count, ms, read_count};
 use crate::entity::{quota_counter, quota_reservation};
 use crate::error::{from_db, on_write};
+use crate::reserve_sql::{add_to_counters, insert_reservation};
 use crate::sqlite_ledger::{self as ledger, Finish, NotHere};
 
 use quota_counter::Column as C;
@@ -135,86 +133,6 @@ fn one_statement(request: &ReserveRequest) -> bool {
         })
 }
 
-/// `INSERT … ON CONFLICT DO UPDATE SET used = used + n WHERE used + n <= cap` over every
-/// period's counter, in the canonical (period, key) order: a missing row is created holding
-/// the amount, an existing one takes it only within its cap. The rows it touches are the
-/// periods that took it.
-fn add_to_counters(request: &ReserveRequest, amount: i64) -> InsertStatement {
-    let mut periods: Vec<_> = request.periods.iter().collect();
-    periods.sort_by(|a, b| (a.period, &a.key).cmp(&(b.period, &b.key)));
-    let table = quota_counter::Entity;
-    // The cap of the row being updated: a period without one (or beyond BIGINT) has none.
-    let mut cap: Option<CaseStatement> = None;
-    for p in &periods {
-        if let Some(max) = p.max.and_then(|m| i64::try_from(m).ok()) {
-            let this = Expr::col((table, C::Period))
-                .eq(p.period.as_str())
-                .and(Expr::col((table, C::PeriodKey)).eq(p.key.as_str()));
-            cap = Some(cap.unwrap_or_default().case(this, Expr::val(max)));
-        }
-    }
-    let added = Expr::col((table, C::Used)).add(Expr::col((Alias::new("excluded"), C::Used)));
-    let mut insert = Query::insert();
-    insert
-        .into_table(table)
-        .columns([C::AgentId, C::Unit, C::Period, C::PeriodKey, C::Used]);
-    for p in &periods {
-        insert.values_panic([
-            request.agent_id.as_str().into(),
-            request.unit.as_str().into(),
-            p.period.as_str().into(),
-            p.key.as_str().into(),
-            amount.into(),
-        ]);
-    }
-    let mut on_conflict = OnConflict::columns([C::AgentId, C::Unit, C::Period, C::PeriodKey]);
-    on_conflict.value(C::Used, added.clone());
-    if let Some(cap) = cap {
-        let cap: SimpleExpr = cap.finally(Expr::val(i64::MAX)).into();
-        on_conflict.action_and_where(added.lte(cap));
-    }
-    insert.on_conflict(on_conflict);
-    insert
-}
-
-/// The reservation row, `Reserved`.
-fn insert_reservation(request: &ReserveRequest, amount: i64) -> InsertStatement {
-    use quota_reservation::Column as R;
-    let key_of = |period: Period| {
-        request
-            .periods
-            .iter()
-            .find(|p| p.period == period)
-            .map_or("", |p| p.key.as_str())
-    };
-    let mut insert = Query::insert();
-    insert
-        .into_table(quota_reservation::Entity)
-        .columns([
-            R::Id,
-            R::AgentId,
-            R::Unit,
-            R::Reserved,
-            R::State,
-            R::DayKey,
-            R::MonthKey,
-            R::CreatedAt,
-            R::ExpiresAt,
-        ])
-        .values_panic([
-            request.reservation_id.as_str().into(),
-            request.agent_id.as_str().into(),
-            request.unit.as_str().into(),
-            amount.into(),
-            ReservationState::Reserved.as_str().into(),
-            key_of(Period::Day).into(),
-            key_of(Period::Month).into(),
-            ms(request.at).into(),
-            ms(request.expires_at).into(),
-        ]);
-    insert
-}
-
 /// SQLite: closing a hold is two statements under the write lock the first one takes. First
 /// the counters move by `charged - reserved`, only if the reservation is still open and the
 /// amounts differ; then the reservation flips, only if still open, returning its row. Both read
@@ -251,17 +169,6 @@ fn close_values(charged: i64, id: &str, state: ReservationState, at: Timestamp) 
         state.as_str().into(),
         ms(at).into(),
     ]
-}
-
-/// Two built statements as one SQLite batch (one round trip to the connection's thread).
-fn sqlite_batch(first: Statement, second: Statement) -> Statement {
-    let mut values = first.values.map(|v| v.0).unwrap_or_default();
-    values.extend(second.values.map(|v| v.0).unwrap_or_default());
-    Statement::from_sql_and_values(
-        DbBackend::Sqlite,
-        format!("{}; {}", first.sql, second.sql),
-        values,
-    )
 }
 
 impl SeaOrmStore {
@@ -310,7 +217,7 @@ impl SeaOrmStore {
             });
         }
         // A reused id fails here, and dropping the transaction takes the counters back.
-        txn.execute(self.backend().build(&insert_reservation(request, amount)))
+        txn.execute(insert_reservation(self.backend(), request, amount))
             .await
             .map_err(reused_id)?;
         txn.commit().await.map_err(from_db)?;
@@ -321,8 +228,8 @@ impl SeaOrmStore {
     /// place, or else one batch). False, with nothing held, when a period had no room.
     async fn reserve_at_once(&self, request: &ReserveRequest, amount: i64) -> Result<bool> {
         let backend = self.backend();
-        let counters = backend.build(&add_to_counters(request, amount));
-        let reservation = backend.build(&insert_reservation(request, amount));
+        let counters = add_to_counters(backend, request, amount);
+        let reservation = insert_reservation(backend, request, amount);
         let periods = request.periods.len();
         let _turn = self.write_turn().await;
         if let Some(ledger) = &self.ledger {
@@ -340,19 +247,11 @@ impl SeaOrmStore {
             }
         }
         let txn = self.db.begin().await.map_err(from_db)?;
-        let took = if backend == DbBackend::Sqlite {
-            // A reused id fails the batch, and dropping the transaction takes it all back.
-            let done = txn
-                .execute(sqlite_batch(counters, reservation))
-                .await
-                .map_err(reused_id)?;
-            done.rows_affected() == periods as u64 + 1
-        } else {
-            let done = txn.execute(counters).await.map_err(from_db)?;
-            done.rows_affected() == periods as u64 && {
-                txn.execute(reservation).await.map_err(reused_id)?;
-                true
-            }
+        // A reused id fails the insert, and dropping the transaction takes the counters back.
+        let done = txn.execute(counters).await.map_err(from_db)?;
+        let took = done.rows_affected() == periods as u64 && {
+            txn.execute(reservation).await.map_err(reused_id)?;
+            true
         };
         if took {
             txn.commit().await.map_err(from_db)?;
@@ -678,22 +577,22 @@ pub(crate) mod tests {
         let sqlite = DbBackend::Sqlite;
         let bound = |s: &Statement| ledger::params(s.values.as_ref().map_or(&[][..], |v| &v.0[..]));
         let first = hold("agt_compiled", 0);
-        let mut upsert = conn.prepare(&sqlite.build(&add_to_counters(&first, 1)).sql)?;
-        let mut insert = conn.prepare(&sqlite.build(&insert_reservation(&first, 1)).sql)?;
+        let mut upsert = conn.prepare(&add_to_counters(sqlite, &first, 1).sql)?;
+        let mut insert = conn.prepare(&insert_reservation(sqlite, &first, 1).sql)?;
         let mut counters = conn.prepare(SQLITE_CLOSE_COUNTERS)?;
         let mut flip = conn.prepare(SQLITE_CLOSE_FLIP)?;
         for n in 0..3 {
             let request = hold("agt_compiled", n);
             assert_eq!(
-                upsert.execute(params_from_iter(bound(
-                    &sqlite.build(&add_to_counters(&request, 1))
-                )?))?,
+                upsert.execute(params_from_iter(bound(&add_to_counters(
+                    sqlite, &request, 1
+                ))?))?,
                 2
             );
             assert_eq!(
-                insert.execute(params_from_iter(bound(
-                    &sqlite.build(&insert_reservation(&request, 1))
-                )?))?,
+                insert.execute(params_from_iter(bound(&insert_reservation(
+                    sqlite, &request, 1
+                ))?))?,
                 1
             );
             let close = ledger::params(&close_values(
