@@ -413,7 +413,7 @@ fn reused_id_in_place(e: rusqlite::Error) -> Error {
 /// The in-place close: [`SQLITE_CLOSE_COUNTERS`] then [`SQLITE_CLOSE_FLIP`], returning the
 /// flipped reservation, or nothing if it was not open.
 pub(crate) fn close_in_place(
-    txn: &rusqlite::Transaction<'_>,
+    txn: &rusqlite::Connection,
     values: &[Value; 6],
 ) -> rusqlite::Result<Option<quota_reservation::Model>> {
     use rusqlite::OptionalExtension;

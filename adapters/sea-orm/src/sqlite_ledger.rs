@@ -4,9 +4,10 @@
 //! Why: sqlx runs each SQLite connection on a thread of its own, and every statement, `BEGIN`
 //! and `COMMIT` is a message to that thread and a wake-up back — 30–100 µs each on a busy
 //! two-core machine, three per reservation, on the path of every metered request — while the
-//! reservation's own work inside SQLite is a few microseconds. Here the same statements (built
-//! by the same sea-query code) run as `BEGIN IMMEDIATE`, statements, `COMMIT` with no hand-off
-//! at all, through `rusqlite`, prepared once and cached.
+//! reservation's own work inside SQLite is a few microseconds. Here the same statements (the
+//! same SQL text) run as `BEGIN IMMEDIATE`, statements, `COMMIT` with no hand-off at all,
+//! through `rusqlite`, each prepared once and cached — `BEGIN` and `COMMIT` too, which
+//! `rusqlite::Transaction` would parse afresh every time.
 //!
 //! What keeps it correct:
 //! - **One SQLite library.** `libsqlite3-sys` can be linked once per build (`links = "sqlite3"`),
@@ -17,15 +18,15 @@
 //!   sqlx connection), `BEGIN IMMEDIATE` fails at once and the caller takes the sqlx path, which
 //!   waits for the lock on sqlx's thread. The async thread never blocks on a lock; it only runs
 //!   SQLite's own work, microseconds, under this process's writer turn.
-//! - **Whole transactions or nothing.** Work runs inside a `rusqlite::Transaction`, which rolls
-//!   back when dropped without a commit — on an error or a panic alike.
+//! - **Whole transactions or nothing.** Work runs inside an [`Open`] transaction, which rolls
+//!   back when dropped still open — on an error, a failed commit or a panic alike.
 //! - **Files only.** Each connection to an in-memory database is a different database.
 
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
 use molts_core::{Error, Result};
-use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 use sea_orm::{Statement, Value};
 
 /// How a transaction's work ends.
@@ -87,32 +88,45 @@ impl SqliteLedger {
     /// holds the process's writer turn.
     pub(crate) fn transaction<T>(
         &self,
-        work: impl FnOnce(&Transaction<'_>) -> Result<Finish<T>>,
+        work: impl FnOnce(&Connection) -> Result<Finish<T>>,
     ) -> std::result::Result<T, NotHere> {
-        let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(conn) = guard.as_mut() else {
+        let guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(conn) = guard.as_ref() else {
             return Err(NotHere::Busy);
         };
-        let txn = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(txn) => txn,
+        let open = match run(conn, "BEGIN IMMEDIATE") {
+            Ok(()) => Open(conn),
             Err(e) if is_busy(&e) => return Err(NotHere::Busy),
             Err(e) => return Err(NotHere::Failed(db_error(e))),
         };
-        match work(&txn)? {
-            Finish::Commit(value) => {
-                txn.commit().map_err(db_error)?;
-                Ok(value)
-            }
-            Finish::Rollback(value) => {
-                txn.rollback().map_err(db_error)?;
-                Ok(value)
-            }
+        let (end, value) = match work(open.0)? {
+            Finish::Commit(value) => ("COMMIT", value),
+            Finish::Rollback(value) => ("ROLLBACK", value),
+        };
+        run(open.0, end).map_err(db_error)?;
+        Ok(value)
+    }
+}
+
+/// Runs a statement without parameters or rows through the connection's statement cache.
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
+/// A transaction that is rolled back if it is still open when dropped.
+struct Open<'c>(&'c Connection);
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        if !self.0.is_autocommit() {
+            // Nothing to tell anyone: the caller already has the error that brought us here.
+            let _ = self.0.execute_batch("ROLLBACK");
         }
     }
 }
 
-/// Runs a statement sea-query built for SQLite; the rows it changed.
-pub(crate) fn execute(txn: &Transaction<'_>, statement: &Statement) -> rusqlite::Result<usize> {
+/// Runs a statement written for SQLite; the rows it changed.
+pub(crate) fn execute(txn: &Connection, statement: &Statement) -> rusqlite::Result<usize> {
     let values = statement.values.as_ref().map_or(&[][..], |v| &v.0[..]);
     let params = params(values)?;
     txn.prepare_cached(&statement.sql)?
@@ -159,4 +173,79 @@ pub(crate) fn db_error(e: rusqlite::Error) -> Error {
         return Error::unavailable("database unavailable").with_source(e);
     }
     Error::internal("database error").with_source(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+    fn ledger(
+        dir: &tempfile::TempDir,
+    ) -> std::result::Result<SqliteLedger, Box<dyn std::error::Error + Send + Sync>> {
+        let path = dir.path().join("ledger.db");
+        let setup = Connection::open(&path)?;
+        setup.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER NOT NULL);")?;
+        Ok(SqliteLedger::open(&path, 1000)?)
+    }
+
+    fn rows(ledger: &SqliteLedger) -> std::result::Result<i64, NotHere> {
+        ledger.transaction(|c| {
+            let n = c
+                .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+                .map_err(db_error)?;
+            Ok(Finish::Rollback(n))
+        })
+    }
+
+    fn insert(c: &Connection) -> Result<()> {
+        c.execute("INSERT INTO t (n) VALUES (1)", [])
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Committed work stays; work that asks for a rollback, fails, or panics leaves nothing
+    /// behind and the connection out of any transaction, ready for the next one.
+    #[test]
+    fn a_transaction_is_whole_or_nothing_however_it_ends() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let ledger = ledger(&dir)?;
+        let count = |l: &SqliteLedger| rows(l).map_err(|_| "count failed");
+
+        ledger
+            .transaction(|c| insert(c).map(|()| Finish::Commit(())))
+            .map_err(|_| "commit failed")?;
+        assert_eq!(count(&ledger)?, 1);
+
+        ledger
+            .transaction(|c| insert(c).map(|()| Finish::Rollback(())))
+            .map_err(|_| "rollback failed")?;
+        assert_eq!(count(&ledger)?, 1, "rolled back");
+
+        let failed = ledger.transaction(|c| {
+            insert(c)?;
+            Err::<Finish<()>, _>(Error::internal("the work failed after writing"))
+        });
+        assert!(matches!(failed, Err(NotHere::Failed(_))));
+        assert_eq!(count(&ledger)?, 1, "a failed transaction wrote nothing");
+
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ledger.transaction(|c| -> Result<Finish<()>> {
+                insert(c)?;
+                #[allow(clippy::panic)]
+                {
+                    panic!("the work panicked after writing")
+                }
+            })
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(count(&ledger)?, 1, "a panicked transaction wrote nothing");
+
+        ledger
+            .transaction(|c| insert(c).map(|()| Finish::Commit(())))
+            .map_err(|_| "the connection is usable afterwards")?;
+        assert_eq!(count(&ledger)?, 2);
+        Ok(())
+    }
 }
