@@ -123,7 +123,7 @@ impl Gateway {
 
     /// Instances the admin can see.
     pub async fn admin_list_instances(&self, admin: &AdminPrincipal) -> Result<Vec<Instance>> {
-        let mut all = self.ports.stores.instances.list_instances().await?;
+        let mut all = self.inner.ports.stores.instances.list_instances().await?;
         all.retain(|i| admin.can_see(&i.id));
         Ok(all)
     }
@@ -131,7 +131,8 @@ impl Gateway {
     /// One instance.
     pub async fn admin_get_instance(&self, admin: &AdminPrincipal, id: &str) -> Result<Instance> {
         admin.require_instance_read(id)?;
-        self.ports
+        self.inner
+            .ports
             .stores
             .instances
             .get_instance(id)
@@ -179,7 +180,8 @@ impl Gateway {
             created_at: now,
             updated_at: now,
         };
-        self.ports
+        self.inner
+            .ports
             .stores
             .instances
             .insert_instance(&instance)
@@ -229,7 +231,8 @@ impl Gateway {
             instance.settings.allowed_models = models;
         }
         instance.updated_at = self.now();
-        self.ports
+        self.inner
+            .ports
             .stores
             .instances
             .update_instance(&instance)
@@ -243,7 +246,7 @@ impl Gateway {
     pub async fn admin_delete_instance(&self, admin: &AdminPrincipal, id: &str) -> Result<()> {
         admin.require_operator()?;
         admin.require_write()?;
-        if id == self.config.default_instance {
+        if id == self.inner.config.default_instance {
             return Err(Error::conflict("the default instance cannot be deleted"));
         }
         let query = AgentQuery {
@@ -252,6 +255,7 @@ impl Gateway {
             ..AgentQuery::default()
         };
         if !self
+            .inner
             .ports
             .stores
             .agents
@@ -266,6 +270,7 @@ impl Gateway {
         // Projects and admin keys are scoped by the instance id alone: left behind, they would
         // belong to (and, for live keys, administer) a later instance created with the same id.
         if !self
+            .inner
             .ports
             .stores
             .projects
@@ -278,7 +283,7 @@ impl Gateway {
             ));
         }
         let now = self.now();
-        let live_keys = self.ports.stores.admin_keys.list_admin_keys().await?;
+        let live_keys = self.inner.ports.stores.admin_keys.list_admin_keys().await?;
         if live_keys
             .iter()
             .any(|k| k.scope.instance_id() == Some(id) && k.is_usable(now))
@@ -289,19 +294,28 @@ impl Gateway {
         }
         // The tenant's own provider keys go with it.
         for key in self
+            .inner
             .ports
             .stores
             .provider_keys
             .list_provider_keys(id)
             .await?
         {
-            self.ports
+            self.inner
+                .ports
                 .stores
                 .provider_keys
                 .delete_provider_key(id, key.provider)
                 .await?;
         }
-        if self.ports.stores.instances.delete_instance(id).await? {
+        if self
+            .inner
+            .ports
+            .stores
+            .instances
+            .delete_instance(id)
+            .await?
+        {
             self.invalidate_caches();
             Ok(())
         } else {
@@ -318,7 +332,12 @@ impl Gateway {
         instance_id: &str,
     ) -> Result<Vec<Project>> {
         admin.require_instance_read(instance_id)?;
-        self.ports.stores.projects.list_projects(instance_id).await
+        self.inner
+            .ports
+            .stores
+            .projects
+            .list_projects(instance_id)
+            .await
     }
 
     /// Creates a project.
@@ -334,19 +353,25 @@ impl Gateway {
         admin.require_instance_write(&instance_id)?;
         self.admin_get_instance(admin, &instance_id).await?;
         let project = Project {
-            id: self.ports.ids.id("prj"),
+            id: self.inner.ports.ids.id("prj"),
             instance_id,
             name: validate::name("name", &request.name, 100)?,
             description: request.description,
             created_at: self.now(),
         };
-        self.ports.stores.projects.insert_project(&project).await?;
+        self.inner
+            .ports
+            .stores
+            .projects
+            .insert_project(&project)
+            .await?;
         Ok(project)
     }
 
     /// Deletes a project; its agents stay, without a project.
     pub async fn admin_delete_project(&self, admin: &AdminPrincipal, id: &str) -> Result<()> {
         let project = self
+            .inner
             .ports
             .stores
             .projects
@@ -355,7 +380,7 @@ impl Gateway {
             .filter(|p| admin.can_see(&p.instance_id))
             .ok_or_else(|| Error::not_found("project", id))?;
         admin.require_instance_write(&project.instance_id)?;
-        self.ports.stores.projects.delete_project(id).await?;
+        self.inner.ports.stores.projects.delete_project(id).await?;
         self.invalidate_caches();
         Ok(())
     }
@@ -364,12 +389,13 @@ impl Gateway {
 
     /// Every tier; any admin may read them.
     pub async fn admin_list_tiers(&self, _admin: &AdminPrincipal) -> Result<Vec<Tier>> {
-        self.ports.stores.tiers.list_tiers().await
+        self.inner.ports.stores.tiers.list_tiers().await
     }
 
     /// One tier.
     pub async fn admin_get_tier(&self, _admin: &AdminPrincipal, id: &str) -> Result<Tier> {
-        self.ports
+        self.inner
+            .ports
             .stores
             .tiers
             .get_tier(id)
@@ -385,7 +411,7 @@ impl Gateway {
         let now = self.now();
         tier.created_at = now;
         tier.updated_at = now;
-        self.ports.stores.tiers.insert_tier(&tier).await?;
+        self.inner.ports.stores.tiers.insert_tier(&tier).await?;
         Ok(tier)
     }
 
@@ -405,7 +431,7 @@ impl Gateway {
         check_tier(&tier)?;
         tier.created_at = existing.created_at;
         tier.updated_at = self.now();
-        self.ports.stores.tiers.update_tier(&tier).await?;
+        self.inner.ports.stores.tiers.update_tier(&tier).await?;
         self.invalidate_caches();
         Ok(tier)
     }
@@ -420,6 +446,7 @@ impl Gateway {
             ..AgentQuery::default()
         };
         if !self
+            .inner
             .ports
             .stores
             .agents
@@ -429,14 +456,14 @@ impl Gateway {
         {
             return Err(Error::conflict("agents are on this tier; move them first"));
         }
-        let instances = self.ports.stores.instances.list_instances().await?;
+        let instances = self.inner.ports.stores.instances.list_instances().await?;
         if let Some(i) = instances.iter().find(|i| i.settings.default_tier == id) {
             return Err(Error::conflict(format!(
                 "instance '{}' gives this tier to new agents; change it first",
                 i.id
             )));
         }
-        if self.ports.stores.tiers.delete_tier(id).await? {
+        if self.inner.ports.stores.tiers.delete_tier(id).await? {
             self.invalidate_caches();
             Ok(())
         } else {
@@ -448,7 +475,7 @@ impl Gateway {
 
     /// Admin keys the admin can see (an instance admin: its instance's).
     pub async fn admin_list_admin_keys(&self, admin: &AdminPrincipal) -> Result<Vec<AdminKey>> {
-        let mut keys = self.ports.stores.admin_keys.list_admin_keys().await?;
+        let mut keys = self.inner.ports.stores.admin_keys.list_admin_keys().await?;
         keys.retain(|k| match (&admin.scope, k.scope.instance_id()) {
             (AdminScope::Operator, _) => true,
             (AdminScope::Instance { instance_id }, Some(theirs)) => instance_id == theirs,
@@ -477,7 +504,7 @@ impl Gateway {
             }
         };
         let expires_at = expiry(self.now(), request.expires_in_days)?;
-        let fresh = secret::generate(self.ports.ids.as_ref(), "mla")?;
+        let fresh = secret::generate(self.inner.ports.ids.as_ref(), "mla")?;
         let key = self
             .insert_admin_key(scope, request.read_only, &name, expires_at, fresh.stored)
             .await?;
@@ -507,6 +534,7 @@ impl Gateway {
             }
         }
         if self
+            .inner
             .ports
             .stores
             .admin_keys
@@ -522,7 +550,8 @@ impl Gateway {
     // ---- helpers ---------------------------------------------------------------------------
 
     pub(super) async fn require_tier(&self, id: &str, param: &'static str) -> Result<Tier> {
-        self.ports
+        self.inner
+            .ports
             .stores
             .tiers
             .get_tier(id)
@@ -532,7 +561,15 @@ impl Gateway {
 
     async fn require_models(&self, ids: &[String]) -> Result<()> {
         for id in ids {
-            if self.ports.stores.models.get_model(id).await?.is_none() {
+            if self
+                .inner
+                .ports
+                .stores
+                .models
+                .get_model(id)
+                .await?
+                .is_none()
+            {
                 return Err(Error::invalid(
                     "allowed_models",
                     format!("model '{id}' does not exist"),

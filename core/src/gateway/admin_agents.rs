@@ -52,10 +52,13 @@ impl Gateway {
             (None, asked) => asked,
         };
         let limit = request.limit.unwrap_or(50);
-        if limit == 0 || limit > self.config.max_page_size {
+        if limit == 0 || limit > self.inner.config.max_page_size {
             return Err(Error::invalid(
                 "limit",
-                format!("limit must be between 1 and {}", self.config.max_page_size),
+                format!(
+                    "limit must be between 1 and {}",
+                    self.inner.config.max_page_size
+                ),
             ));
         }
         let query = AgentQuery {
@@ -66,7 +69,7 @@ impl Gateway {
             after: request.after,
             limit: limit + 1,
         };
-        let mut data = self.ports.stores.agents.list_agents(&query).await?;
+        let mut data = self.inner.ports.stores.agents.list_agents(&query).await?;
         let has_more = data.len() > limit as usize;
         data.truncate(limit as usize);
         Ok(Page { data, has_more })
@@ -117,7 +120,13 @@ impl Gateway {
             if project_id.is_empty() {
                 agent.project_id = None;
             } else {
-                let project = self.ports.stores.projects.get_project(&project_id).await?;
+                let project = self
+                    .inner
+                    .ports
+                    .stores
+                    .projects
+                    .get_project(&project_id)
+                    .await?;
                 if project.is_none_or(|p| p.instance_id != agent.instance_id) {
                     return Err(Error::not_found("project", &project_id).with_param("project_id"));
                 }
@@ -125,7 +134,7 @@ impl Gateway {
             }
         }
         agent.updated_at = self.now();
-        self.ports.stores.agents.update_agent(&agent).await?;
+        self.inner.ports.stores.agents.update_agent(&agent).await?;
         self.invalidate_caches();
         Ok(agent)
     }
@@ -134,13 +143,14 @@ impl Gateway {
     pub async fn admin_delete_agent(&self, admin: &AdminPrincipal, id: &str) -> Result<()> {
         let agent = self.visible_agent(admin, id).await?;
         admin.require_instance_write(&agent.instance_id)?;
-        self.ports.stores.agents.delete_agent(id).await?;
+        self.inner.ports.stores.agents.delete_agent(id).await?;
         self.invalidate_caches();
         Ok(())
     }
 
     async fn visible_agent(&self, admin: &AdminPrincipal, id: &str) -> Result<Agent> {
-        self.ports
+        self.inner
+            .ports
             .stores
             .agents
             .get_agent(id)

@@ -55,12 +55,13 @@ impl Gateway {
         _admin: &AdminPrincipal,
         filter: &ModelFilter,
     ) -> Result<Vec<ModelConfig>> {
-        self.ports.stores.models.list_models(filter).await
+        self.inner.ports.stores.models.list_models(filter).await
     }
 
     /// One model config.
     pub async fn admin_get_model(&self, _admin: &AdminPrincipal, id: &str) -> Result<ModelConfig> {
-        self.ports
+        self.inner
+            .ports
             .stores
             .models
             .get_model(id)
@@ -80,7 +81,7 @@ impl Gateway {
         let now = self.now();
         model.created_at = now;
         model.updated_at = now;
-        self.ports.stores.models.insert_model(&model).await?;
+        self.inner.ports.stores.models.insert_model(&model).await?;
         self.invalidate_caches();
         Ok(model)
     }
@@ -102,6 +103,7 @@ impl Gateway {
         if model.modality != existing.modality {
             // Configs falling back to this one were checked against its old modality.
             let all = self
+                .inner
                 .ports
                 .stores
                 .models
@@ -120,7 +122,7 @@ impl Gateway {
         }
         model.created_at = existing.created_at;
         model.updated_at = self.now();
-        self.ports.stores.models.update_model(&model).await?;
+        self.inner.ports.stores.models.update_model(&model).await?;
         self.invalidate_caches();
         Ok(model)
     }
@@ -170,7 +172,7 @@ impl Gateway {
         }
         self.check_model(&model).await?;
         model.updated_at = self.now();
-        self.ports.stores.models.update_model(&model).await?;
+        self.inner.ports.stores.models.update_model(&model).await?;
         self.invalidate_caches();
         Ok(model)
     }
@@ -183,6 +185,7 @@ impl Gateway {
         admin.require_operator()?;
         admin.require_write()?;
         let all = self
+            .inner
             .ports
             .stores
             .models
@@ -194,7 +197,7 @@ impl Gateway {
                 user.id
             )));
         }
-        let instances = self.ports.stores.instances.list_instances().await?;
+        let instances = self.inner.ports.stores.instances.list_instances().await?;
         if let Some(instance) = instances.iter().find(|i| {
             i.settings
                 .allowed_models
@@ -206,7 +209,7 @@ impl Gateway {
                 instance.id
             )));
         }
-        if self.ports.stores.models.delete_model(id).await? {
+        if self.inner.ports.stores.models.delete_model(id).await? {
             self.invalidate_caches();
             Ok(())
         } else {
@@ -219,7 +222,15 @@ impl Gateway {
         // An id and an alias must never be the same name, or a request could mean either.
         if let Some(alias) = &model.alias {
             validate::slug("alias", alias)?;
-            if self.ports.stores.models.get_model(alias).await?.is_some() {
+            if self
+                .inner
+                .ports
+                .stores
+                .models
+                .get_model(alias)
+                .await?
+                .is_some()
+            {
                 return Err(Error::invalid(
                     "alias",
                     format!("'{alias}' is already a model id"),
@@ -231,6 +242,7 @@ impl Gateway {
             ..ModelFilter::default()
         };
         if !self
+            .inner
             .ports
             .stores
             .models
@@ -279,7 +291,7 @@ impl Gateway {
                     "a model cannot fall back to itself",
                 ));
             }
-            let target = self.ports.stores.models.get_model(fallback).await?;
+            let target = self.inner.ports.stores.models.get_model(fallback).await?;
             match target {
                 None => {
                     return Err(Error::invalid(

@@ -128,7 +128,7 @@ impl Gateway {
         content_type: &str,
         bytes: bytes::Bytes,
     ) -> Option<ArtifactView> {
-        let blobs = self.blobs.as_ref()?;
+        let blobs = self.inner.blobs.as_ref()?;
         let id = self.new_id("art");
         // Unique per agent (the store keeps names unique per kind and version).
         let name = format!(
@@ -154,7 +154,8 @@ impl Gateway {
                 sha256: meta.sha256,
                 created_at: self.now(),
             };
-            self.ports
+            self.inner
+                .ports
                 .stores
                 .artifacts
                 .insert_artifact(&artifact)
@@ -181,7 +182,7 @@ impl Gateway {
         url: &str,
         operator: Option<&url::Origin>,
     ) -> Option<ArtifactView> {
-        self.blobs.as_ref()?;
+        self.inner.blobs.as_ref()?;
         let fetched = async {
             let (http, request) = self.provider_url_get(url, operator)?;
             let response = http
@@ -234,7 +235,7 @@ impl Gateway {
     }
 
     async fn own_artifact(&self, principal: &AgentPrincipal, id: &str) -> Result<Artifact> {
-        match self.ports.stores.artifacts.get_artifact(id).await? {
+        match self.inner.ports.stores.artifacts.get_artifact(id).await? {
             Some(a) if a.agent_id == principal.agent.id => Ok(a),
             _ => Err(Error::not_found("artifact", id)),
         }
@@ -289,8 +290,11 @@ impl Gateway {
         before: Option<String>,
         limit: Option<u32>,
     ) -> Result<Page<ArtifactView>> {
-        let limit = limit.unwrap_or(20).clamp(1, self.config.max_page_size);
+        let limit = limit
+            .unwrap_or(20)
+            .clamp(1, self.inner.config.max_page_size);
         let mut rows = self
+            .inner
             .ports
             .stores
             .artifacts
@@ -320,13 +324,15 @@ impl Gateway {
         check_name(name)?;
         let found = match version {
             None => {
-                self.ports
+                self.inner
+                    .ports
                     .stores
                     .artifacts
                     .latest_upload(&principal.agent.id, name)
                     .await?
             }
             Some(v) => self
+                .inner
                 .ports
                 .stores
                 .artifacts
@@ -375,7 +381,7 @@ impl Gateway {
             })
             .boxed();
         let meta = blobs.put(&key, content_type, body).await?;
-        let store = &self.ports.stores.artifacts;
+        let store = &self.inner.ports.stores.artifacts;
         // Two uploads of one name may race for the next version: the store's uniqueness
         // decides, and the loser takes the version after.
         for _ in 0..10 {

@@ -89,14 +89,15 @@ impl Gateway {
     pub async fn authenticate_agent(&self, presented: &str) -> Result<AgentPrincipal> {
         let now = self.now();
         let cache_key = secret::hash(presented);
-        if let Some(principal) = self.caches.principals.get(&cache_key, now) {
+        if let Some(principal) = self.inner.caches.principals.get(&cache_key, now) {
             // A cached key still expires on time.
             if principal.key_expires_at.is_none_or(|e| now < e) {
                 return Ok(principal);
             }
         }
         let principal = self.load_principal(presented, now).await?;
-        self.caches
+        self.inner
+            .caches
             .principals
             .put(cache_key, principal.clone(), now);
         Ok(principal)
@@ -108,6 +109,7 @@ impl Gateway {
         now: crate::Timestamp,
     ) -> Result<AgentPrincipal> {
         let candidates = self
+            .inner
             .ports
             .stores
             .api_keys
@@ -119,6 +121,7 @@ impl Gateway {
             .filter(|k| k.is_usable(now))
             .ok_or_else(|| Error::unauthorized("invalid or expired API key"))?;
         let agent = self
+            .inner
             .ports
             .stores
             .agents
@@ -130,6 +133,7 @@ impl Gateway {
         }
         let tier = self.tier_of(&agent).await?;
         let instance = self
+            .inner
             .ports
             .stores
             .instances
@@ -149,6 +153,7 @@ impl Gateway {
     pub async fn authenticate_admin(&self, presented: &str) -> Result<AdminPrincipal> {
         let now = self.now();
         let key: AdminKey = self
+            .inner
             .ports
             .stores
             .admin_keys
@@ -177,9 +182,10 @@ impl Gateway {
         // Counted per agent, not per key: an agent minting more keys must not multiply its rate.
         let key = format!("agent:{}", principal.agent.id);
         let decision = self
+            .inner
             .ports
             .rate_limiter
-            .hit(&key, limit, self.config.rate_window, self.now())
+            .hit(&key, limit, self.inner.config.rate_window, self.now())
             .await
             .map_err(|e| (e, None))?;
         if decision.allowed {
@@ -196,7 +202,8 @@ impl Gateway {
     }
 
     pub(super) async fn tier_of(&self, agent: &Agent) -> Result<Tier> {
-        self.ports
+        self.inner
+            .ports
             .stores
             .tiers
             .get_tier(&agent.tier_id)

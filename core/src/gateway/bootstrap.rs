@@ -37,7 +37,7 @@ impl Gateway {
     /// generated only when no live operator key exists.
     pub async fn bootstrap(&self, admin_token: Option<&str>) -> Result<BootstrapReport> {
         let now = self.now();
-        let stores = &self.ports.stores;
+        let stores = &self.inner.ports.stores;
         let mut report = BootstrapReport::default();
         // Seed only an empty catalogue: a tier or model the operator deleted stays deleted.
         if stores.tiers.list_tiers().await?.is_empty() {
@@ -59,7 +59,7 @@ impl Gateway {
                 report.seeded += inserted(stores.models.insert_model(&model).await)?;
             }
         }
-        let default_id = self.config.default_instance.clone();
+        let default_id = self.inner.config.default_instance.clone();
         if stores.instances.get_instance(&default_id).await?.is_none() {
             let instance = Instance {
                 id: default_id,
@@ -115,7 +115,7 @@ impl Gateway {
                         k.scope == AdminScope::Operator && !k.read_only && k.is_usable(now)
                     });
                 if !any_operator {
-                    let fresh = secret::generate(self.ports.ids.as_ref(), "mla")?;
+                    let fresh = secret::generate(self.inner.ports.ids.as_ref(), "mla")?;
                     self.insert_admin_key(
                         AdminScope::Operator,
                         false,

@@ -22,7 +22,7 @@ fn refused(why: &str) -> Error {
 impl Gateway {
     /// A callback to a job's secret URL.
     pub async fn job_callback(&self, job_id: &str, token: &str) -> Result<()> {
-        let job = self.ports.stores.jobs.get_job(job_id).await?;
+        let job = self.inner.ports.stores.jobs.get_job(job_id).await?;
         let Some(job) = job.filter(|j| crate::secret::verify(token, &j.callback_token_hash)) else {
             // Unknown job and wrong token look the same to the caller.
             tracing::warn!(job = %job_id, "callback with an unknown job or a wrong token refused");
@@ -34,7 +34,7 @@ impl Gateway {
     /// A HeyGen account webhook: `signature` is the `Signature` (or `X-HeyGen-Signature`)
     /// header, `body` the raw request body.
     pub async fn heygen_callback(&self, signature: Option<&str>, body: &[u8]) -> Result<()> {
-        let Some(secret) = self.heygen_webhook_secret.as_deref() else {
+        let Some(secret) = self.inner.heygen_webhook_secret.as_deref() else {
             tracing::warn!("HeyGen webhook refused: HEYGEN_WEBHOOK_SECRET is not configured");
             return Err(refused("HeyGen webhooks are not configured"));
         };
@@ -61,7 +61,7 @@ impl Gateway {
             tracing::info!(event = %event["event_type"], "HeyGen event without a molts job ignored");
             return Ok(());
         };
-        let job = self.ports.stores.jobs.get_job(job_id).await?;
+        let job = self.inner.ports.stores.jobs.get_job(job_id).await?;
         match job {
             Some(job)
                 if job.provider == Provider::Heygen

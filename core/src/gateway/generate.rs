@@ -101,9 +101,9 @@ impl Gateway {
     /// provider's answer and a settlement written before answering, a window no longer than
     /// this one. A graceful shutdown waits for the spawner's work.
     async fn settle_after(&self, agent_id: &str, hold: Hold, actual: u64) {
-        match &self.spawner {
-            Some(spawner) if self.settles.len() < super::quota::MAX_PENDING_SETTLES => {
-                let pending = self.settles.begin(agent_id);
+        match &self.inner.spawner {
+            Some(spawner) if self.inner.settles.len() < super::quota::MAX_PENDING_SETTLES => {
+                let pending = self.inner.settles.begin(agent_id);
                 let gateway = self.clone();
                 spawner.spawn(Box::pin(async move {
                     gateway.settle_logged(&hold, actual).await;

@@ -65,11 +65,12 @@ impl Gateway {
         let now = self.now();
         let claimed = Job {
             attempts: job.attempts + 1,
-            next_check_at: now + chrono_of(self.config.jobs.lease),
+            next_check_at: now + chrono_of(self.inner.config.jobs.lease),
             updated_at: now,
             ..job.clone()
         };
         if self
+            .inner
             .ports
             .stores
             .jobs
@@ -92,6 +93,7 @@ impl Gateway {
             ..next
         };
         if self
+            .inner
             .ports
             .stores
             .jobs
@@ -115,13 +117,14 @@ impl Gateway {
             Some(t) => (t.to_owned(), job.callback_token_hash.clone()),
             None => {
                 let mut bytes = [0u8; 32];
-                self.ports.ids.fill_secret(&mut bytes)?;
+                self.inner.ports.ids.fill_secret(&mut bytes)?;
                 let t = hex::encode(bytes);
                 let h = crate::secret::hash(&t);
                 (t, h)
             }
         };
         let callback_url = self
+            .inner
             .config
             .public_url
             .as_ref()
@@ -175,7 +178,7 @@ impl Gateway {
                     provider: model.provider,
                     provider_job_id: Some(submitted.provider_job_id),
                     callback_token_hash: token_hash,
-                    next_check_at: self.now() + chrono_of(self.config.jobs.first_check),
+                    next_check_at: self.now() + chrono_of(self.inner.config.jobs.first_check),
                     error: None,
                     ..job.clone()
                 };
@@ -184,7 +187,10 @@ impl Gateway {
             Ok(_) => Err(Error::internal(
                 "provider adapter answered with the wrong kind of output",
             )),
-            Err(e) if is_retryable(&e) && job.attempts < self.config.jobs.max_submit_attempts => {
+            Err(e)
+                if is_retryable(&e)
+                    && job.attempts < self.inner.config.jobs.max_submit_attempts =>
+            {
                 // Every provider is down or busy: try again later, backing off.
                 tracing::warn!(job = %job.id, attempt = job.attempts, error = %e, "job submission deferred");
                 let next = Job {
@@ -220,7 +226,7 @@ impl Gateway {
         let call = Call {
             model: &model,
             credentials: &resolved.credentials,
-            timeout: self.providers.timeout(model.provider),
+            timeout: self.inner.providers.timeout(model.provider),
         };
         let progress = if job.kind == JobKind::Persona {
             adapter.persona_progress(call, &provider_job_id).await
@@ -309,7 +315,7 @@ impl Gateway {
 
     /// The wait before check number `attempts + 1`: doubling from the first check, capped.
     fn check_interval(&self, attempts: u32) -> chrono::Duration {
-        let timing = &self.config.jobs;
+        let timing = &self.inner.config.jobs;
         let wait = timing
             .first_check
             .saturating_mul(1u32 << attempts.min(16))
@@ -367,6 +373,7 @@ impl Gateway {
         let suffix = job.id.trim_start_matches("job_");
         let artifact_id = format!("art_{suffix}");
         if let Some(existing) = self
+            .inner
             .ports
             .stores
             .artifacts
@@ -425,9 +432,17 @@ impl Gateway {
             sha256: meta.sha256,
             created_at: self.now(),
         };
-        match self.ports.stores.artifacts.insert_artifact(&artifact).await {
+        match self
+            .inner
+            .ports
+            .stores
+            .artifacts
+            .insert_artifact(&artifact)
+            .await
+        {
             Ok(()) => Ok(artifact),
             Err(e) if e.kind() == ErrorKind::Conflict => self
+                .inner
                 .ports
                 .stores
                 .artifacts
@@ -485,7 +500,7 @@ impl Gateway {
     /// Settles a ready job's hold or refunds any other finished job's. Closing twice is fine.
     pub(super) async fn close_job_hold(&self, job: &Job) {
         let now = self.now();
-        let quota = &self.ports.stores.quota;
+        let quota = &self.inner.ports.stores.quota;
         let result = if job.status == JobStatus::Ready {
             quota.settle(&job.reservation_id, job.units, now).await
         } else {
@@ -503,6 +518,7 @@ impl Gateway {
 
     pub(super) async fn refund_job_hold(&self, reservation_id: &str) {
         match self
+            .inner
             .ports
             .stores
             .quota
@@ -525,6 +541,7 @@ impl Gateway {
         let image = match text("image_artifact_id") {
             Some(id) => {
                 let artifact = self
+                    .inner
                     .ports
                     .stores
                     .artifacts
@@ -558,7 +575,8 @@ impl Gateway {
     }
 
     async fn reload_job(&self, id: &str) -> Result<Job> {
-        self.ports
+        self.inner
+            .ports
             .stores
             .jobs
             .get_job(id)
@@ -567,7 +585,8 @@ impl Gateway {
     }
 
     async fn job_instance(&self, job: &Job) -> Result<crate::domain::Instance> {
-        self.ports
+        self.inner
+            .ports
             .stores
             .instances
             .get_instance(&job.instance_id)
@@ -576,7 +595,8 @@ impl Gateway {
     }
 
     async fn job_model(&self, job: &Job) -> Result<crate::domain::ModelConfig> {
-        self.ports
+        self.inner
+            .ports
             .stores
             .models
             .get_model(&job.model_id)

@@ -211,7 +211,8 @@ impl Gateway {
 
     /// The public URL without a trailing `/`, or empty (then URLs are relative).
     pub(super) fn public_base(&self) -> &str {
-        self.config
+        self.inner
+            .config
             .public_url
             .as_deref()
             .unwrap_or("")
@@ -320,6 +321,7 @@ impl Gateway {
         if let Some(key) = idempotency_key {
             check_idempotency_key(key)?;
             if let Some(earlier) = self
+                .inner
                 .ports
                 .stores
                 .jobs
@@ -418,6 +420,7 @@ impl Gateway {
         provider: crate::domain::Provider,
     ) -> Result<Option<String>> {
         let personas = self
+            .inner
             .ports
             .stores
             .jobs
@@ -476,9 +479,9 @@ impl Gateway {
         let now = self.now();
         let id = self.new_id("job");
         let mut token = [0u8; 32];
-        self.ports.ids.fill_secret(&mut token)?;
+        self.inner.ports.ids.fill_secret(&mut token)?;
         let token = hex::encode(token);
-        let timing = &self.config.jobs;
+        let timing = &self.inner.config.jobs;
         let deadline = now + chrono_of(timing.deadline);
         // The hold outlives the deadline, so the job flow always closes it first.
         let hold_ttl = chrono_of(timing.deadline) + chrono::Duration::hours(1);
@@ -512,7 +515,7 @@ impl Gateway {
             finished_at: None,
             version: 0,
         };
-        if let Err(e) = self.ports.stores.jobs.insert_job(&job).await {
+        if let Err(e) = self.inner.ports.stores.jobs.insert_job(&job).await {
             self.refund_job_hold(&id).await;
             if e.kind() == ErrorKind::Conflict
                 && let Some(key) = idempotency_key
@@ -550,6 +553,7 @@ impl Gateway {
         key: &str,
     ) -> Result<Option<Submitted>> {
         let Some(earlier) = self
+            .inner
             .ports
             .stores
             .jobs
@@ -591,7 +595,7 @@ impl Gateway {
     }
 
     pub(super) async fn own_job(&self, principal: &AgentPrincipal, id: &str) -> Result<Job> {
-        match self.ports.stores.jobs.get_job(id).await? {
+        match self.inner.ports.stores.jobs.get_job(id).await? {
             Some(job) if job.agent_id == principal.agent.id => Ok(job),
             _ => Err(Error::not_found("job", id)),
         }
@@ -606,8 +610,11 @@ impl Gateway {
         before: Option<String>,
         limit: Option<u32>,
     ) -> Result<Page<JobView>> {
-        let limit = limit.unwrap_or(20).clamp(1, self.config.max_page_size);
+        let limit = limit
+            .unwrap_or(20)
+            .clamp(1, self.inner.config.max_page_size);
         let mut jobs = self
+            .inner
             .ports
             .stores
             .jobs
@@ -650,6 +657,7 @@ impl Gateway {
                 ..job.clone()
             };
             if self
+                .inner
                 .ports
                 .stores
                 .jobs

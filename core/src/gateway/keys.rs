@@ -67,9 +67,9 @@ impl Gateway {
         name: &str,
         expires_at: Option<Timestamp>,
     ) -> Result<IssuedKey> {
-        let fresh = secret::generate(self.ports.ids.as_ref(), "ml")?;
+        let fresh = secret::generate(self.inner.ports.ids.as_ref(), "ml")?;
         let key = ApiKey {
-            id: self.ports.ids.id("key"),
+            id: self.inner.ports.ids.id("key"),
             agent_id: agent.id.clone(),
             instance_id: agent.instance_id.clone(),
             name: name.to_owned(),
@@ -79,7 +79,12 @@ impl Gateway {
             expires_at,
             revoked_at: None,
         };
-        self.ports.stores.api_keys.insert_api_key(&key).await?;
+        self.inner
+            .ports
+            .stores
+            .api_keys
+            .insert_api_key(&key)
+            .await?;
         Ok(IssuedKey {
             key,
             secret: fresh.clear,
@@ -88,7 +93,8 @@ impl Gateway {
 
     /// The caller's keys, newest last, without secrets.
     pub async fn list_own_keys(&self, principal: &AgentPrincipal) -> Result<Vec<ApiKey>> {
-        self.ports
+        self.inner
+            .ports
             .stores
             .api_keys
             .list_api_keys(&principal.agent.id)
@@ -121,6 +127,7 @@ impl Gateway {
     /// Revokes one of the caller's keys (possibly the one in use).
     pub async fn revoke_own_key(&self, principal: &AgentPrincipal, key_id: &str) -> Result<()> {
         let revoked = self
+            .inner
             .ports
             .stores
             .api_keys
@@ -143,7 +150,7 @@ impl Gateway {
         stored: secret::StoredSecret,
     ) -> Result<AdminKey> {
         let key = AdminKey {
-            id: self.ports.ids.id("adk"),
+            id: self.inner.ports.ids.id("adk"),
             scope,
             read_only,
             name: name.to_owned(),
@@ -153,7 +160,12 @@ impl Gateway {
             expires_at,
             revoked_at: None,
         };
-        self.ports.stores.admin_keys.insert_admin_key(&key).await?;
+        self.inner
+            .ports
+            .stores
+            .admin_keys
+            .insert_admin_key(&key)
+            .await?;
         Ok(key)
     }
 }

@@ -120,9 +120,16 @@ impl Ports {
     }
 }
 
-/// The molts service facade. Cheap to clone: everything inside is shared.
+/// The molts service facade. Cheap to clone (one reference count: every request's handler and
+/// every deferred settlement holds one): everything inside is shared.
 #[derive(Clone)]
 pub struct Gateway {
+    inner: Arc<Parts>,
+}
+
+/// What a [`Gateway`] is made of; changed only while it is being built.
+#[derive(Clone)]
+struct Parts {
     ports: Ports,
     config: Arc<GatewayConfig>,
     providers: Arc<ProviderRegistry>,
@@ -142,7 +149,7 @@ impl Gateway {
     /// A gateway over `ports`.
     pub fn new(ports: Ports, config: GatewayConfig) -> Self {
         let ttl = chrono::Duration::from_std(config.cache_ttl).unwrap_or(chrono::Duration::zero());
-        Self {
+        let parts = Parts {
             ports,
             config: Arc::new(config),
             providers: Arc::new(ProviderRegistry::new()),
@@ -156,7 +163,15 @@ impl Gateway {
             heygen_webhook_secret: None,
             spawner: None,
             settles: Arc::default(),
+        };
+        Self {
+            inner: Arc::new(parts),
         }
+    }
+
+    /// The parts, to change while building (copied first if this gateway was already cloned).
+    fn parts_mut(&mut self) -> &mut Parts {
+        Arc::make_mut(&mut self.inner)
     }
 
     /// The same gateway settling a call's quota hold after answering it, on `spawner`, instead
@@ -168,7 +183,7 @@ impl Gateway {
     /// waits for it.
     #[must_use]
     pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> Self {
-        self.spawner = Some(spawner);
+        self.parts_mut().spawner = Some(spawner);
         self
     }
 
@@ -176,14 +191,14 @@ impl Gateway {
     /// object store). Without one, anything that stores a file answers `Unavailable`.
     #[must_use]
     pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
-        self.blobs = Some(blobs);
+        self.parts_mut().blobs = Some(blobs);
         self
     }
 
     /// The same gateway calling providers through `registry`.
     #[must_use]
     pub fn with_providers(mut self, registry: ProviderRegistry) -> Self {
-        self.providers = Arc::new(registry);
+        self.parts_mut().providers = Arc::new(registry);
         self
     }
 
@@ -192,7 +207,7 @@ impl Gateway {
     /// operator's configured origins unless [`Gateway::with_public_only_http`] does).
     #[must_use]
     pub fn with_http(mut self, http: Arc<dyn HttpClient>) -> Self {
-        self.http = Some(http);
+        self.parts_mut().http = Some(http);
         self
     }
 
@@ -204,7 +219,7 @@ impl Gateway {
     /// [`Gateway::with_public_only_http`]'s. Without one, webhooks use `with_http`'s.
     #[must_use]
     pub fn with_webhook_http(mut self, http: Arc<dyn HttpClient>) -> Self {
-        self.webhook_http = Some(http);
+        self.parts_mut().webhook_http = Some(http);
         self
     }
 
@@ -212,13 +227,13 @@ impl Gateway {
     /// (`HEYGEN_WEBHOOK_SECRET`, the secret HeyGen gave when the endpoint was registered).
     #[must_use]
     pub fn with_heygen_webhook_secret(mut self, secret: &str) -> Self {
-        self.heygen_webhook_secret = Some(Arc::from(secret));
+        self.parts_mut().heygen_webhook_secret = Some(Arc::from(secret));
         self
     }
 
     /// The blob store, or `Unavailable` when none is configured.
     pub(crate) fn blobs(&self) -> crate::Result<&Arc<dyn BlobStore>> {
-        self.blobs.as_ref().ok_or_else(|| {
+        self.inner.blobs.as_ref().ok_or_else(|| {
             crate::Error::unavailable("no artifact store is configured on this molts")
                 .with_code("artifacts_not_configured")
         })
@@ -226,14 +241,14 @@ impl Gateway {
 
     /// The outbound HTTP client, or `Unavailable` when none is configured.
     pub(crate) fn http(&self) -> crate::Result<&Arc<dyn HttpClient>> {
-        self.http.as_ref().ok_or_else(|| {
+        self.inner.http.as_ref().ok_or_else(|| {
             crate::Error::unavailable("no outbound HTTP client is configured on this molts")
         })
     }
 
     /// The client webhook deliveries go through: their own if given, else the outbound one.
     pub(crate) fn webhook_http(&self) -> crate::Result<&Arc<dyn HttpClient>> {
-        match &self.webhook_http {
+        match &self.inner.webhook_http {
             Some(http) => Ok(http),
             None => self.http(),
         }
@@ -242,31 +257,31 @@ impl Gateway {
     /// Forgets every cached principal and model config. Called by every change made through the
     /// gateway; call it after changing the stores directly.
     pub fn invalidate_caches(&self) {
-        self.caches.clear();
+        self.inner.caches.clear();
     }
 
     /// The provider registry.
     pub fn providers(&self) -> &ProviderRegistry {
-        &self.providers
+        &self.inner.providers
     }
 
     /// The stores, for runtimes that need direct access (migrations, health checks).
     pub fn stores(&self) -> &Stores {
-        &self.ports.stores
+        &self.inner.ports.stores
     }
 
     /// The configuration.
     pub fn config(&self) -> &GatewayConfig {
-        &self.config
+        &self.inner.config
     }
 
     /// The current time from the clock port.
     pub fn now(&self) -> crate::clock::Timestamp {
-        self.ports.clock.now()
+        self.inner.ports.clock.now()
     }
 
     /// A new unique id with `prefix` from the ids port.
     pub fn new_id(&self, prefix: &str) -> String {
-        self.ports.ids.id(prefix)
+        self.inner.ports.ids.id(prefix)
     }
 }

@@ -17,7 +17,7 @@ impl Gateway {
             enabled_only: true,
             ..ModelFilter::default()
         };
-        let mut models = self.ports.stores.models.list_models(&filter).await?;
+        let mut models = self.inner.ports.stores.models.list_models(&filter).await?;
         models.retain(|m| principal.instance.settings.allows_model(&m.id));
         Ok(models)
     }
@@ -46,7 +46,8 @@ impl Gateway {
                         enabled_only: true,
                         ..ModelFilter::default()
                     };
-                    self.ports
+                    self.inner
+                        .ports
                         .stores
                         .models
                         .list_models(&filter)
@@ -95,6 +96,7 @@ impl Gateway {
             ..ModelFilter::default()
         };
         let mut members: Vec<ModelConfig> = self
+            .inner
             .ports
             .stores
             .models
@@ -110,7 +112,7 @@ impl Gateway {
         let total: u64 = members.iter().map(|m| u64::from(m.weight)).sum();
         if total > 0 {
             let mut bytes = [0u8; 8];
-            self.ports.ids.fill_secret(&mut bytes)?;
+            self.inner.ports.ids.fill_secret(&mut bytes)?;
             let mut ticket = u64::from_le_bytes(bytes) % total;
             let picked = members
                 .iter()
@@ -133,11 +135,14 @@ impl Gateway {
     /// A model config by id, through the short-lived cache.
     async fn cached_model(&self, id: &str) -> Result<Option<ModelConfig>> {
         let now = self.now();
-        if let Some(hit) = self.caches.models.get(&id.to_owned(), now) {
+        if let Some(hit) = self.inner.caches.models.get(&id.to_owned(), now) {
             return Ok(hit);
         }
-        let model = self.ports.stores.models.get_model(id).await?;
-        self.caches.models.put(id.to_owned(), model.clone(), now);
+        let model = self.inner.ports.stores.models.get_model(id).await?;
+        self.inner
+            .caches
+            .models
+            .put(id.to_owned(), model.clone(), now);
         Ok(model)
     }
 
@@ -151,8 +156,8 @@ impl Gateway {
     ) -> Result<ModelConfig> {
         let candidates = self.list_models_for(principal, Some(modality)).await?;
         let usable = |m: &&ModelConfig| {
-            let creds = self.providers.credentials(m.provider);
-            self.providers.has(m.provider)
+            let creds = self.inner.providers.credentials(m.provider);
+            self.inner.providers.has(m.provider)
                 && (m.provider == Provider::Demo
                     || creds.api_key.is_some()
                     // A local OpenAI-compatible server often needs no key, only its address.

@@ -85,15 +85,16 @@ impl Gateway {
     /// it. Without one, those requests use the unfiltered clients, after the URL-text checks.
     #[must_use]
     pub fn with_public_only_http(mut self, http: Arc<dyn HttpClient>) -> Self {
-        self.public_adapters = Arc::new(http_adapters(http.clone()).into_iter().collect());
-        self.public_http = Some(http);
+        self.parts_mut().public_adapters =
+            Arc::new(http_adapters(http.clone()).into_iter().collect());
+        self.parts_mut().public_http = Some(http);
         self
     }
 
     /// The client for provider-given URLs off the operator's origins: the public-only one if
     /// given, else the outbound one.
     fn public_http(&self) -> Result<&Arc<dyn HttpClient>> {
-        match &self.public_http {
+        match &self.inner.public_http {
             Some(http) => Ok(http),
             None => self.http(),
         }
@@ -107,9 +108,9 @@ impl Gateway {
         resolved: &InstanceCredentials,
     ) -> Result<Arc<dyn ProviderAdapter>> {
         // A provider the operator did not enable stays disabled, whoever's key it would use.
-        let operators = self.providers.adapter(model.provider)?;
+        let operators = self.inner.providers.adapter(model.provider)?;
         if sends_to_tenant_host(model, resolved)
-            && let Some(public) = self.public_adapters.get(&model.provider)
+            && let Some(public) = self.inner.public_adapters.get(&model.provider)
         {
             return Ok(public.clone());
         }
@@ -172,7 +173,7 @@ impl Gateway {
             self.http()?
         } else {
             let host = url.host().ok_or_else(output_refused)?;
-            if host_is_refused(&host, &self.config.webhooks.allowed_hosts) {
+            if host_is_refused(&host, &self.inner.config.webhooks.allowed_hosts) {
                 return Err(output_refused());
             }
             self.public_http()?

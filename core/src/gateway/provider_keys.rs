@@ -48,7 +48,7 @@ impl Gateway {
     /// The same gateway sealing tenants' provider keys with `secret_box`.
     #[must_use]
     pub fn with_secret_box(mut self, secret_box: SecretBox) -> Self {
-        self.secret_box = Some(std::sync::Arc::new(secret_box));
+        self.parts_mut().secret_box = Some(std::sync::Arc::new(secret_box));
         self
     }
 
@@ -62,7 +62,7 @@ impl Gateway {
         let host = url
             .host()
             .ok_or_else(|| Error::invalid("base_url", "base_url has no host"))?;
-        if host_is_refused(&host, &self.config.webhooks.allowed_hosts) {
+        if host_is_refused(&host, &self.inner.config.webhooks.allowed_hosts) {
             return Err(Error::invalid(
                 "base_url",
                 "base_url points at a loopback, private, link-local or internal address",
@@ -73,7 +73,7 @@ impl Gateway {
     }
 
     fn secret_box(&self) -> Result<&SecretBox> {
-        self.secret_box.as_deref().ok_or_else(|| {
+        self.inner.secret_box.as_deref().ok_or_else(|| {
             Error::invalid("api_key", "this server stores no tenant provider keys: the operator must set MOLTS_SECRET_KEY")
                 .with_code("secret_key_not_configured")
         })
@@ -86,7 +86,8 @@ impl Gateway {
         instance_id: &str,
     ) -> Result<Vec<InstanceProviderKey>> {
         self.admin_get_instance(admin, instance_id).await?;
-        self.ports
+        self.inner
+            .ports
             .stores
             .provider_keys
             .list_provider_keys(instance_id)
@@ -136,7 +137,7 @@ impl Gateway {
         };
         let sealed_key =
             self.secret_box()?
-                .seal(self.ports.ids.as_ref(), &seal_context, api_key)?;
+                .seal(self.inner.ports.ids.as_ref(), &seal_context, api_key)?;
         let hint_start = api_key.char_indices().rev().nth(3).map_or(0, |(i, _)| i);
         let key = InstanceProviderKey {
             instance_id: instance_id.to_owned(),
@@ -146,7 +147,8 @@ impl Gateway {
             base_url,
             updated_at: self.now(),
         };
-        self.ports
+        self.inner
+            .ports
             .stores
             .provider_keys
             .put_provider_key(&key)
@@ -165,6 +167,7 @@ impl Gateway {
         admin.require_instance_write(instance_id)?;
         self.admin_get_instance(admin, instance_id).await?;
         let removed = self
+            .inner
             .ports
             .stores
             .provider_keys
@@ -187,10 +190,11 @@ impl Gateway {
     ) -> Result<InstanceCredentials> {
         let now = self.now();
         let cache_key = (instance.id.clone(), provider);
-        if let Some(hit) = self.caches.credentials.get(&cache_key, now) {
+        if let Some(hit) = self.inner.caches.credentials.get(&cache_key, now) {
             return Ok(hit);
         }
         let own = self
+            .inner
             .ports
             .stores
             .provider_keys
@@ -200,7 +204,7 @@ impl Gateway {
             .find(|k| k.provider == provider);
         let resolved = match own {
             Some(key) => {
-                let secret_box = self.secret_box.as_deref().ok_or_else(|| {
+                let secret_box = self.inner.secret_box.as_deref().ok_or_else(|| {
                     Error::unavailable("this instance's provider key cannot be opened: MOLTS_SECRET_KEY is not set")
                         .with_code("provider_not_configured")
                 })?;
@@ -216,7 +220,7 @@ impl Gateway {
                         key.base_url.is_some(),
                     ),
                 };
-                let global = self.providers.credentials(provider);
+                let global = self.inner.providers.credentials(provider);
                 InstanceCredentials {
                     credentials: Credentials {
                         api_key: Some(api_key),
@@ -225,9 +229,12 @@ impl Gateway {
                     tenant_base_url,
                 }
             }
-            None => InstanceCredentials::operator(self.providers.credentials(provider).clone()),
+            None => {
+                InstanceCredentials::operator(self.inner.providers.credentials(provider).clone())
+            }
         };
-        self.caches
+        self.inner
+            .caches
             .credentials
             .put(cache_key, resolved.clone(), now);
         Ok(resolved)

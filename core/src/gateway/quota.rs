@@ -196,7 +196,7 @@ impl Gateway {
         amount: u64,
         ttl: chrono::Duration,
     ) -> Result<Hold> {
-        let id = self.ports.ids.id("rsv");
+        let id = self.inner.ports.ids.id("rsv");
         self.reserve_as(principal, id, unit, amount, ttl).await
     }
 
@@ -232,13 +232,13 @@ impl Gateway {
             at: now,
             expires_at: now + ttl,
         };
-        let mut outcome = self.ports.stores.quota.reserve(&request).await?;
+        let mut outcome = self.inner.ports.stores.quota.reserve(&request).await?;
         // The agent's own answered calls may still be held at their estimate while their
         // settlements are on the way; with those written, ask once more.
         if matches!(outcome, ReserveOutcome::Exceeded { .. })
-            && self.settles.wait(&request.agent_id).await
+            && self.inner.settles.wait(&request.agent_id).await
         {
-            outcome = self.ports.stores.quota.reserve(&request).await?;
+            outcome = self.inner.ports.stores.quota.reserve(&request).await?;
         }
         match outcome {
             ReserveOutcome::Reserved => Ok(Hold {
@@ -260,7 +260,8 @@ impl Gateway {
 
     /// Charges the measured amount for a hold.
     pub async fn settle(&self, hold: &Hold, actual: u64) -> Result<Reservation> {
-        self.ports
+        self.inner
+            .ports
             .stores
             .quota
             .settle(&hold.reservation_id, actual, self.now())
@@ -269,7 +270,8 @@ impl Gateway {
 
     /// Gives a hold's units back.
     pub async fn refund(&self, hold: &Hold) -> Result<Reservation> {
-        self.ports
+        self.inner
+            .ports
             .stores
             .quota
             .refund(&hold.reservation_id, self.now())
@@ -283,10 +285,11 @@ impl Gateway {
 
     pub(super) async fn usage_for(&self, agent_id: &str, tier: &Tier) -> Result<UsageReport> {
         // Calls already answered are reported settled, not held.
-        self.settles.wait(agent_id).await;
+        self.inner.settles.wait(agent_id).await;
         let now = self.now();
         let (day, month) = (day_key(now), month_key(now));
         let counters = self
+            .inner
             .ports
             .stores
             .quota

@@ -35,8 +35,9 @@ impl Gateway {
         let instance_id = request
             .instance
             .clone()
-            .unwrap_or_else(|| self.config.default_instance.clone());
+            .unwrap_or_else(|| self.inner.config.default_instance.clone());
         let instance = self
+            .inner
             .ports
             .stores
             .instances
@@ -75,7 +76,13 @@ impl Gateway {
         }
 
         if let Some(project_id) = &request.project_id {
-            let project = self.ports.stores.projects.get_project(project_id).await?;
+            let project = self
+                .inner
+                .ports
+                .stores
+                .projects
+                .get_project(project_id)
+                .await?;
             if project.is_none_or(|p| p.instance_id != instance.id) {
                 return Err(Error::not_found("project", project_id).with_param("project_id"));
             }
@@ -83,7 +90,7 @@ impl Gateway {
 
         let now = self.now();
         let agent = Agent {
-            id: self.ports.ids.id("agt"),
+            id: self.inner.ports.ids.id("agt"),
             instance_id: instance.id.clone(),
             project_id: request.project_id,
             name,
@@ -95,7 +102,8 @@ impl Gateway {
             created_at: now,
             updated_at: now,
         };
-        self.ports
+        self.inner
+            .ports
             .stores
             .agents
             .insert_agent(&agent)
@@ -112,7 +120,7 @@ impl Gateway {
         match self.issue_key(&agent, "default", None).await {
             Ok(key) => Ok(Registered { agent, key }),
             Err(e) => {
-                let _ = self.ports.stores.agents.delete_agent(&agent.id).await;
+                let _ = self.inner.ports.stores.agents.delete_agent(&agent.id).await;
                 Err(e)
             }
         }

@@ -115,7 +115,7 @@ impl Gateway {
         chain: &[ModelConfig],
         work: Work<'_>,
     ) -> Result<(ModelConfig, Output)> {
-        let policy = self.providers.retry();
+        let policy = self.inner.providers.retry();
         let mut last: Option<Error> = None;
         for model in chain {
             let resolved = match self.credentials_for(instance, credentials_of(model)).await {
@@ -137,7 +137,7 @@ impl Gateway {
             let call = Call {
                 model,
                 credentials: &resolved.credentials,
-                timeout: self.providers.timeout(model.provider),
+                timeout: self.inner.providers.timeout(model.provider),
             };
             for attempt in 1..=policy.attempts_per_model.max(1) {
                 let outcome = call_once(adapter.as_ref(), call, &work)
@@ -170,7 +170,7 @@ impl Gateway {
                         if attempt == policy.attempts_per_model || hopeless {
                             break;
                         }
-                        match (wait, self.providers.sleeper()) {
+                        match (wait, self.inner.providers.sleeper()) {
                             (Some(wait), Some(sleeper)) => sleeper.sleep(wait).await,
                             // A Retry-After too long to wait for: try the next fallback instead.
                             _ => break,
@@ -185,7 +185,7 @@ impl Gateway {
     /// The wait before retry `attempt + 1`: the provider's `Retry-After` if it gave one (and it is
     /// short enough), else exponential backoff with jitter. `None` means "do not wait here".
     fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Option<Duration> {
-        let policy = self.providers.retry();
+        let policy = self.inner.providers.retry();
         if let Some(after) = retry_after {
             return (after <= policy.max_retry_after).then_some(after);
         }
@@ -194,7 +194,7 @@ impl Gateway {
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
             .min(policy.max_backoff);
         let mut byte = [0u8; 1];
-        let jitter = match self.ports.ids.fill_secret(&mut byte) {
+        let jitter = match self.inner.ports.ids.fill_secret(&mut byte) {
             Ok(()) => exp.mul_f64(f64::from(byte[0]) / 255.0 * 0.5),
             Err(_) => Duration::ZERO,
         };

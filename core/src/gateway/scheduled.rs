@@ -34,12 +34,12 @@ impl Gateway {
     pub async fn run_scheduled_work(&self) -> Result<ScheduledReport> {
         let mut report = ScheduledReport::default();
         let now = self.now();
-        let quota = &self.ports.stores.quota;
+        let quota = &self.inner.ports.stores.quota;
         for hold in quota.expired_reservations(now, HOLDS_PER_ROUND).await? {
             // A job holds under its own id; its hold is closed the way the job ended (or
             // refunded when the job was never stored: a crash between hold and insert).
             if hold.id.starts_with("job_") {
-                match self.ports.stores.jobs.get_job(&hold.id).await? {
+                match self.inner.ports.stores.jobs.get_job(&hold.id).await? {
                     Some(job) if job.status.is_final() => self.close_job_hold(&job).await,
                     Some(_) => continue,
                     None => self.refund_job_hold(&hold.id).await,
@@ -55,7 +55,14 @@ impl Gateway {
                 Err(e) => return Err(e),
             }
         }
-        for job in self.ports.stores.jobs.due_jobs(now, JOBS_PER_ROUND).await? {
+        for job in self
+            .inner
+            .ports
+            .stores
+            .jobs
+            .due_jobs(now, JOBS_PER_ROUND)
+            .await?
+        {
             let id = job.id.clone();
             let before = (job.status, job.version);
             match self.advance_job(job).await {
@@ -69,9 +76,10 @@ impl Gateway {
         // Housekeeping: a failure here costs a few stale rows, never a refused request, so it
         // is logged rather than failing the round.
         match self
+            .inner
             .ports
             .rate_limiter
-            .forget_finished(self.config.rate_window, now)
+            .forget_finished(self.inner.config.rate_window, now)
             .await
         {
             Ok(n) => report.rate_windows_forgotten = n,

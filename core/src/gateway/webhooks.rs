@@ -109,7 +109,7 @@ impl Gateway {
             return Err(refuse("must not carry credentials"));
         }
         let host = url.host().ok_or_else(|| refuse("has no host"))?;
-        if host_is_refused(&host, &self.config.webhooks.allowed_hosts) {
+        if host_is_refused(&host, &self.inner.config.webhooks.allowed_hosts) {
             return Err(refuse(
                 "points at a loopback, private, link-local or internal address",
             ));
@@ -119,14 +119,14 @@ impl Gateway {
 
     fn new_webhook_secret(&self) -> Result<String> {
         let mut bytes = [0u8; 32];
-        self.ports.ids.fill_secret(&mut bytes)?;
+        self.inner.ports.ids.fill_secret(&mut bytes)?;
         Ok(format!("whsec_{}", STANDARD.encode(bytes)))
     }
 
     /// The agent's endpoint, made (with a secret and no URL) if it has none, so per-request
     /// webhook URLs can be signed.
     pub(super) async fn ensure_webhook_secret(&self, agent_id: &str) -> Result<WebhookEndpoint> {
-        let store = &self.ports.stores.webhooks;
+        let store = &self.inner.ports.stores.webhooks;
         if let Some(endpoint) = store.get_endpoint(agent_id).await? {
             return Ok(endpoint);
         }
@@ -173,7 +173,12 @@ impl Gateway {
             updated_at: self.now(),
             ..current
         };
-        self.ports.stores.webhooks.put_endpoint(&endpoint).await?;
+        self.inner
+            .ports
+            .stores
+            .webhooks
+            .put_endpoint(&endpoint)
+            .await?;
         Ok(WebhookEndpointView {
             url: endpoint.url,
             secret: endpoint.secret,
@@ -190,8 +195,11 @@ impl Gateway {
         if let Some(id) = job_id {
             self.own_job(principal, id).await?;
         }
-        let limit = limit.unwrap_or(50).clamp(1, self.config.max_page_size);
-        self.ports
+        let limit = limit
+            .unwrap_or(50)
+            .clamp(1, self.inner.config.max_page_size);
+        self.inner
+            .ports
             .stores
             .webhooks
             .list_deliveries(&principal.agent.id, job_id, limit)
@@ -207,6 +215,7 @@ impl Gateway {
             _ => return Ok(()),
         };
         let endpoint = self
+            .inner
             .ports
             .stores
             .webhooks
@@ -222,6 +231,7 @@ impl Gateway {
             return Ok(());
         }
         let agent_name = self
+            .inner
             .ports
             .stores
             .agents
@@ -258,7 +268,14 @@ impl Gateway {
                 created_at: now,
                 delivered_at: None,
             };
-            match self.ports.stores.webhooks.insert_delivery(&delivery).await {
+            match self
+                .inner
+                .ports
+                .stores
+                .webhooks
+                .insert_delivery(&delivery)
+                .await
+            {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::Conflict => {}
                 Err(e) => return Err(e),
@@ -270,6 +287,7 @@ impl Gateway {
     /// Attempts every due delivery once; answers how many were attempted.
     pub(super) async fn deliver_due_webhooks(&self) -> Result<u32> {
         let due = self
+            .inner
             .ports
             .stores
             .webhooks
@@ -286,18 +304,24 @@ impl Gateway {
 
     /// One attempt at one delivery; `false` if another worker had it or it was not yet time.
     async fn deliver(&self, delivery: WebhookDelivery) -> Result<bool> {
-        let store = &self.ports.stores.webhooks;
+        let store = &self.inner.ports.stores.webhooks;
         let now = self.now();
         let claimed = WebhookDelivery {
             attempts: delivery.attempts + 1,
-            next_attempt_at: now + chrono_of(self.config.webhooks.timeout) * 3,
+            next_attempt_at: now + chrono_of(self.inner.config.webhooks.timeout) * 3,
             ..delivery.clone()
         };
         if !store.update_delivery(&claimed, delivery.attempts).await? {
             return Ok(false);
         }
         // The event was queued just before its job's final swap: make sure the swap happened.
-        let job = self.ports.stores.jobs.get_job(&delivery.job_id).await?;
+        let job = self
+            .inner
+            .ports
+            .stores
+            .jobs
+            .get_job(&delivery.job_id)
+            .await?;
         let expected = if delivery.event_type == "job.ready" {
             JobStatus::Ready
         } else {
@@ -329,7 +353,7 @@ impl Gateway {
             }
         }
         let outcome = self.send_delivery(&delivery).await;
-        let schedule = &self.config.webhooks.retry_schedule;
+        let schedule = &self.inner.config.webhooks.retry_schedule;
         let next = match outcome {
             Ok(status) if (200..300).contains(&status) => WebhookDelivery {
                 status: DeliveryStatus::Delivered,
@@ -392,7 +416,7 @@ impl Gateway {
             .send_collect(
                 request,
                 RequestOptions {
-                    timeout: self.config.webhooks.timeout,
+                    timeout: self.inner.config.webhooks.timeout,
                 },
                 64 * 1024,
             )
