@@ -27,7 +27,8 @@
 //! are as few as the guarantees allow. On a SQLite file there are none: the transactions run
 //! in place, on the caller's thread, through the ledger's own connection (`sqlite_ledger`),
 //! whenever the write lock is free at once; when another writer holds it they go to sqlx's
-//! thread as one batch per transaction (three round trips each) and wait there. On PostgreSQL
+//! thread and wait there (a reservation's two statements one at a time, four round trips; a
+//! settlement's as one batch, three). On PostgreSQL
 //! four round trips reserve and three to five settle. This process's SQLite writers take turns
 //! in a queue (`SeaOrmStore::write_turn`) rather than in SQLite's sleeping busy handler.
 
