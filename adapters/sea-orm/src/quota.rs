@@ -536,6 +536,16 @@ pub(crate) mod tests {
         }
     }
 
+    /// The close parameters of a settlement of `n` units of a hold numbered `n`.
+    pub(crate) fn close_values_for_test(n: i64) -> [Value; 6] {
+        close_values(
+            n,
+            &format!("rsv_{n}"),
+            ReservationState::Settled,
+            Timestamp::from_timestamp_millis(1_795_000_000_000).unwrap_or_default(),
+        )
+    }
+
     /// A one-unit hold for `agent`, numbered `n`.
     pub(crate) fn hold(agent: &str, n: i64) -> ReserveRequest {
         use molts_core::domain::{PeriodLimit, Unit};
