@@ -303,3 +303,13 @@ fn sort_key<C: ColumnTrait>(backend: DbBackend, col: C) -> SimpleExpr {
         _ => col,
     }
 }
+
+/// SQL written with PostgreSQL's numbered `$N` placeholders, in `backend`'s form: SQLite reads
+/// the same numbered parameters as `?N`. For the few statements kept as fixed text (the
+/// reservation's, the rate limiter's), so each is written once for both databases.
+pub(crate) fn in_dialect(backend: DbBackend, text: &str) -> String {
+    match backend {
+        DbBackend::Postgres => text.to_owned(),
+        _ => text.replace('$', "?"),
+    }
+}

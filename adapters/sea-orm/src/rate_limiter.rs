@@ -55,18 +55,13 @@ const SWEEP_KEY: &str = "DELETE FROM rate_windows WHERE \"key\" = $1 AND expires
 
 const SWEEP_ALL: &str = "DELETE FROM rate_windows WHERE expires_at <= $1";
 
-/// `text` with `values`, in SQLite's `?NNN` placeholders where the backend is not PostgreSQL
-/// (the same numbered form reads `$N` there).
+/// `text` (written with `$N` placeholders) with `values`, in `backend`'s form.
 fn statement(
     backend: DbBackend,
     text: &str,
     values: impl IntoIterator<Item = sea_orm::Value>,
 ) -> Statement {
-    let text = match backend {
-        DbBackend::Postgres => text.to_owned(),
-        _ => text.replace('$', "?"),
-    };
-    Statement::from_sql_and_values(backend, text, values)
+    Statement::from_sql_and_values(backend, crate::in_dialect(backend, text), values)
 }
 
 #[async_trait]

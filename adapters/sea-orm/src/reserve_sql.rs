@@ -15,6 +15,7 @@ use molts_core::domain::{Period, ReservationState, ReserveRequest};
 use sea_orm::{DbBackend, Statement, Value};
 
 use crate::convert::ms;
+use crate::in_dialect;
 
 /// Periods a counters upsert's text is kept for; more are written each time (no tier has them).
 const KEPT_SHAPES: usize = 4;
@@ -54,14 +55,6 @@ fn counters_text(periods: usize) -> String {
         rows.join(", "),
         i64::MAX
     )
-}
-
-/// `text` in `backend`'s placeholders: SQLite reads `?N` for PostgreSQL's `$N`.
-fn in_dialect(backend: DbBackend, text: &str) -> String {
-    match backend {
-        DbBackend::Postgres => text.to_owned(),
-        _ => text.replace('$', "?"),
-    }
 }
 
 /// The counters upsert's text for `periods` periods on `backend`, written once per shape.

@@ -187,6 +187,16 @@ mod tests {
     use crate::SeaOrmStore;
     use crate::quota::tests::hold;
 
+    /// A migrated store on a SQLite file in `dir` (the in-place ledger needs a file).
+    async fn migrated_file(
+        dir: &tempfile::TempDir,
+    ) -> std::result::Result<SeaOrmStore, Box<dyn std::error::Error + Send + Sync>> {
+        let path = dir.path().join("molts.db");
+        let store = SeaOrmStore::connect(&format!("sqlite://{}?mode=rwc", path.display())).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
     /// Polls `future` once; true if it is now waiting (it has queued its close).
     fn waiting<F: Future>(future: Pin<&mut F>) -> bool {
         future
@@ -200,12 +210,7 @@ mod tests {
     async fn a_cancelled_leader_does_not_strand_the_batch()
     -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let dir = tempfile::tempdir()?;
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("molts.db").display()
-        );
-        let store = SeaOrmStore::connect(&url).await?;
-        store.migrate().await?;
+        let store = migrated_file(&dir).await?;
         let (first, second) = (hold("agt_handover", 1), hold("agt_handover", 2));
         for request in [&first, &second] {
             assert_eq!(store.reserve(request).await?, ReserveOutcome::Reserved);
@@ -297,12 +302,7 @@ mod tests {
     async fn closes_beyond_one_batch_are_all_written()
     -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let dir = tempfile::tempdir()?;
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("molts.db").display()
-        );
-        let store = SeaOrmStore::connect(&url).await?;
-        store.migrate().await?;
+        let store = migrated_file(&dir).await?;
         let holds: Vec<_> = (0..150)
             .map(|n| {
                 let mut request = hold("agt_many", n);
