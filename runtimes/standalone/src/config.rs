@@ -112,6 +112,11 @@ pub(crate) struct ServeOptions {
     /// fills 1000 log pages.
     #[arg(long, env = "MOLTS_SQLITE_CHECKPOINT_MS")]
     pub(crate) sqlite_checkpoint_ms: Option<u64>,
+    /// Threads serving requests (default: one per core). One is faster per request on a small
+    /// machine whose cores other programs share (no hand-offs between threads); more give more
+    /// throughput under concurrent load. See docs/BENCHMARKS.md.
+    #[arg(long, env = "MOLTS_WORKER_THREADS")]
+    pub(crate) worker_threads: Option<usize>,
 }
 
 /// `molts.toml`.
@@ -138,6 +143,7 @@ struct FileConfig {
     job_submit_attempts: Option<u32>,
     webhook_timeout_seconds: Option<u64>,
     sqlite_checkpoint_ms: Option<u64>,
+    worker_threads: Option<usize>,
 }
 
 /// Everything resolved.
@@ -163,6 +169,8 @@ pub(crate) struct Settings {
     pub(crate) webhook_timeout: Duration,
     /// How the database is opened.
     pub(crate) store: StoreOptions,
+    /// The async runtime's worker threads; `None` for tokio's default (one per core).
+    pub(crate) worker_threads: Option<usize>,
 }
 
 /// Job pacing from flags, environment and file over core's defaults; every wait at least a
@@ -246,6 +254,10 @@ impl Settings {
                 None => StoreOptions::default().sqlite_checkpoint_every,
             },
         };
+        let worker_threads = match serve.worker_threads.or(file.worker_threads) {
+            Some(0) => return Err("worker_threads must be at least 1".to_owned()),
+            threads => threads,
+        };
         Ok(Self {
             database_url,
             artifacts_url,
@@ -290,6 +302,7 @@ impl Settings {
             jobs,
             webhook_timeout,
             store,
+            worker_threads,
         })
     }
 }
@@ -396,6 +409,37 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(every(&off)?, None, "0 leaves checkpoints to SQLite");
+        Ok(())
+    }
+
+    #[test]
+    fn worker_threads_come_from_a_flag_or_the_file_and_zero_is_refused() -> Result<(), String> {
+        let dir = std::env::temp_dir().join(format!("molts-workers-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let path = dir.join("molts.toml");
+        let common = CommonOptions {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let threads =
+            |serve: &ServeOptions| Settings::resolve(&common, serve).map(|s| s.worker_threads);
+        std::fs::write(&path, "").map_err(|e| e.to_string())?;
+        assert_eq!(threads(&ServeOptions::default())?, None, "tokio's default");
+        std::fs::write(&path, "worker_threads = 1\n").map_err(|e| e.to_string())?;
+        assert_eq!(threads(&ServeOptions::default())?, Some(1));
+        let flag = ServeOptions {
+            worker_threads: Some(4),
+            ..Default::default()
+        };
+        assert_eq!(threads(&flag)?, Some(4), "a flag beats the file");
+        let zero = ServeOptions {
+            worker_threads: Some(0),
+            ..Default::default()
+        };
+        let Err(error) = threads(&zero) else {
+            return Err("zero worker threads must be refused".into());
+        };
+        assert!(error.contains("worker_threads"), "{error}");
         Ok(())
     }
 

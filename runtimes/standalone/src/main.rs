@@ -29,7 +29,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the HTTP server.
-    Serve(ServeOptions),
+    Serve(Box<ServeOptions>),
     /// Apply database migrations and exit.
     Migrate,
     /// Everyday admin tasks, straight against the database (whoever can reach it is operator).
@@ -42,7 +42,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let serve_options = match &cli.command {
-        Command::Serve(options) => options.clone(),
+        Command::Serve(options) => ServeOptions::clone(options),
         _ => ServeOptions::default(),
     };
     let settings = match Settings::resolve(&cli.common, &serve_options) {
@@ -53,10 +53,11 @@ fn main() -> ExitCode {
         }
     };
     wiring::init_tracing(settings.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = settings.worker_threads {
+        builder.worker_threads(threads);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("molts: cannot start the async runtime: {e}");
