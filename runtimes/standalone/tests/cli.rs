@@ -171,6 +171,26 @@ fn migrate_and_admin_commands_work_on_the_database() -> Result<(), String> {
     Ok(())
 }
 
+/// `MOLTS_WORKER_THREADS` sets how many threads serve, counted in `/proc` by the name tokio
+/// gives its workers (`tokio-rt-worker`; a tokio that renamed them fails this loudly, it cannot
+/// pass by accident). Five differs from any default here.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_worker_thread_setting_is_how_many_threads_serve() -> Result<(), String> {
+    let (url, _dir) = sqlite_url()?;
+    let server = support::serve_with_env(&url, None, &[("MOLTS_WORKER_THREADS", "5")])?;
+    let tasks = format!("/proc/{}/task", server.child.id());
+    let mut workers = 0;
+    for task in std::fs::read_dir(&tasks).map_err(|e| e.to_string())? {
+        let comm = task.map_err(|e| e.to_string())?.path().join("comm");
+        if std::fs::read_to_string(comm).is_ok_and(|name| name.trim() == "tokio-rt-worker") {
+            workers += 1;
+        }
+    }
+    assert_eq!(workers, 5, "worker threads in {tasks}");
+    Ok(())
+}
+
 #[test]
 fn sigterm_shuts_down_gracefully() -> Result<(), String> {
     let (url, _dir) = sqlite_url()?;
