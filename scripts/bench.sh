@@ -10,6 +10,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/molts/target}"
 REQUESTS="${REQUESTS:-2000}"
 RUNS="${RUNS:-5}"
 # BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test measures PostgreSQL instead of SQLite.
+# MOLTS_WORKER_THREADS=1 measures molts on one worker thread (only molts reads it).
 DATABASE_URL="${BENCH_DATABASE_URL:-}"
 
 cargo build --release -q -p molts -p molts-fakes -p molts-bench
