@@ -387,15 +387,22 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn the_sqlite_checkpoint_interval_is_set_or_turned_off() -> Result<(), String> {
-        let dir = std::env::temp_dir().join(format!("molts-ckpt-{}", std::process::id()));
+    /// A `molts.toml` path in a directory of its own (named for the test), and the options that
+    /// read it.
+    fn config_file(test: &str) -> Result<(std::path::PathBuf, CommonOptions), String> {
+        let dir = std::env::temp_dir().join(format!("molts-{test}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let path = dir.join("molts.toml");
         let common = CommonOptions {
             config: Some(path.clone()),
             ..Default::default()
         };
+        Ok((path, common))
+    }
+
+    #[test]
+    fn the_sqlite_checkpoint_interval_is_set_or_turned_off() -> Result<(), String> {
+        let (path, common) = config_file("ckpt")?;
         let every = |serve: &ServeOptions| {
             Settings::resolve(&common, serve).map(|s| s.store.sqlite_checkpoint_every)
         };
@@ -414,13 +421,7 @@ mod tests {
 
     #[test]
     fn worker_threads_come_from_a_flag_or_the_file_and_zero_is_refused() -> Result<(), String> {
-        let dir = std::env::temp_dir().join(format!("molts-workers-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let path = dir.join("molts.toml");
-        let common = CommonOptions {
-            config: Some(path.clone()),
-            ..Default::default()
-        };
+        let (path, common) = config_file("workers")?;
         let threads =
             |serve: &ServeOptions| Settings::resolve(&common, serve).map(|s| s.worker_threads);
         std::fs::write(&path, "").map_err(|e| e.to_string())?;
@@ -445,13 +446,7 @@ mod tests {
 
     #[test]
     fn an_egress_proxy_is_checked_when_read_and_a_flag_beats_the_file() -> Result<(), String> {
-        let dir = std::env::temp_dir().join(format!("molts-egress-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let path = dir.join("molts.toml");
-        let common = CommonOptions {
-            config: Some(path.clone()),
-            ..Default::default()
-        };
+        let (path, common) = config_file("egress")?;
         let proxy = |serve: &ServeOptions| {
             Settings::resolve(&common, serve).map(|s| s.egress_proxy.map(|p| p.shown()))
         };
