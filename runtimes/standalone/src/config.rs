@@ -107,7 +107,7 @@ pub(crate) struct ServeOptions {
     #[arg(long, env = "MOLTS_WEBHOOK_TIMEOUT_SECONDS")]
     pub(crate) webhook_timeout_seconds: Option<u64>,
     /// On SQLite, milliseconds between background checkpoints of the write-ahead log (default
-    /// 100): the longest a commit waits to be durable against power loss (a crash of molts
+    /// 10): the longest a commit waits to be durable against power loss (a crash of molts
     /// itself loses nothing either way). 0 leaves checkpoints to SQLite, inside the commit that
     /// fills 1000 log pages.
     #[arg(long, env = "MOLTS_SQLITE_CHECKPOINT_MS")]
@@ -408,7 +408,7 @@ mod tests {
         };
         std::fs::write(&path, "").map_err(|e| e.to_string())?;
         let defaults = ServeOptions::default();
-        assert_eq!(every(&defaults)?, Some(Duration::from_millis(100)));
+        assert_eq!(every(&defaults)?, Some(Duration::from_millis(10)));
         std::fs::write(&path, "sqlite_checkpoint_ms = 1000\n").map_err(|e| e.to_string())?;
         assert_eq!(every(&defaults)?, Some(Duration::from_secs(1)));
         let off = ServeOptions {
