@@ -24,6 +24,7 @@ mod catalog;
 mod convert;
 mod entity;
 mod error;
+mod idle_checkpointer;
 mod jobs;
 mod keys;
 mod provider_keys;
@@ -47,6 +48,7 @@ use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
     DatabaseTransaction, DbBackend, IntoSimpleExpr, TransactionTrait,
 };
+use idle_checkpointer::{Gone, IdleCheckpointer};
 use settle_batch::SettleBatches;
 use sqlite_ledger::SqliteLedger;
 
@@ -140,21 +142,36 @@ async fn checkpoint(
 }
 
 /// Checkpoints every `every`: passively (writers carry on; the syncs happen here, not in a
-/// request), and with `RESTART` once the log is long, since a passive checkpoint that writers
-/// keep overtaking never lets SQLite start the log afresh. `RESTART` holds writers off while
-/// it runs, so it takes this process's writer turn first: they then wait in the queue, woken
-/// the moment it is done, rather than in SQLite's busy handler, whose sleeps of 1, 2, 5 ms…
-/// would turn a 2 ms stall into 8.
-async fn checkpoint_loop(db: DatabaseConnection, writers: Arc<Mutex<()>>, every: Duration) {
+/// request) and, given `idle`, on that thread at idle priority; and with `RESTART` once the log
+/// is long, since a passive checkpoint that writers keep overtaking never lets SQLite start the
+/// log afresh. `RESTART` holds writers off while it runs, so it runs at normal priority on the
+/// pool and takes this process's writer turn first: they then wait in the queue, woken the
+/// moment it is done, rather than in SQLite's busy handler, whose sleeps of 1, 2, 5 ms… would
+/// turn a 2 ms stall into 8.
+async fn checkpoint_loop(
+    db: DatabaseConnection,
+    writers: Arc<Mutex<()>>,
+    every: Duration,
+    mut idle: Option<IdleCheckpointer>,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         // A failure (busy, pool closed) is tried again next time; SQLite's own checkpoint on
         // commit remains as the fallback.
-        if let Ok(pages) = checkpoint(&db, "PASSIVE").await
-            && pages >= WAL_RESTART_PAGES
-        {
+        let pages = match &idle {
+            Some(thread) => match thread.passive().await {
+                Ok(pages) => pages,
+                Err(Gone) => {
+                    tracing::warn!("the checkpoint thread ended; checkpointing on the pool");
+                    idle = None;
+                    continue;
+                }
+            },
+            None => checkpoint(&db, "PASSIVE").await.ok(),
+        };
+        if pages.is_some_and(|pages| pages >= WAL_RESTART_PAGES) {
             let _turn = writers.lock().await;
             let _ = checkpoint(&db, "RESTART").await;
         }
@@ -209,23 +226,30 @@ impl SeaOrmStore {
         let db = Database::connect(options)
             .await
             .map_err(|e| Error::unavailable("cannot connect to the database").with_source(e))?;
-        let ledger = if url.starts_with("sqlite:") && !in_memory {
-            let path = db
-                .get_sqlite_connection_pool()
+        let file = (url.starts_with("sqlite:") && !in_memory).then(|| {
+            db.get_sqlite_connection_pool()
                 .connect_options()
                 .get_filename()
-                .to_owned();
-            Some(Arc::new(SqliteLedger::open(&path, autocheckpoint)?))
-        } else {
-            None
+                .to_owned()
+        });
+        let ledger = match &file {
+            Some(path) => Some(Arc::new(SqliteLedger::open(path, autocheckpoint)?)),
+            None => None,
         };
         let writers = url.starts_with("sqlite:").then(|| Arc::new(Mutex::new(())));
         let checkpoints = background_checkpoints.map(|every| {
             let writers = writers.clone().unwrap_or_default();
+            // Without its thread, checkpoints run on the pool as they always could.
+            let idle = file.as_deref().and_then(|path| {
+                IdleCheckpointer::start(path)
+                    .inspect_err(|e| tracing::warn!(error = %e, "checkpointing on the pool"))
+                    .ok()
+            });
             Arc::new(Checkpoints(tokio::spawn(checkpoint_loop(
                 db.clone(),
                 writers,
                 every,
+                idle,
             ))))
         });
         let settle_batches = ledger.as_ref().map(|_| Arc::new(SettleBatches::default()));
