@@ -96,8 +96,7 @@ fn lower_own_priority() {
         set_thread_priority_and_policy, thread_native_id,
     };
     let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-    if let Err(e) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
-    {
+    if let Err(e) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle) {
         // Checkpoints still run, at normal priority, as they did on the pool.
         tracing::warn!(error = ?e, "cannot lower the checkpoint thread's priority");
     }

@@ -40,6 +40,7 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use idle_checkpointer::{Gone, IdleCheckpointer};
 use molts_core::{Error, Result, Stores};
 use molts_migrations::{Migrator, MigratorTrait};
 use sea_orm::sea_query::{Expr, SimpleExpr};
@@ -48,7 +49,6 @@ use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
     DatabaseTransaction, DbBackend, IntoSimpleExpr, TransactionTrait,
 };
-use idle_checkpointer::{Gone, IdleCheckpointer};
 use settle_batch::SettleBatches;
 use sqlite_ledger::SqliteLedger;
 
@@ -89,6 +89,10 @@ pub struct StoreOptions {
     /// lower p99 at concurrency 1 and about a third lower at 32, for about 4 % more CPU under
     /// load (docs/BENCHMARKS.md, "Sixth look"). A checkpoint with nothing to do is one
     /// query: an idle server spends well under 0.1 % of a core on them.
+    ///
+    /// The passive checkpoints run on a thread of their own at `SCHED_IDLE` on Linux (so when
+    /// every core is busy they run late, and the window above stretches), the `RESTART` at
+    /// normal priority on the pool ("Seventh look"; `idle_checkpointer.rs`).
     pub sqlite_checkpoint_every: Option<Duration>,
 }
 
