@@ -106,3 +106,72 @@ fn lower_own_priority() {
 /// adapter building for development on other systems).
 #[cfg(not(target_os = "linux"))]
 fn lower_own_priority() {}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+    /// The calling thread's scheduling policy: field 41 of its `stat`, counted from the
+    /// fields after the name (which is in parentheses and may hold spaces).
+    #[cfg(target_os = "linux")]
+    fn own_policy() -> std::io::Result<Option<u32>> {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat")?;
+        let fields = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        Ok(fields
+            .split_whitespace()
+            .nth(41 - 3)
+            .and_then(|p| p.parse().ok()))
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_thread_lowers_itself_to_sched_idle() -> TestResult {
+        const SCHED_OTHER: u32 = 0;
+        const SCHED_IDLE: u32 = 5;
+        let policies = std::thread::spawn(|| -> std::io::Result<_> {
+            let before = own_policy()?;
+            lower_own_priority();
+            Ok((before, own_policy()?))
+        })
+        .join()
+        .map_err(|_| "the thread panicked")??;
+        assert_eq!(policies, (Some(SCHED_OTHER), Some(SCHED_IDLE)));
+        Ok(())
+    }
+
+    /// It checkpoints on request, and once its handle is dropped the thread ends and closes
+    /// its connection: being then the last connection to the file is what lets another one,
+    /// closing, checkpoint the log away (SQLite deletes it only when no one else has it open).
+    #[tokio::test]
+    async fn it_checkpoints_and_ends_when_its_handle_is_dropped() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("ckpt.db");
+        let wal = dir.path().join("ckpt.db-wal");
+        let writer = Connection::open(&path)?;
+        writer.execute_batch(
+            "PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);",
+        )?;
+
+        let thread = IdleCheckpointer::start(&path)?;
+        let pages = thread.passive().await.map_err(|_| "the thread ended early")?;
+        assert!(pages.is_some_and(|p| p > 0), "log pages: {pages:?}");
+        drop(writer);
+        assert!(wal.exists(), "the thread's connection keeps the log");
+
+        drop(thread);
+        let mut gone = false;
+        for _ in 0..300 {
+            if !wal.exists() {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(gone, "the thread did not end and close its connection");
+        Ok(())
+    }
+}

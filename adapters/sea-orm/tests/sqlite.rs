@@ -111,68 +111,6 @@ async fn sqlite_checkpoints_in_the_background() -> TestResult {
     Ok(())
 }
 
-/// Ids of this process's threads named `name` whose scheduling policy is `policy` (field 41 of
-/// `/proc/self/task/<id>/stat`).
-#[cfg(target_os = "linux")]
-fn threads(name: &str, policy: u32) -> std::io::Result<Vec<String>> {
-    let mut found = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task")? {
-        let task = task?.path();
-        // A thread that ended meanwhile has no files left to read.
-        let (Ok(comm), Ok(stat)) = (
-            std::fs::read_to_string(task.join("comm")),
-            std::fs::read_to_string(task.join("stat")),
-        ) else {
-            continue;
-        };
-        // The fields after the name, which is in parentheses: field 3 onwards.
-        let fields = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let its_policy = fields.split_whitespace().nth(41 - 3);
-        if comm.trim_end() == name && its_policy == Some(policy.to_string().as_str()) {
-            found.push(task.display().to_string());
-        }
-    }
-    Ok(found)
-}
-
-/// The background checkpoints run on a thread of their own at `SCHED_IDLE`, so they only take
-/// CPU no request wants, and the thread ends with its store.
-#[cfg(target_os = "linux")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn background_checkpoints_run_at_idle_priority_and_end_with_the_store() -> TestResult {
-    const SCHED_IDLE: u32 = 5;
-    let before = threads("molts-checkpt", SCHED_IDLE)?;
-    let dir = tempfile::tempdir()?;
-    let options = StoreOptions {
-        sqlite_checkpoint_every: Some(Duration::from_millis(10)),
-    };
-    let store = SeaOrmStore::connect_with(&url(&dir), options).await?;
-    store.migrate().await?;
-    // The thread lowers its own priority as it starts.
-    let mut ours = Vec::new();
-    for _ in 0..300 {
-        ours = threads("molts-checkpt", SCHED_IDLE)?;
-        ours.retain(|t| !before.contains(t));
-        if !ours.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(ours.len(), 1, "one new checkpoint thread at SCHED_IDLE");
-    common::ledger_paths(&store.clone().into_stores()).await?;
-    store.close().await?;
-    let mut ended = false;
-    for _ in 0..300 {
-        if ours.iter().all(|t| !std::path::Path::new(t).exists()) {
-            ended = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(ended, "the checkpoint thread outlived its store");
-    Ok(())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_pools_on_one_file_stay_exact() -> TestResult {
     let dir = tempfile::tempdir()?;
