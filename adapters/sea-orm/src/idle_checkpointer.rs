@@ -157,7 +157,10 @@ mod tests {
         )?;
 
         let thread = IdleCheckpointer::start(&path)?;
-        let pages = thread.passive().await.map_err(|_| "the thread ended early")?;
+        let pages = thread
+            .passive()
+            .await
+            .map_err(|_| "the thread ended early")?;
         assert!(pages.is_some_and(|p| p > 0), "log pages: {pages:?}");
         drop(writer);
         assert!(wal.exists(), "the thread's connection keeps the log");
