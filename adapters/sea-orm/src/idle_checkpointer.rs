@@ -29,7 +29,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 /// The thread's name, as `ps -L` and `/proc/*/task/*/comm` show it (at most 15 bytes).
-pub(crate) const THREAD_NAME: &str = "molts-checkpt";
+const THREAD_NAME: &str = "molts-checkpt";
 
 /// The thread has ended (only a panic ends it early): the loop goes back to the pool.
 #[derive(Debug)]
