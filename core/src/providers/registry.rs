@@ -8,6 +8,10 @@ use crate::domain::Provider;
 use crate::ports::HttpClient;
 
 use super::adapter::{Credentials, ProviderAdapter, ProviderRegistry};
+
+/// Longest `<NAME>_TIMEOUT_SECONDS` honoured; a larger value is read as this.
+pub(crate) const MAX_PROVIDER_TIMEOUT: std::time::Duration =
+    std::time::Duration::from_secs(60 * 60);
 use super::template::TemplateAdapter;
 use super::{
     AnthropicAdapter, ElevenLabsAdapter, GeminiAdapter, HeygenAdapter, IdeogramAdapter,
@@ -49,6 +53,19 @@ pub fn credentials_from_env(
         },
         None => Credentials::default(),
     }
+}
+
+/// A `<NAME>_TIMEOUT_SECONDS` value: positive seconds (fractions allowed), at most
+/// [`MAX_PROVIDER_TIMEOUT`]; anything else (zero or less than a nanosecond, negative, NaN, not a
+/// number) is ignored.
+fn timeout_setting(text: &str) -> Option<std::time::Duration> {
+    let seconds = text.trim().parse::<f64>().ok()?;
+    if seconds.is_nan() || seconds <= 0.0 {
+        return None;
+    }
+    std::time::Duration::try_from_secs_f64(seconds.min(MAX_PROVIDER_TIMEOUT.as_secs_f64()))
+        .ok()
+        .filter(|t| !t.is_zero())
 }
 
 /// Every HTTP provider's adapter over `http` (Veo is served by the Gemini adapter). The gateway
@@ -103,11 +120,8 @@ pub fn http_registry(
             registry = registry.with_credentials(provider, credentials_from_env(provider, env));
             // `OPENAI_TIMEOUT_SECONDS`, ...: how long to wait for that provider's answer.
             let timeout_var = format!("{}_TIMEOUT_SECONDS", key_var.trim_end_matches("_API_KEY"));
-            if let Some(seconds) = env(&timeout_var).and_then(|v| v.trim().parse::<f64>().ok()) {
-                if seconds.is_finite() && seconds > 0.0 {
-                    registry = registry
-                        .with_timeout(provider, std::time::Duration::from_secs_f64(seconds));
-                }
+            if let Some(timeout) = env(&timeout_var).as_deref().and_then(timeout_setting) {
+                registry = registry.with_timeout(provider, timeout);
             }
         }
     }
@@ -116,6 +130,8 @@ pub fn http_registry(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -128,17 +144,6 @@ mod tests {
             "PEXELS_API_KEY" => Some("  ".to_owned()),
             _ => None,
         };
-        struct NoHttp;
-        #[async_trait::async_trait]
-        impl HttpClient for NoHttp {
-            async fn send(
-                &self,
-                _: crate::ports::HttpRequest,
-                _: crate::ports::RequestOptions,
-            ) -> crate::Result<crate::ports::HttpResponse> {
-                Err(crate::Error::unavailable("no network in this test"))
-            }
-        }
         let registry = http_registry(Arc::new(NoHttp), &env);
         let openai = registry.credentials(Provider::Openai);
         assert_eq!(openai.api_key.as_deref(), Some("sk-x"));
@@ -171,5 +176,40 @@ mod tests {
             assert!(registry.has(p), "{p:?}");
         }
         assert!(!registry.has(Provider::Demo));
+    }
+
+    struct NoHttp;
+    #[async_trait::async_trait]
+    impl HttpClient for NoHttp {
+        async fn send(
+            &self,
+            _: crate::ports::HttpRequest,
+            _: crate::ports::RequestOptions,
+        ) -> crate::Result<crate::ports::HttpResponse> {
+            Err(crate::Error::unavailable("no network in this test"))
+        }
+    }
+
+    #[test]
+    fn a_huge_timeout_is_clamped_not_a_panic() {
+        let env = |k: &str| (k == "OPENAI_TIMEOUT_SECONDS").then(|| "1e20".to_owned());
+        let registry = http_registry(Arc::new(NoHttp), &env);
+        assert_eq!(registry.timeout(Provider::Openai), MAX_PROVIDER_TIMEOUT);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn any_timeout_text_is_ignored_or_within_bounds(
+            text in prop_oneof![
+                any::<f64>().prop_map(|f| f.to_string()),
+                "[-+0-9eE.naifNIF ]{0,24}",
+                any::<String>(),
+            ]
+        ) {
+            if let Some(t) = timeout_setting(&text) {
+                prop_assert!(t > std::time::Duration::ZERO && t <= MAX_PROVIDER_TIMEOUT);
+            }
+        }
     }
 }

@@ -25,6 +25,8 @@ pub(crate) const MAX_MEDIA_BYTES: usize = 96 << 20;
 const MAX_ERROR_BYTES: usize = 64 << 10;
 /// Longest provider message passed on.
 const MAX_MESSAGE_CHARS: usize = 500;
+/// Longest wait a provider may ask for; a longer `Retry-After` is read as this.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
 
 /// A header whose value is secret: marked sensitive so `Debug` and logs never show it.
 pub(crate) fn secret_header(value: &str) -> Result<HeaderValue> {
@@ -260,7 +262,11 @@ pub(crate) fn redact(message: &str, secret: Option<&str>) -> String {
     out
 }
 
-/// How long the provider asks to wait: Anthropic's `retry-after-ms`, else `Retry-After` seconds.
+/// How long the provider asks to wait: Anthropic's `retry-after-ms`, else `Retry-After` seconds,
+/// at most [`MAX_RETRY_AFTER`] (a provider, or a tenant's own `base_url`, may send anything:
+/// `1e20` once reached `Duration::from_secs_f64` and panicked). Negative, NaN and infinite
+/// values, and `Retry-After` as an HTTP-date (no clock here; none of the providers sends one),
+/// read as no hint at all.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let number = |name: &str| {
         headers
@@ -269,9 +275,10 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|v| v.is_finite() && *v >= 0.0)
     };
-    number("retry-after-ms")
-        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-        .or_else(|| number("retry-after").map(Duration::from_secs_f64))
+    let seconds = number("retry-after-ms")
+        .map(|ms| ms / 1000.0)
+        .or_else(|| number("retry-after"))?;
+    Duration::try_from_secs_f64(seconds.min(MAX_RETRY_AFTER.as_secs_f64())).ok()
 }
 
 fn is_bad_key(body: &[u8]) -> bool {
@@ -384,6 +391,8 @@ pub(crate) fn estimated_usage(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -403,5 +412,126 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
         h.insert("retry-after-ms", HeaderValue::from_static("1500"));
         assert_eq!(retry_after(&h), Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn a_huge_retry_after_is_clamped_not_a_panic() {
+        for (name, value) in [("retry-after", "1e20"), ("retry-after-ms", "1e30")] {
+            let mut h = HeaderMap::new();
+            h.insert(name, HeaderValue::from_static(value));
+            assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER), "{name}: {value}");
+        }
+    }
+
+    /// Header values a provider might send for a number: floats of every size, number-shaped
+    /// text, HTTP-dates and anything else a header can carry.
+    fn header_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<f64>().prop_map(|f| f.to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            "[-+0-9eE.naifNIF ]{0,24}",
+            Just("Wed, 21 Oct 2015 07:28:00 GMT".to_owned()),
+            "[ -~]{0,40}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn retry_after_is_total_and_at_most_the_maximum(
+            seconds in proptest::option::of(header_text()),
+            millis in proptest::option::of(header_text()),
+        ) {
+            let mut h = HeaderMap::new();
+            for (name, value) in [("retry-after", seconds), ("retry-after-ms", millis)] {
+                if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                    h.insert(name, v);
+                }
+            }
+            if let Some(after) = retry_after(&h) {
+                prop_assert!(after <= MAX_RETRY_AFTER);
+            }
+        }
+
+        #[test]
+        fn provider_messages_are_total(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = provider_message(&body);
+            let _ = is_bad_key(&body);
+            let _ = image_content_type(&body);
+        }
+
+        #[test]
+        fn provider_messages_of_any_json_shape_are_total(
+            message in any::<String>(),
+            shape in 0usize..6,
+        ) {
+            let json = match shape {
+                0 => serde_json::json!({"error": {"message": message}}),
+                1 => serde_json::json!({"error": message}),
+                2 => serde_json::json!({"detail": [{"msg": message}]}),
+                3 => serde_json::json!({"response": {"error": {"details": [{"message": message}]}}}),
+                4 => serde_json::json!({"message": message}),
+                _ => serde_json::json!([message]),
+            };
+            let body = serde_json::to_vec(&json).unwrap_or_default();
+            let found = provider_message(&body);
+            prop_assert!(shape == 5 || found.as_deref() == Some(message.as_str()));
+        }
+
+        #[test]
+        fn redaction_is_bounded_and_hides_the_key(
+            message in any::<String>(),
+            key in proptest::option::of("[ -~]{0,40}"),
+        ) {
+            let out = redact(&message, key.as_deref());
+            prop_assert!(out.chars().count() <= MAX_MESSAGE_CHARS + 1);
+            if let Some(k) = key.as_deref().filter(|k| k.chars().count() >= 8 && !k.contains(' ')) {
+                prop_assert!(!out.contains(k), "{out}");
+            }
+        }
+
+        #[test]
+        fn job_ids_that_pass_are_safe_path_segments(text in any::<String>(), slashes in any::<bool>()) {
+            let _ = media_type_from_url(&text);
+            let model = any_model();
+            let credentials = super::super::Credentials::default();
+            let call = Call { model: &model, credentials: &credentials, timeout: Duration::ZERO };
+            if let Ok(id) = job_path(&call, &text, slashes) {
+                prop_assert!(id.len() <= 512);
+                prop_assert!(slashes || !id.contains('/'));
+                prop_assert!(id.split('/').all(|s| !s.is_empty() && s != "." && s != ".."));
+                prop_assert!(!id.contains(['?', '#', '%', '\\']));
+            }
+        }
+
+        #[test]
+        fn any_error_answer_becomes_a_bounded_molts_error(
+            status in 400u16..600,
+            body in proptest::collection::vec(any::<u8>(), 0..256),
+            after in proptest::option::of(header_text()),
+            data in "[ -~]{0,64}",
+        ) {
+            let model = any_model();
+            let credentials = super::super::Credentials::default();
+            let call = Call { model: &model, credentials: &credentials, timeout: Duration::ZERO };
+            let mut headers = HeaderMap::new();
+            if let Some(v) = after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                headers.insert("retry-after", v);
+            }
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let error = status_error(&call, status, &headers, &body);
+            prop_assert!(error.retry_after().is_none_or(|a| a <= MAX_RETRY_AFTER));
+            prop_assert!(error.message().chars().count() < MAX_MESSAGE_CHARS + 200);
+            let _ = decode_base64(&call, &data);
+            let _ = audio_content_type(&call, &headers, "audio/mpeg");
+        }
+    }
+
+    fn any_model() -> crate::domain::ModelConfig {
+        crate::seed::models()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| unreachable!("the seed has models"))
     }
 }
