@@ -105,21 +105,30 @@ fn is_name(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// The placeholder names in `s`, in order.
-fn placeholders(s: &str) -> Vec<&str> {
+/// The placeholders in `s`, in order: each one's byte span (braces included) and name.
+fn placeholder_spans(s: &str) -> Vec<(std::ops::Range<usize>, &str)> {
     let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start + 1..];
-        match after.find('}') {
-            Some(end) if is_name(&after[..end]) => {
-                out.push(&after[..end]);
-                rest = &after[end + 1..];
+    let mut from = 0;
+    while let Some(open) = s[from..].find('{').map(|i| from + i) {
+        let after = open + 1;
+        match s[after..].find('}').map(|i| after + i) {
+            Some(close) if is_name(&s[after..close]) => {
+                out.push((open..close + 1, &s[after..close]));
+                from = close + 1;
             }
-            _ => rest = after,
+            // `{` is one byte, so the next search starts on a character boundary.
+            _ => from = after,
         }
     }
     out
+}
+
+/// The placeholder names in `s`, in order.
+fn placeholders(s: &str) -> Vec<&str> {
+    placeholder_spans(s)
+        .into_iter()
+        .map(|(_, name)| name)
+        .collect()
 }
 
 fn missing(name: &str) -> Error {
@@ -142,23 +151,30 @@ fn as_text(v: &Value) -> String {
     }
 }
 
-/// Fills one string: a lone placeholder keeps the value's JSON type.
+/// Fills one string: a lone placeholder keeps the value's JSON type. One pass over the template,
+/// so a value that itself holds `{name}` (a caller's prompt of `{api_key}`) stays text.
 fn fill_str(s: &str, vars: &Map<String, Value>, encode: bool) -> Result<Value> {
-    let names = placeholders(s);
-    if names.len() == 1 && s == format!("{{{}}}", names[0]) && !encode {
-        return vars.get(names[0]).cloned().ok_or_else(|| missing(names[0]));
+    let spans = placeholder_spans(s);
+    if let [(span, name)] = spans.as_slice()
+        && *span == (0..s.len())
+        && !encode
+    {
+        return vars.get(*name).cloned().ok_or_else(|| missing(name));
     }
-    let mut out = s.to_owned();
-    for name in names {
+    let mut out = String::with_capacity(s.len());
+    let mut from = 0;
+    for (span, name) in spans {
         let value = vars.get(name).ok_or_else(|| missing(name))?;
+        out.push_str(&s[from..span.start]);
         let text = as_text(value);
-        let text = if encode {
-            url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+        if encode {
+            out.extend(url::form_urlencoded::byte_serialize(text.as_bytes()));
         } else {
-            text
-        };
-        out = out.replacen(&format!("{{{name}}}"), &text, 1);
+            out.push_str(&text);
+        }
+        from = span.end;
     }
+    out.push_str(&s[from..]);
     Ok(Value::String(out))
 }
 
@@ -495,8 +511,10 @@ impl ProviderAdapter for TemplateAdapter {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    use super::*;
 
     fn vars(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap_or_default()
@@ -545,5 +563,163 @@ mod tests {
             json!("{\"json\": true} 1")
         );
         Ok(())
+    }
+
+    #[test]
+    fn a_value_cannot_plant_a_placeholder_for_a_later_one() -> Result<()> {
+        // A caller's prompt of "{api_key}" must reach the provider as that text, never as the key.
+        let filled = fill(
+            &json!({"h": "{prompt} {api_key}"}),
+            &vars(json!({"prompt": "{api_key}", "api_key": "SECRET"})),
+        )?;
+        assert_eq!(filled, json!({"h": "{api_key} SECRET"}));
+        Ok(())
+    }
+
+    /// Template text: placeholders, stray braces and any other characters.
+    fn template_text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            "\\{[a-c_]{1,2}\\}",
+            Just("{".to_owned()),
+            Just("}".to_owned()),
+            Just("{}".to_owned()),
+            "[ -~]{0,6}",
+            any::<String>().prop_map(|s| s.chars().take(4).collect()),
+        ];
+        proptest::collection::vec(piece, 0..12).prop_map(|p| p.concat())
+    }
+
+    /// JSON text-ish values, some holding placeholders of their own.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            template_text().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn placeholders_are_spans_of_braced_names(text in template_text()) {
+            for (span, name) in placeholder_spans(&text) {
+                prop_assert_eq!(&text[span], format!("{{{name}}}"));
+                prop_assert!(is_name(name));
+            }
+        }
+
+        #[test]
+        fn every_placeholder_is_filled_once_with_its_value_verbatim(
+            template in template_text(),
+            values in proptest::collection::vec(template_text(), 6),
+        ) {
+            let names = ["a", "b", "c", "_", "a_", "ab"];
+            let vars: Map<String, Value> = names
+                .iter()
+                .zip(&values)
+                .map(|(n, v)| ((*n).to_owned(), Value::from(v.clone())))
+                .collect();
+            let spans = placeholder_spans(&template);
+            let filled = fill_str(&template, &vars, false);
+            let all_known = spans.iter().all(|(_, n)| vars.contains_key(*n));
+            prop_assert_eq!(filled.is_ok(), all_known);
+            let Ok(Value::String(out)) = filled else { return Ok(()) };
+            // Walk the template and the output side by side: text between placeholders is kept,
+            // and each placeholder became exactly its value, whatever braces that value holds.
+            let (mut t, mut o) = (0, 0);
+            for (span, name) in &spans {
+                let kept = &template[t..span.start];
+                prop_assert_eq!(out.get(o..o + kept.len()), Some(kept));
+                o += kept.len();
+                let value = as_text(&vars[*name]);
+                prop_assert_eq!(out.get(o..o + value.len()), Some(value.as_str()), "{}", name);
+                o += value.len();
+                t = span.end;
+            }
+            prop_assert_eq!(out.get(o..), Some(&template[t..]));
+        }
+
+        #[test]
+        fn filling_any_json_is_total(template in any_json(), values in any_json(), encode in any::<bool>()) {
+            let vars = values.as_object().cloned().unwrap_or_default();
+            let _ = fill(&template, &vars);
+            if let Value::String(s) = &template {
+                let _ = fill_str(s, &vars, encode);
+            }
+        }
+
+        #[test]
+        fn any_path_text_is_refused_or_a_pointer(text in "[$.\\[\\]0-9a-z_~/-]{0,16}|.{0,16}") {
+            if let Some(p) = pointer(&text) {
+                prop_assert!(p.is_empty() || p.starts_with('/'));
+                prop_assert!(!p.contains('~'), "{}", p);
+            }
+        }
+
+        #[test]
+        fn a_path_finds_what_it_names(
+            steps in proptest::collection::vec(
+                prop_oneof!["[a-zA-Z0-9_-]{1,6}".prop_map(Ok), (0usize..4).prop_map(Err)],
+                0..6,
+            ),
+            leaf in any::<i64>(),
+        ) {
+            let mut path = "$".to_owned();
+            let mut answer = Value::from(leaf);
+            for step in steps.iter().rev() {
+                answer = match step {
+                    Ok(key) => json!({ key.as_str(): answer }),
+                    Err(i) => Value::Array([vec![Value::Null; *i], vec![answer]].concat()),
+                };
+            }
+            for step in &steps {
+                match step {
+                    Ok(key) => path.push_str(&format!(".{key}")),
+                    Err(i) => path.push_str(&format!("[{i}]")),
+                }
+            }
+            let found = pointer(&path).and_then(|p| answer.pointer(&p).cloned());
+            prop_assert_eq!(found, Some(Value::from(leaf)), "{}", path);
+        }
+
+        #[test]
+        fn validating_any_mapping_is_total(
+            fields in proptest::collection::btree_map(
+                proptest::sample::select(vec![
+                    "endpoint", "method", "headers", "body", "defaults", "response_mapping",
+                    "key_from",
+                ]),
+                prop_oneof![
+                    any_json(),
+                    template_text().prop_map(|t| Value::from(format!("https://{t}"))),
+                    proptest::collection::btree_map("[a-z_]{1,6}", "[$.\\[\\]0-9a-z]{0,10}", 0..3)
+                        .prop_map(|m| json!(m)),
+                ],
+                0..7,
+            ),
+            modality in 0usize..3,
+        ) {
+            let mapping = Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+            let model = ModelConfig {
+                provider: Provider::Template,
+                modality: [Modality::Text, Modality::Image, Modality::Speech][modality],
+                payload_mapping: Some(mapping),
+                ..crate::seed::models()
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| unreachable!("the seed has models"))
+            };
+            let _ = validate_mapping(&model);
+            let _ = key_provider(&model);
+        }
     }
 }
