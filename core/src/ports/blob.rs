@@ -103,6 +103,8 @@ pub fn served_range(range: &Range<u64>, size: u64) -> Result<Range<u64>> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -132,5 +134,34 @@ mod tests {
             served_range(&(0..1), 0).is_err(),
             "any range of an empty object"
         );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn a_served_range_lies_inside_the_object_and_the_request(
+            start in prop_oneof![0u64..64, any::<u64>()],
+            end in prop_oneof![0u64..64, any::<u64>()],
+            size in prop_oneof![0u64..64, any::<u64>()],
+        ) {
+            match served_range(&(start..end), size) {
+                Ok(r) => {
+                    prop_assert!(r.start < r.end && r.end <= size);
+                    prop_assert!(r.start == start && r.end <= end);
+                }
+                Err(e) => prop_assert!(start >= end || start >= size, "{}", e),
+            }
+        }
+
+        #[test]
+        fn any_key_or_content_type_is_checked_without_panicking(text in any::<String>()) {
+            if check_blob_key(&text).is_ok() {
+                prop_assert!(!text.is_empty() && text.len() <= 1024 && !text.starts_with('/'));
+            }
+            if check_content_type(&text).is_ok() {
+                prop_assert!(http::HeaderValue::from_str(&text).is_ok());
+            }
+        }
     }
 }

@@ -70,7 +70,8 @@ pub fn wav_duration(bytes: &[u8]) -> Option<f64> {
             };
             return Some(size as f64 / f64::from(rate));
         }
-        at = body + size + (size & 1);
+        // Checked: on 32-bit targets (wasm32) a chunk size near 4 GiB would wrap `at` around.
+        at = body.checked_add(size)?.checked_add(size & 1)?;
     }
     None
 }
@@ -153,6 +154,8 @@ fn frame(h: &[u8]) -> Option<(usize, u32, u32)> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn wav(seconds: f64) -> Vec<u8> {
@@ -198,5 +201,40 @@ mod tests {
     fn pcm_and_estimates() {
         assert_eq!(measure_duration(&[0u8; 48_000], "pcm"), Some(1.0));
         assert_eq!(estimate_speech_seconds("x".repeat(30).as_str()), 2.0);
+    }
+
+    /// Bytes a provider might send as audio: anything, or a real header followed by anything.
+    fn audio_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let tail = proptest::collection::vec(any::<u8>(), 0..512);
+        prop_oneof![
+            tail.clone(),
+            tail.clone()
+                .prop_map(|t| [wav(0.01)[..44].to_vec(), t].concat()),
+            (tail.clone(), any::<[u8; 8]>()).prop_map(|(t, h)| [
+                b"RIFF\0\0\0\0WAVE".to_vec(),
+                h.to_vec(),
+                t
+            ]
+            .concat()),
+            tail.clone()
+                .prop_map(|t| [b"ID3\x04\0\0\0\0\0\x05".to_vec(), t].concat()),
+            tail.prop_map(|t| [vec![0xff, 0xfb, 0x90, 0xc4], t].concat()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_audio_measures_as_nothing_or_a_finite_length(
+            bytes in audio_bytes(),
+            format in prop_oneof![Just("mp3"), Just("wav"), Just("pcm"), Just("opus"), Just("audio/mpeg")],
+        ) {
+            if let Some(seconds) = measure_duration(&bytes, format) {
+                prop_assert!(seconds.is_finite() && seconds >= 0.0, "{}", seconds);
+            }
+            let _ = wav_duration(&bytes);
+            let _ = mp3_duration(&bytes);
+        }
     }
 }

@@ -115,6 +115,8 @@ fn unique<'a>(mut candidate: String, values: impl Iterator<Item = &'a str> + Clo
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn text(form: &EncodedForm) -> String {
@@ -212,5 +214,39 @@ mod tests {
     fn names_are_escaped_inside_their_quotes() {
         assert_eq!(escape_name("a\"b\r\nc"), "a%22b%0D%0Ac");
         assert_eq!(escape_name("style_type"), "style_type");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_values_round_trip_through_the_body(
+            values in proptest::collection::vec(
+                prop_oneof![any::<String>(), "(--|molts-form-|\r\n|[0-9a-f]){0,12}"],
+                0..5,
+            ),
+        ) {
+            const NAMES: [&str; 5] = ["prompt", "a\"b", "c\r\nd", "num_images", "style"];
+            let mut form = Form::new();
+            for (name, value) in NAMES.iter().zip(&values) {
+                form.text(name, value.clone());
+            }
+            let encoded = form.encode();
+            let b = boundary_of(&encoded).to_owned();
+            prop_assert!(b.len() <= 70, "RFC 2046 caps a boundary at 70 characters: {}", b);
+            prop_assert!(values.iter().all(|v| !v.contains(&b)));
+            // Split on the delimiter the way a server does, and get every value back.
+            let body = text(&encoded);
+            let delimiter = format!("--{b}");
+            let parts: Vec<&str> = body.split(delimiter.as_str()).collect();
+            prop_assert_eq!(parts.len(), values.len() + 2);
+            prop_assert_eq!(parts[parts.len() - 1], "--\r\n");
+            for (part, value) in parts[1..parts.len() - 1].iter().zip(&values) {
+                let got = part
+                    .split_once("\r\n\r\n")
+                    .and_then(|(_, rest)| rest.strip_suffix("\r\n"));
+                prop_assert_eq!(got, Some(value.as_str()));
+            }
+        }
     }
 }
