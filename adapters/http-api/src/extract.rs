@@ -1,7 +1,10 @@
 //! Extractors that turn every malformed input into the one error format: JSON bodies (syntax,
-//! types, unknown fields, size, content type), query strings, and bearer credentials.
+//! types, unknown fields, size, content type), query strings, path parameters, and bearer
+//! credentials.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::path::ErrorKind as PathErrorKind;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
@@ -137,6 +140,45 @@ fn serde_urlencoded_like<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
     })?)
     .map(|q| q.0)
     .map_err(|e| Error::new(ErrorKind::Invalid, e.body_text()).with_code("invalid_query"))
+}
+
+/// Path parameters parsed into `T`; one that is not UTF-8 (`/v1/jobs/%ff%fe`) or not of the
+/// expected type is a 400 `invalid_path` in the one error format, not axum's plain text.
+pub(crate) struct ApiPath<T>(pub(crate) T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError(path_error(&rejection))),
+        }
+    }
+}
+
+fn path_error(rejection: &PathRejection) -> Error {
+    if rejection.status().is_server_error() {
+        // A handler asking for parameters its route does not have: molts' bug, not the caller's.
+        return Error::internal(format!("route parameters: {}", rejection.body_text()));
+    }
+    let key = match rejection {
+        PathRejection::FailedToDeserializePathParams(e) => match e.kind() {
+            PathErrorKind::InvalidUtf8InPathParam { key }
+            | PathErrorKind::ParseErrorAtKey { key, .. } => Some(key.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let error = Error::new(ErrorKind::Invalid, rejection.body_text()).with_code("invalid_path");
+    match key {
+        Some(key) => error.with_param(key),
+        None => error,
+    }
 }
 
 /// The bearer token of a request, if it has an `Authorization: Bearer …` header.

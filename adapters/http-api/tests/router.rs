@@ -201,3 +201,54 @@ async fn quota_errors_tell_openai_clients_not_to_retry() -> Result<(), String> {
     assert_eq!(response.headers()["x-should-retry"], "false");
     Ok(())
 }
+
+/// Registers an agent and answers its key.
+async fn agent_key(app: &Router) -> Result<String, String> {
+    let r = send(
+        app,
+        "POST",
+        "/v1/agents/register",
+        None,
+        Some(Body::from(r#"{"name":"Ada"}"#)),
+        true,
+    )
+    .await?;
+    r.body["api_key"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no key: {}", r.body))
+}
+
+#[tokio::test]
+async fn path_ids_that_are_not_utf8_answer_in_the_error_format() -> Result<(), String> {
+    let app = app().await?;
+    let key = agent_key(&app).await?;
+    for (method, path, token) in [
+        ("GET", "/v1/jobs/%ff%fe", key.as_str()),
+        ("POST", "/v1/jobs/%ff%fe/cancel", key.as_str()),
+        ("GET", "/v1/videos/%ff%fe", key.as_str()),
+        ("GET", "/v1/artifacts/%ff/content", key.as_str()),
+        ("GET", "/v1/files/%fe", key.as_str()),
+        ("DELETE", "/v1/keys/%ff", key.as_str()),
+        ("GET", "/v1/admin/tiers/%ff", ADMIN),
+        (
+            "PUT",
+            "/v1/admin/instances/default/provider-keys/%ff",
+            ADMIN,
+        ),
+    ] {
+        let r = send(&app, method, path, Some(token), None, false).await?;
+        assert_error_shape(&r, StatusCode::BAD_REQUEST, "invalid_path");
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("UTF-8")),
+            "{method} {path}: {}",
+            r.body
+        );
+    }
+    // The callback route has no key, and must not answer plain text either.
+    let r = send(&app, "POST", "/v1/callbacks/%ff/tok", None, None, false).await?;
+    assert_error_shape(&r, StatusCode::BAD_REQUEST, "invalid_path");
+    Ok(())
+}

@@ -2,7 +2,7 @@
 //! handlers only translate HTTP.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use molts_core::domain::{AdminKey, Project, Tier};
 use molts_core::gateway::{AdminKeyRequest, InstancePatch, NewInstance, NewProject};
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::ApiState;
 use crate::error::ApiResult;
-use crate::extract::{Admin, ApiJson, ApiQuery};
+use crate::extract::{Admin, ApiJson, ApiPath, ApiQuery};
 use crate::views::{InstanceView, List};
 
 pub(super) async fn whoami(Admin(admin): Admin) -> Json<Value> {
@@ -40,7 +40,7 @@ pub(super) async fn create_instance(
 pub(super) async fn get_instance(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<InstanceView>> {
     Ok(Json(
         state.gateway.admin_get_instance(&admin, &id).await?.into(),
@@ -50,7 +50,7 @@ pub(super) async fn get_instance(
 pub(super) async fn update_instance(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<InstancePatch>,
 ) -> ApiResult<Json<InstanceView>> {
     Ok(Json(
@@ -65,7 +65,7 @@ pub(super) async fn update_instance(
 pub(super) async fn delete_instance(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.gateway.admin_delete_instance(&admin, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -107,7 +107,7 @@ pub(super) async fn create_project(
 pub(super) async fn delete_project(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.gateway.admin_delete_project(&admin, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -125,7 +125,7 @@ pub(super) async fn list_tiers(
 pub(super) async fn get_tier(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Tier>> {
     Ok(Json(state.gateway.admin_get_tier(&admin, &id).await?))
 }
@@ -144,7 +144,7 @@ pub(super) async fn create_tier(
 pub(super) async fn replace_tier(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(tier): ApiJson<Tier>,
 ) -> ApiResult<Json<Tier>> {
     Ok(Json(
@@ -155,7 +155,7 @@ pub(super) async fn replace_tier(
 pub(super) async fn delete_tier(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.gateway.admin_delete_tier(&admin, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -201,7 +201,7 @@ pub(super) async fn create_key(
 pub(super) async fn revoke_key(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.gateway.admin_revoke_admin_key(&admin, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -217,7 +217,7 @@ fn provider_of(name: &str) -> Result<molts_core::domain::Provider, molts_core::E
 pub(super) async fn list_provider_keys(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<List<molts_core::domain::InstanceProviderKey>>> {
     Ok(Json(List::of(
         state.gateway.admin_list_provider_keys(&admin, &id).await?,
@@ -228,7 +228,7 @@ pub(super) async fn list_provider_keys(
 pub(super) async fn put_provider_key(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path((id, provider)): Path<(String, String)>,
+    ApiPath((id, provider)): ApiPath<(String, String)>,
     ApiJson(request): ApiJson<molts_core::gateway::ProviderKeyRequest>,
 ) -> ApiResult<Json<molts_core::domain::InstanceProviderKey>> {
     let provider = provider_of(&provider)?;
@@ -244,7 +244,7 @@ pub(super) async fn put_provider_key(
 pub(super) async fn delete_provider_key(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path((id, provider)): Path<(String, String)>,
+    ApiPath((id, provider)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let provider = provider_of(&provider)?;
     state

@@ -2,7 +2,7 @@
 //! suspend, activate, delete.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use molts_core::domain::{Agent, AgentPatch, AgentStatus, NewAgent};
 use molts_core::gateway::{AgentDetail, AgentListRequest};
@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::ApiState;
 use crate::error::ApiResult;
-use crate::extract::{Admin, ApiJson, ApiQuery};
+use crate::extract::{Admin, ApiJson, ApiPath, ApiQuery};
 use crate::views::{List, RegisteredView};
 
 #[derive(Deserialize)]
@@ -43,7 +43,7 @@ pub(super) async fn list(
 pub(super) async fn get(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<AgentDetail>> {
     Ok(Json(state.gateway.admin_get_agent(&admin, &id).await?))
 }
@@ -60,7 +60,7 @@ pub(super) async fn create(
 pub(super) async fn update(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<AgentPatch>,
 ) -> ApiResult<Json<Agent>> {
     Ok(Json(
@@ -86,7 +86,7 @@ async fn set_status(
 pub(super) async fn suspend(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Agent>> {
     set_status(&state, &admin, &id, AgentStatus::Suspended).await
 }
@@ -94,7 +94,7 @@ pub(super) async fn suspend(
 pub(super) async fn activate(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Agent>> {
     set_status(&state, &admin, &id, AgentStatus::Active).await
 }
@@ -102,7 +102,7 @@ pub(super) async fn activate(
 pub(super) async fn remove(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.gateway.admin_delete_agent(&admin, &id).await?;
     Ok(StatusCode::NO_CONTENT)

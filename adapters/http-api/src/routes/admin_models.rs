@@ -2,7 +2,7 @@
 //! filters (plus `?provider=` and `?enabled=`).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use molts_core::domain::{Modality, ModelConfig, ModelFilter, ModelStatus, Provider};
 use molts_core::gateway::ModelPatch;
@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::ApiState;
 use crate::error::ApiResult;
-use crate::extract::{Admin, ApiJson, ApiQuery};
+use crate::extract::{Admin, ApiJson, ApiPath, ApiQuery};
 use crate::views::List;
 
 #[derive(Deserialize)]
@@ -83,7 +83,7 @@ pub(super) async fn list(
 pub(super) async fn get(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ModelConfig>> {
     Ok(Json(state.gateway.admin_get_model(&admin, &id).await?))
 }
@@ -102,7 +102,7 @@ pub(super) async fn create(
 pub(super) async fn replace(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(model): ApiJson<ModelConfig>,
 ) -> ApiResult<Json<ModelConfig>> {
     Ok(Json(
@@ -116,7 +116,7 @@ pub(super) async fn replace(
 pub(super) async fn update(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<ModelPatch>,
 ) -> ApiResult<Json<ModelConfig>> {
     Ok(Json(
@@ -127,7 +127,7 @@ pub(super) async fn update(
 pub(super) async fn remove(
     State(state): State<ApiState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.gateway.admin_delete_model(&admin, &id).await?;
     Ok(StatusCode::NO_CONTENT)

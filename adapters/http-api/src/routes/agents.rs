@@ -1,6 +1,6 @@
 //! Agent-facing routes: registration, profile, own keys, usage and the model list.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::{Extension, Json};
@@ -9,7 +9,7 @@ use molts_core::gateway::{AgentPrincipal, NewKeyRequest, PersonaSubmission, Usag
 
 use crate::ApiState;
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, bearer};
+use crate::extract::{ApiJson, ApiPath, bearer};
 use crate::views::{IssuedKeyView, KeyView, List, MeView, ModelView, RegisteredView};
 
 /// `POST /v1/agents/register` (and the seed's `/agents/register`). An admin key in the
@@ -103,7 +103,7 @@ pub(super) async fn create_key(
 pub(super) async fn revoke_key(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.gateway.revoke_own_key(&principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -113,7 +113,7 @@ pub(super) async fn revoke_key(
 pub(super) async fn model(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ModelView>> {
     match state
         .gateway

@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ApiState;
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::views::List;
 
 /// What a `Range` header asks for, against an object of `size` bytes.
@@ -169,7 +169,7 @@ pub(super) async fn list(
 pub(super) async fn get(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ArtifactView>> {
     Ok(Json(state.gateway.artifact(&principal, &id).await?))
 }
@@ -177,7 +177,7 @@ pub(super) async fn get(
 pub(super) async fn content(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let artifact = state.gateway.artifact(&principal, &id).await?;
@@ -204,7 +204,7 @@ pub(super) struct SignedUrl {
 pub(super) async fn signed_url(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<UrlRequest>,
 ) -> ApiResult<Json<SignedUrl>> {
     let seconds = request.expires_in.unwrap_or(3600);
@@ -229,7 +229,7 @@ pub(super) async fn signed_url(
 pub(super) async fn upload(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<ArtifactView>)> {
@@ -279,7 +279,7 @@ pub(super) async fn list_files(
 pub(super) async fn file(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<VersionQuery>,
 ) -> ApiResult<Json<ArtifactView>> {
     Ok(Json(
@@ -290,7 +290,7 @@ pub(super) async fn file(
 pub(super) async fn file_content(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<VersionQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {

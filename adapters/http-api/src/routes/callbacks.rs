@@ -3,15 +3,16 @@
 //! A verified callback answers 204 whatever the job's state; anything else 401.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 
 use crate::ApiState;
 use crate::error::ApiResult;
+use crate::extract::ApiPath;
 
 pub(super) async fn job(
     State(state): State<ApiState>,
-    Path((job_id, token)): Path<(String, String)>,
+    ApiPath((job_id, token)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     // The body is not trusted: the job's provider is asked where it stands.
     state.gateway.job_callback(&job_id, &token).await?;

@@ -3,7 +3,7 @@
 //! delivery log. Submissions answer `202 Accepted`; an `Idempotency-Key` header makes a retry
 //! answer the same job (with `Idempotent-Replayed: true`) and charge once.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::ApiState;
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::views::List;
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Error> {
@@ -108,7 +108,7 @@ async fn own_job_of_kind(
 pub(super) async fn get_video(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<VideoView>> {
     let job = own_job_of_kind(&state, &principal, &id, JobKind::Video).await?;
     Ok(Json(job.into()))
@@ -168,7 +168,7 @@ pub(super) async fn list_personas(
 pub(super) async fn get_render(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<JobView>> {
     Ok(Json(
         own_job_of_kind(&state, &principal, &id, JobKind::Render).await?,
@@ -220,7 +220,7 @@ pub(super) async fn list_jobs(
 pub(super) async fn get_job(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<JobView>> {
     Ok(Json(state.gateway.job(&principal, &id).await?))
 }
@@ -228,7 +228,7 @@ pub(super) async fn get_job(
 pub(super) async fn cancel_job(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<JobView>> {
     Ok(Json(state.gateway.cancel_job(&principal, &id).await?))
 }
