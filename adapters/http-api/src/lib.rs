@@ -7,6 +7,7 @@
 mod error;
 mod extract;
 mod middleware;
+mod request_log;
 mod routes;
 mod sse;
 mod views;
@@ -23,6 +24,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 
 pub use error::{ApiError, ApiResult, status_and_type};
 pub use extract::parse_json;
+pub use request_log::{RequestSpan, logged_path, request_log};
 
 /// Largest request body accepted by default (SOUL.md texts are at most 64 KiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;

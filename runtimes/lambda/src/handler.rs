@@ -21,11 +21,9 @@ use lambda_http::http::{Response, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt};
 use molts_core::Gateway;
-use molts_http_api::{ApiState, router};
+use molts_http_api::{ApiState, request_log, router};
 use serde_json::Value;
 use tower::ServiceExt;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 /// What a non-HTTP event is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,18 +67,16 @@ pub struct Handler {
 
 impl Handler {
     /// Builds the router over `gateway`, exactly as the standalone binary does (same state, same
-    /// request logging: method, path, status and latency, never headers).
+    /// request log, `molts_http_api::request_log`: method, path, status and latency, never
+    /// headers or a callback's token).
     pub fn new(gateway: Gateway, max_body_bytes: usize) -> Self {
         let state = ApiState {
             max_body_bytes,
             ..ApiState::new(gateway.clone())
         };
-        let trace = TraceLayer::new_for_http()
-            .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-            .on_response(DefaultOnResponse::new().level(Level::INFO));
         Self {
             gateway,
-            router: router(state).layer(trace),
+            router: router(state).layer(request_log()),
         }
     }
 

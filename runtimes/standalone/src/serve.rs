@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use molts_core::ports::Spawner;
-use molts_http_api::{ApiState, router};
+use molts_http_api::{ApiState, request_log, router};
 use tokio::sync::Notify;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use crate::config::Settings;
 use crate::wiring;
@@ -52,12 +50,9 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
         max_body_bytes: settings.max_body_bytes,
         ..ApiState::new(gateway)
     };
-    // One line per request at info: method, path, status, latency. Headers are never recorded,
-    // so bearer keys stay out of the logs.
-    let trace = TraceLayer::new_for_http()
-        .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-        .on_response(DefaultOnResponse::new().level(Level::INFO));
-    let app = router(state).layer(trace);
+    // One line per request at info: method, path, status, latency; never headers, queries or a
+    // callback's token (the shared `request_log`, the same on Lambda).
+    let app = router(state).layer(request_log());
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
