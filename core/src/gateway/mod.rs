@@ -225,9 +225,18 @@ impl Gateway {
 
     /// The same gateway accepting HeyGen account webhooks signed with `secret`
     /// (`HEYGEN_WEBHOOK_SECRET`, the secret HeyGen gave when the endpoint was registered).
+    /// An empty or blank secret means none: as an HMAC key it would let anyone sign events.
     #[must_use]
     pub fn with_heygen_webhook_secret(mut self, secret: &str) -> Self {
-        self.parts_mut().heygen_webhook_secret = Some(Arc::from(secret));
+        let secret = if secret.trim().is_empty() {
+            tracing::warn!(
+                "HEYGEN_WEBHOOK_SECRET is set but blank: HeyGen account webhooks stay refused"
+            );
+            None
+        } else {
+            Some(Arc::from(secret))
+        };
+        self.parts_mut().heygen_webhook_secret = secret;
         self
     }
 
