@@ -4,6 +4,7 @@
 //! `Arc<dyn …>`), so a runtime only chooses adapters and never routes. Every response carries an
 //! `x-request-id`; every error is `{"error":{"message","type","code","param"}}`.
 
+mod base_url;
 mod error;
 mod extract;
 mod middleware;

@@ -252,3 +252,100 @@ async fn path_ids_that_are_not_utf8_answer_in_the_error_format() -> Result<(), S
     assert_error_shape(&r, StatusCode::BAD_REQUEST, "invalid_path");
     Ok(())
 }
+
+#[tokio::test]
+async fn job_and_video_urls_are_absolute_without_a_public_url() -> Result<(), String> {
+    use molts_core::domain::{Job, JobKind, JobStatus, Provider};
+    let ports = Ports::in_memory();
+    let stores = ports.stores.clone();
+    let gateway = Gateway::new(ports, GatewayConfig::default());
+    gateway
+        .bootstrap(Some(ADMIN))
+        .await
+        .map_err(|e| e.to_string())?;
+    let app = router(ApiState::new(gateway));
+    let r = send(
+        &app,
+        "POST",
+        "/v1/agents/register",
+        None,
+        Some(Body::from(r#"{"name":"Ada"}"#)),
+        true,
+    )
+    .await?;
+    let key = r.body["api_key"].as_str().unwrap_or_default().to_owned();
+    let agent_id = r.body["agent_id"].as_str().unwrap_or_default().to_owned();
+    let now = chrono::Utc::now();
+    let job = Job {
+        id: "job_absolute".into(),
+        instance_id: r.body["instance_id"].as_str().unwrap_or_default().into(),
+        agent_id,
+        kind: JobKind::Video,
+        model_id: "demo-video".into(),
+        provider: Provider::Demo,
+        provider_job_id: Some("demo_1".into()),
+        status: JobStatus::Ready,
+        input: json!({"script": "hi"}),
+        units: 1,
+        reservation_id: "res_1".into(),
+        idempotency_key: None,
+        callback_token_hash: String::new(),
+        webhook_url: None,
+        attempts: 1,
+        next_check_at: now,
+        deadline_at: now,
+        error: None,
+        artifact_id: Some("art_1".into()),
+        duration_seconds: Some(1.0),
+        created_at: now,
+        updated_at: now,
+        finished_at: Some(now),
+        version: 1,
+    };
+    stores
+        .jobs
+        .insert_job(&job)
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let read = |path: &'static str, headers: &'static [(&'static str, &'static str)]| {
+        let app = app.clone();
+        let key = key.clone();
+        async move {
+            let mut req = Request::get(path).header(header::AUTHORIZATION, format!("Bearer {key}"));
+            for (name, value) in headers {
+                req = req.header(*name, *value);
+            }
+            let req = req.body(Body::empty()).map_err(|e| e.to_string())?;
+            let res = app.oneshot(req).await.map_err(|e| e.to_string())?;
+            let bytes = res
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            serde_json::from_slice::<Value>(&bytes).map_err(|e| e.to_string())
+        }
+    };
+    let job = read(
+        "/v1/jobs/job_absolute",
+        &[("host", "molts.test:8080"), ("x-forwarded-proto", "https")],
+    )
+    .await?;
+    assert_eq!(
+        job["url"], "https://molts.test:8080/v1/artifacts/art_1/content",
+        "{job}"
+    );
+    let video = read("/v1/videos/job_absolute", &[("host", "molts.test")]).await?;
+    assert_eq!(video["url"], "http://molts.test/v1/artifacts/art_1/content");
+    let list = read(
+        "/v1/jobs",
+        &[("host", "molts.test"), ("forwarded", "proto=https;host=x")],
+    )
+    .await?;
+    assert_eq!(
+        list["data"][0]["url"],
+        "https://molts.test/v1/artifacts/art_1/content"
+    );
+    Ok(())
+}

@@ -16,6 +16,7 @@ use molts_core::gateway::{AgentPrincipal, ArtifactContent, ArtifactView};
 use serde::{Deserialize, Serialize};
 
 use crate::ApiState;
+use crate::base_url::RequestBase;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::views::List;
@@ -98,6 +99,20 @@ fn content_response(content: ArtifactContent, status: StatusCode) -> Response {
     response
 }
 
+/// `artifact` with its `url` absolute (see [`RequestBase`]).
+fn located(base: &RequestBase, mut artifact: ArtifactView) -> ArtifactView {
+    artifact.url = base.absolute(artifact.url);
+    artifact
+}
+
+/// A page of artifacts with absolute URLs.
+fn located_page(base: &RequestBase, rows: Vec<ArtifactView>, has_more: bool) -> List<ArtifactView> {
+    List::page(
+        rows.into_iter().map(|a| located(base, a)).collect(),
+        has_more,
+    )
+}
+
 async fn serve(
     state: &ApiState,
     principal: &AgentPrincipal,
@@ -150,6 +165,7 @@ pub(super) struct ArtifactsQuery {
 pub(super) async fn list(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     ApiQuery(q): ApiQuery<ArtifactsQuery>,
 ) -> ApiResult<Json<List<ArtifactView>>> {
     let kind = q
@@ -163,15 +179,19 @@ pub(super) async fn list(
         .gateway
         .list_artifacts(&principal, kind, q.name, q.before, q.limit)
         .await?;
-    Ok(Json(List::page(page.data, page.has_more)))
+    Ok(Json(located_page(&base, page.data, page.has_more)))
 }
 
 pub(super) async fn get(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ArtifactView>> {
-    Ok(Json(state.gateway.artifact(&principal, &id).await?))
+    Ok(Json(located(
+        &base,
+        state.gateway.artifact(&principal, &id).await?,
+    )))
 }
 
 pub(super) async fn content(
@@ -204,6 +224,7 @@ pub(super) struct SignedUrl {
 pub(super) async fn signed_url(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<UrlRequest>,
 ) -> ApiResult<Json<SignedUrl>> {
@@ -219,7 +240,7 @@ pub(super) async fn signed_url(
             expires_in: Some(seconds),
         },
         None => SignedUrl {
-            url: state.gateway.artifact(&principal, &id).await?.url,
+            url: base.absolute(state.gateway.artifact(&principal, &id).await?.url),
             signed: false,
             expires_in: None,
         },
@@ -229,6 +250,7 @@ pub(super) async fn signed_url(
 pub(super) async fn upload(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     ApiPath(name): ApiPath<String>,
     headers: HeaderMap,
     body: Body,
@@ -245,7 +267,7 @@ pub(super) async fn upload(
         .gateway
         .upload_file(&principal, &name, &content_type, Box::pin(stream))
         .await?;
-    Ok((StatusCode::CREATED, Json(stored)))
+    Ok((StatusCode::CREATED, Json(located(&base, stored))))
 }
 
 #[derive(Deserialize)]
@@ -258,6 +280,7 @@ pub(super) struct VersionQuery {
 pub(super) async fn list_files(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     ApiQuery(q): ApiQuery<ArtifactsQuery>,
 ) -> ApiResult<Json<List<ArtifactView>>> {
     if q.kind.is_some() {
@@ -273,18 +296,20 @@ pub(super) async fn list_files(
             q.limit,
         )
         .await?;
-    Ok(Json(List::page(page.data, page.has_more)))
+    Ok(Json(located_page(&base, page.data, page.has_more)))
 }
 
 pub(super) async fn file(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<VersionQuery>,
 ) -> ApiResult<Json<ArtifactView>> {
-    Ok(Json(
+    Ok(Json(located(
+        &base,
         state.gateway.file(&principal, &name, q.version).await?,
-    ))
+    )))
 }
 
 pub(super) async fn file_content(

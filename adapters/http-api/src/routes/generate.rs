@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::ApiState;
+use crate::base_url::RequestBase;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::sse;
@@ -200,6 +201,7 @@ struct ImageView {
 pub(super) async fn images(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     ApiJson(body): ApiJson<ImagesGenerate>,
 ) -> ApiResult<Json<Value>> {
     let model = model_id(&state, &principal, body.model, Modality::Image).await?;
@@ -222,7 +224,7 @@ pub(super) async fn images(
         .map(|image| {
             let artifact = kept.next().flatten();
             let (artifact_id, artifact_url) = match artifact {
-                Some(a) => (Some(a.id), Some(a.url)),
+                Some(a) => (Some(a.id), Some(base.absolute(a.url))),
                 None => (None, None),
             };
             match image.data {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ApiState;
+use crate::base_url::RequestBase;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::views::List;
@@ -80,6 +81,7 @@ impl From<JobView> for VideoView {
 pub(super) async fn generate_video(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     headers: HeaderMap,
     ApiJson(request): ApiJson<VideoSubmission>,
 ) -> ApiResult<Response> {
@@ -88,8 +90,22 @@ pub(super) async fn generate_video(
         .gateway
         .submit_video(&principal, request, key.as_deref())
         .await?;
-    let body = VideoView::from(submitted.job.clone());
+    let body = VideoView::from(located(&base, submitted.job.clone()));
     Ok(accepted(&submitted, body))
+}
+
+/// `job` with its `url` absolute (see [`RequestBase`]).
+fn located(base: &RequestBase, mut job: JobView) -> JobView {
+    job.url = base.absolute_opt(job.url);
+    job
+}
+
+/// A page of jobs with absolute URLs.
+fn located_page(base: &RequestBase, jobs: Vec<JobView>, has_more: bool) -> List<JobView> {
+    List::page(
+        jobs.into_iter().map(|j| located(base, j)).collect(),
+        has_more,
+    )
 }
 
 async fn own_job_of_kind(
@@ -108,15 +124,17 @@ async fn own_job_of_kind(
 pub(super) async fn get_video(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<VideoView>> {
     let job = own_job_of_kind(&state, &principal, &id, JobKind::Video).await?;
-    Ok(Json(job.into()))
+    Ok(Json(located(&base, job).into()))
 }
 
 pub(super) async fn create_render(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     headers: HeaderMap,
     ApiJson(request): ApiJson<RenderSubmission>,
 ) -> ApiResult<Response> {
@@ -125,13 +143,14 @@ pub(super) async fn create_render(
         .gateway
         .submit_render(&principal, request, key.as_deref())
         .await?;
-    let body = submitted.job.clone();
+    let body = located(&base, submitted.job.clone());
     Ok(accepted(&submitted, body))
 }
 
 pub(super) async fn create_persona(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     headers: HeaderMap,
     ApiJson(request): ApiJson<molts_core::gateway::PersonaSubmission>,
 ) -> ApiResult<Response> {
@@ -140,7 +159,7 @@ pub(super) async fn create_persona(
         .gateway
         .submit_persona(&principal, request, key.as_deref())
         .await?;
-    let body = submitted.job.clone();
+    let body = located(&base, submitted.job.clone());
     Ok(accepted(&submitted, body))
 }
 
@@ -156,23 +175,24 @@ pub(super) struct PageQuery {
 pub(super) async fn list_personas(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<List<JobView>>> {
     let page = state
         .gateway
         .list_jobs(&principal, Some(JobKind::Persona), None, q.before, q.limit)
         .await?;
-    Ok(Json(List::page(page.data, page.has_more)))
+    Ok(Json(located_page(&base, page.data, page.has_more)))
 }
 
 pub(super) async fn get_render(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<JobView>> {
-    Ok(Json(
-        own_job_of_kind(&state, &principal, &id, JobKind::Render).await?,
-    ))
+    let job = own_job_of_kind(&state, &principal, &id, JobKind::Render).await?;
+    Ok(Json(located(&base, job)))
 }
 
 #[derive(Deserialize)]
@@ -191,6 +211,7 @@ pub(super) struct JobsQuery {
 pub(super) async fn list_jobs(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     ApiQuery(q): ApiQuery<JobsQuery>,
 ) -> ApiResult<Json<List<JobView>>> {
     let status = q
@@ -214,23 +235,31 @@ pub(super) async fn list_jobs(
         .gateway
         .list_jobs(&principal, kind, status, q.before, q.limit)
         .await?;
-    Ok(Json(List::page(page.data, page.has_more)))
+    Ok(Json(located_page(&base, page.data, page.has_more)))
 }
 
 pub(super) async fn get_job(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<JobView>> {
-    Ok(Json(state.gateway.job(&principal, &id).await?))
+    Ok(Json(located(
+        &base,
+        state.gateway.job(&principal, &id).await?,
+    )))
 }
 
 pub(super) async fn cancel_job(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<JobView>> {
-    Ok(Json(state.gateway.cancel_job(&principal, &id).await?))
+    Ok(Json(located(
+        &base,
+        state.gateway.cancel_job(&principal, &id).await?,
+    )))
 }
 
 #[derive(Deserialize)]

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 use super::generate::{error_json, model_id};
 use crate::ApiState;
+use crate::base_url::RequestBase;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::sse;
@@ -243,6 +244,7 @@ pub(super) struct ImageGenerations {
 pub(super) async fn image_generations(
     State(state): State<ApiState>,
     Extension(principal): Extension<AgentPrincipal>,
+    base: RequestBase,
     ApiJson(body): ApiJson<ImageGenerations>,
 ) -> ApiResult<Json<Value>> {
     let want_b64 = match body.response_format.as_deref() {
@@ -289,7 +291,7 @@ pub(super) async fn image_generations(
             // molts' own copy; OpenAI's clients ignore fields they do not know.
             if let Some(a) = artifact {
                 entry["artifact_id"] = json!(a.id);
-                entry["artifact_url"] = json!(a.url);
+                entry["artifact_url"] = json!(base.absolute(a.url));
             }
             entry
         })
