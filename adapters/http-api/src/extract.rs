@@ -222,8 +222,11 @@ impl FromRequestParts<ApiState> for Admin {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use axum::http::HeaderValue;
+    use proptest::prelude::*;
     use serde::Deserialize;
+
+    use super::*;
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -268,5 +271,77 @@ mod tests {
         assert!(is_json("Application/JSON; charset=utf-8"));
         assert!(is_json("application/merge-patch+json"));
         assert!(!is_json("text/plain"));
+    }
+
+    /// Bytes shaped like JSON bodies often enough to reach deep into the parser.
+    fn body_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"{".to_vec()),
+            Just(b"}".to_vec()),
+            Just(b"[".to_vec()),
+            Just(b"\"name\":".to_vec()),
+            Just(b"\"count\":".to_vec()),
+            Just(b"\"x\":".to_vec()),
+            Just(b"1e999".to_vec()),
+            Just(b"-1".to_vec()),
+            Just(b",".to_vec()),
+            "\"[ -~]{0,6}\"".prop_map(String::into_bytes),
+            proptest::collection::vec(any::<u8>(), 0..6),
+        ];
+        proptest::collection::vec(piece, 0..24).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_body_parses_or_is_a_400(bytes in body_bytes()) {
+            if let Err(e) = parse_json::<Sample>(&bytes) {
+                prop_assert_eq!(e.kind(), ErrorKind::Invalid);
+                prop_assert!(e.code().is_some());
+            }
+            if let Err(e) = parse_json::<serde_json::Value>(&bytes) {
+                prop_assert_eq!(e.kind(), ErrorKind::Invalid);
+            }
+        }
+
+        #[test]
+        fn deep_nesting_is_refused_not_a_stack_overflow(depth in prop_oneof![100usize..200, 1000usize..100_000]) {
+            let body = format!("{{\"x\":{}{}}}", "[".repeat(depth), "]".repeat(depth));
+            let parsed = parse_json::<serde_json::Value>(body.as_bytes());
+            prop_assert!(parsed.is_ok() || parsed.err().is_some_and(|e| e.kind() == ErrorKind::Invalid));
+        }
+
+        #[test]
+        fn any_authorization_header_is_a_token_or_a_401(value in "[ -~\t]{0,40}", scheme in prop_oneof![Just("Bearer "), Just("bearer  "), Just("")]) {
+            let Ok(v) = HeaderValue::from_str(&format!("{scheme}{value}")) else { return Ok(()) };
+            let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+            parts.headers.insert(header::AUTHORIZATION, v);
+            match bearer(&parts) {
+                Ok(Some(token)) => prop_assert!(!token.is_empty() && token.trim() == token),
+                Ok(None) => prop_assert!(false, "a header that is there is never None"),
+                Err(e) => prop_assert_eq!(e.kind(), ErrorKind::Unauthorized),
+            }
+        }
+
+        #[test]
+        fn any_query_string_parses_or_is_a_400(query in "[ -~]{0,40}") {
+            #[derive(Debug, Deserialize)]
+            #[allow(dead_code)]
+            struct Page {
+                before: Option<String>,
+                limit: Option<u32>,
+            }
+            if let Err(e) = serde_urlencoded_like::<Page>(&query) {
+                prop_assert_eq!(e.code(), Some("invalid_query"));
+            }
+        }
+
+        #[test]
+        fn only_application_types_count_as_json(text in "[ -~]{0,40}|application/[a-z+-]{0,12}json.{0,8}") {
+            if is_json(&text) {
+                prop_assert!(text.trim_start().to_ascii_lowercase().starts_with("application/"));
+            }
+        }
     }
 }

@@ -325,6 +325,8 @@ pub(super) async fn file_content(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn range(value: &str) -> HeaderMap {
@@ -348,5 +350,39 @@ mod tests {
         assert_eq!(wanted(&range("items=0-1"), 100), Wanted::Whole);
         assert_eq!(wanted(&range("bytes=9-3"), 100), Wanted::Whole);
         assert_eq!(wanted(&range("bytes=0-0"), 0), Wanted::Unsatisfiable);
+    }
+
+    /// `Range` values: well-formed single ranges of any numbers, and anything else.
+    fn range_text() -> impl Strategy<Value = String> {
+        let number = prop_oneof![
+            Just(String::new()),
+            (0u64..300).prop_map(|n| n.to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            Just("18446744073709551616".to_owned()),
+            "[ -~]{0,4}",
+        ];
+        prop_oneof![
+            (number.clone(), number).prop_map(|(a, b)| format!("bytes={a}-{b}")),
+            "[ -~]{0,24}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn any_range_header_asks_for_a_part_inside_the_file(
+            value in range_text(),
+            size in prop_oneof![0u64..300, any::<u64>()],
+        ) {
+            let Ok(v) = HeaderValue::from_str(&value) else { return Ok(()) };
+            let mut headers = HeaderMap::new();
+            headers.insert(header::RANGE, v);
+            if let Wanted::Part(r) = wanted(&headers, size) {
+                prop_assert!(r.start < r.end && r.end <= size, "{:?} of {}", r, size);
+                // The store's own check agrees, so a part never turns into a 416 later.
+                prop_assert_eq!(molts_core::ports::served_range(&r, size).ok(), Some(r));
+            }
+        }
     }
 }
