@@ -230,7 +230,10 @@ async fn path_ids_that_are_not_utf8_answer_in_the_error_format() -> Result<(), S
         ("GET", "/v1/artifacts/%ff/content", key.as_str()),
         ("GET", "/v1/files/%fe", key.as_str()),
         ("DELETE", "/v1/keys/%ff", key.as_str()),
+        ("GET", "/v1/models/%ff", key.as_str()),
         ("GET", "/v1/admin/tiers/%ff", ADMIN),
+        ("GET", "/v1/admin/agents/%ff", ADMIN),
+        ("PATCH", "/v1/admin/models/%ff", ADMIN),
         (
             "PUT",
             "/v1/admin/instances/default/provider-keys/%ff",
