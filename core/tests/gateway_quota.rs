@@ -140,8 +140,8 @@ fn a_hold_is_closed_exactly_once() {
 
         let forged = Hold {
             reservation_id: "rsv_missing".to_owned(),
-            unit: Unit::Image,
             amount: 1,
+            ..settled
         };
         expect_err(h.gateway.settle(&forged, 1).await, ErrorKind::NotFound);
         expect_err(h.gateway.refund(&forged).await, ErrorKind::NotFound);
@@ -160,12 +160,19 @@ fn settling_charges_the_measured_amount() {
         let report = usage(&h.gateway, &principal).await;
         assert_eq!(month_of(&report, Unit::AudioSecond), capped(90, 600, 510));
 
-        // More than held: charged anyway (the work is done), which can pass the cap and then
-        // blocks further reservations with nothing left.
-        let under = hold(&h.gateway, &principal, Unit::AudioSecond, 500).await;
-        h.gateway.settle(&under, 530).await.expect("settle");
+        // More than held, with room: the hold is charged in full and the rest topped up.
+        let under = hold(&h.gateway, &principal, Unit::AudioSecond, 100).await;
+        let r = h.gateway.settle(&under, 130).await.expect("settle");
+        assert_eq!((r.reserved, r.charged), (100, Some(100)));
         let report = usage(&h.gateway, &principal).await;
-        assert_eq!(month_of(&report, Unit::AudioSecond), capped(620, 600, 0));
+        assert_eq!(month_of(&report, Unit::AudioSecond), capped(220, 600, 380));
+
+        // More than held, without room: only what fits under the cap is charged; the counter
+        // never passes it.
+        let under = hold(&h.gateway, &principal, Unit::AudioSecond, 370).await;
+        h.gateway.settle(&under, 400).await.expect("settle");
+        let report = usage(&h.gateway, &principal).await;
+        assert_eq!(month_of(&report, Unit::AudioSecond), capped(600, 600, 0));
         expect_err(
             h.gateway.reserve(&principal, Unit::AudioSecond, 1).await,
             ErrorKind::QuotaExceeded,

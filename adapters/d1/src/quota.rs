@@ -155,7 +155,7 @@ impl D1Store {
         let reserved = ReservationState::Reserved.as_str();
         let of = |col: &str| format!("(SELECT {col} FROM quota_reservations WHERE id = ?1)");
         let move_counters = format!(
-            "UPDATE quota_counters SET used = MAX(used - {reserved_units}, 0) + ?2 \
+            "UPDATE quota_counters SET used = MAX(used - {reserved_units}, 0) + MIN(?2, {reserved_units}) \
              WHERE agent_id = (SELECT agent_id FROM quota_reservations WHERE id = ?1 AND state = ?3) \
              AND unit = {unit} AND ((period = ?4 AND period_key = {day}) \
              OR (period = ?5 AND period_key = {month}))",
@@ -179,7 +179,8 @@ impl D1Store {
                         ],
                     },
                     Stmt {
-                        sql: "UPDATE quota_reservations SET state = ?2, charged = ?3, closed_at = ?4 \
+                        // Never charged above the hold: the ledger's cap was checked against it.
+                        sql: "UPDATE quota_reservations SET state = ?2, charged = MIN(?3, reserved), closed_at = ?4 \
                               WHERE id = ?1 AND state = ?5"
                             .to_owned(),
                         params: params![id, state.as_str(), charged, ms(at), reserved],

@@ -147,15 +147,15 @@ fn one_statement(request: &ReserveRequest) -> bool {
 /// a fresh parse and plan.
 const SQLITE_CLOSE_COUNTERS: &str = "\
 UPDATE quota_counters SET used = CASE WHEN quota_counters.used < r.reserved THEN 0 \
-ELSE quota_counters.used - r.reserved END + ?1 \
+ELSE quota_counters.used - r.reserved END + MIN(?1, r.reserved) \
 FROM (SELECT agent_id, unit, reserved, day_key, month_key FROM quota_reservations \
-WHERE id = ?2 AND state = 'reserved' AND reserved <> ?1) AS r \
+WHERE id = ?2 AND state = 'reserved' AND reserved > ?1) AS r \
 WHERE quota_counters.agent_id = r.agent_id AND quota_counters.unit = r.unit \
 AND ((quota_counters.period = ?3 AND quota_counters.period_key = r.day_key) \
 OR (quota_counters.period = ?4 AND quota_counters.period_key = r.month_key))";
 /// See [`SQLITE_CLOSE_COUNTERS`]; the columns in `quota_reservation::Model`'s order.
 const SQLITE_CLOSE_FLIP: &str = "\
-UPDATE quota_reservations SET state = ?5, charged = ?1, closed_at = ?6 \
+UPDATE quota_reservations SET state = ?5, charged = MIN(?1, reserved), closed_at = ?6 \
 WHERE id = ?2 AND state = 'reserved' \
 RETURNING id, agent_id, unit, reserved, charged, state, day_key, month_key, created_at, \
 closed_at, expires_at";
@@ -360,6 +360,7 @@ impl SeaOrmStore {
             return Ok(None);
         };
         let row = quota_reservation::Model::from_query_result(&flipped, "").map_err(from_db)?;
+        let charged = row.charged.unwrap_or(charged);
         if row.reserved != charged {
             for (period, key) in [(Period::Day, &row.day_key), (Period::Month, &row.month_key)] {
                 quota_counter::Entity::update_many()
@@ -387,7 +388,12 @@ impl SeaOrmStore {
         let mut flip = Query::update();
         flip.table(quota_reservation::Entity)
             .value(R::State, state.as_str())
-            .value(R::Charged, charged)
+            // Never above the hold: the caps were checked against what was held.
+            .value(
+                R::Charged,
+                Expr::case(Expr::col(R::Reserved).lt(charged), Expr::col(R::Reserved))
+                    .finally(charged),
+            )
             .value(R::ClosedAt, ms(at))
             .and_where(Expr::col(R::Id).eq(id))
             .and_where(Expr::col(R::State).eq(ReservationState::Reserved.as_str()))
@@ -558,7 +564,8 @@ pub(crate) mod tests {
             reservation_id: format!("rsv_compiled_{n}"),
             agent_id: agent.to_owned(),
             unit: Unit::Image,
-            amount: 1,
+            // Room for the tests' settlements, which charge at most what was held.
+            amount: 10,
             periods: vec![
                 period(Period::Day, "2026-11-24"),
                 period(Period::Month, "2026-11"),
@@ -588,21 +595,21 @@ pub(crate) mod tests {
         let sqlite = DbBackend::Sqlite;
         let bound = |s: &Statement| ledger::params(s.values.as_ref().map_or(&[][..], |v| &v.0[..]));
         let first = hold("agt_compiled", 0);
-        let mut upsert = conn.prepare(&add_to_counters(sqlite, &first, 1).sql)?;
-        let mut insert = conn.prepare(&insert_reservation(sqlite, &first, 1).sql)?;
+        let mut upsert = conn.prepare(&add_to_counters(sqlite, &first, 3).sql)?;
+        let mut insert = conn.prepare(&insert_reservation(sqlite, &first, 3).sql)?;
         let mut counters = conn.prepare(SQLITE_CLOSE_COUNTERS)?;
         let mut flip = conn.prepare(SQLITE_CLOSE_FLIP)?;
         for n in 0..3 {
             let request = hold("agt_compiled", n);
             assert_eq!(
                 upsert.execute(params_from_iter(bound(&add_to_counters(
-                    sqlite, &request, 1
+                    sqlite, &request, 3
                 ))?))?,
                 2
             );
             assert_eq!(
                 insert.execute(params_from_iter(bound(&insert_reservation(
-                    sqlite, &request, 1
+                    sqlite, &request, 3
                 ))?))?,
                 1
             );
@@ -621,7 +628,7 @@ pub(crate) mod tests {
             [],
             |r| r.get(0),
         )?;
-        assert_eq!(used, 6, "three holds of one, each settled at two");
+        assert_eq!(used, 6, "three holds of three, each settled at two");
         for (name, statement) in [
             ("counters upsert", &upsert),
             ("reservation insert", &insert),

@@ -308,7 +308,7 @@ mod tests {
             .map(|n| {
                 let mut request = hold("agt_many", n);
                 for p in &mut request.periods {
-                    p.max = Some(1_000);
+                    p.max = Some(10_000);
                 }
                 request
             })

@@ -7,17 +7,16 @@ use futures::StreamExt;
 use crate::domain::{Modality, ModelConfig, Unit};
 use crate::error::{Error, Result};
 use crate::providers::{
-    GeneratedImage, ImageData, ImageRequest, SpeechRequest, SpeechResponse, StockRequest,
-    StockResponse, TextChunk, TextRequest, TextResponse, TextStream, Voice,
+    FinishReason, GeneratedImage, ImageData, ImageRequest, SpeechRequest, SpeechResponse,
+    StockRequest, StockResponse, TextChunk, TextRequest, TextResponse, TextStream, Voice,
 };
 
 use super::artifacts::ArtifactView;
+use super::hold_size::{check_speed, completion_cap, speech_hold, text_hold};
 use super::quota::Hold;
 use super::routing::{Output, Work};
 use super::{AgentPrincipal, Gateway};
 
-/// Tokens held for the completion when the request sets no `max_tokens`.
-const DEFAULT_COMPLETION_ESTIMATE: u64 = 1024;
 /// Most images one request may ask for.
 pub const MAX_IMAGES_PER_REQUEST: u32 = 10;
 /// Longest speech input, in characters (OpenAI's limit).
@@ -45,8 +44,8 @@ impl<T> Generated<T> {
     }
 }
 
-/// A rough token count: about four characters a token for English text. Only ever used to
-/// size a reservation; settlement uses the provider's own count where it gives one.
+/// A rough token count: about four characters a token for English text. Only used to charge
+/// a stream whose provider reported no usage (holds are sized by `hold_size`, which bounds).
 pub fn estimate_tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4)
 }
@@ -57,11 +56,6 @@ fn prompt_estimate(request: &TextRequest) -> u64 {
         .iter()
         .map(|m| estimate_tokens(&m.content) + 4)
         .sum()
-}
-
-/// Seconds of speech a text will take, for the reservation (about 15 characters a second).
-fn speech_seconds_estimate(text: &str) -> u64 {
-    (text.chars().count() as u64).div_ceil(15).max(1)
 }
 
 fn unexpected() -> Error {
@@ -137,10 +131,9 @@ impl Gateway {
     ) -> Result<Generated<TextResponse>> {
         check_text(&request)?;
         let chain = self.model_chain(principal, model, Modality::Text).await?;
-        let estimate = prompt_estimate(&request)
-            + request
-                .max_tokens
-                .map_or(DEFAULT_COMPLETION_ESTIMATE, u64::from);
+        // The provider is sent the cap the hold was sized for, so it cannot write past it.
+        let request = capped(request);
+        let estimate = text_hold(&request);
         let work = async {
             match self
                 .route(&principal.instance, &chain, Work::Text(&request))
@@ -166,12 +159,12 @@ impl Gateway {
     ) -> Result<Generated<TextStream>> {
         check_text(&request)?;
         let chain = self.model_chain(principal, model, Modality::Text).await?;
+        let request = capped(request);
         let prompt = prompt_estimate(&request);
-        let estimate = prompt
-            + request
-                .max_tokens
-                .map_or(DEFAULT_COMPLETION_ESTIMATE, u64::from);
-        let hold = self.reserve(principal, Unit::TextToken, estimate).await?;
+        let cap = u64::from(completion_cap(&request));
+        let hold = self
+            .reserve(principal, Unit::TextToken, text_hold(&request))
+            .await?;
         let (model, inner) = match self
             .route(&principal.instance, &chain, Work::TextStream(&request))
             .await
@@ -186,7 +179,7 @@ impl Gateway {
                 return Err(e);
             }
         };
-        let output = settle_when_done(self.clone(), hold, prompt, inner);
+        let output = settle_when_done(self.clone(), hold, prompt, cap, inner);
         Ok(Generated::new(model, output))
     }
 
@@ -270,8 +263,9 @@ impl Gateway {
                 format!("input must be at most {MAX_SPEECH_CHARS} characters"),
             ));
         }
+        check_speed(&request)?;
         let chain = self.model_chain(principal, model, Modality::Speech).await?;
-        let estimate = speech_seconds_estimate(&request.text);
+        let estimate = speech_hold(&request);
         let work = async {
             match self
                 .route(&principal.instance, &chain, Work::Speech(&request))
@@ -346,6 +340,12 @@ impl Gateway {
     }
 }
 
+/// The request with the completion cap made explicit, as every provider will be sent it.
+fn capped(mut request: TextRequest) -> TextRequest {
+    request.max_tokens = Some(completion_cap(&request));
+    request
+}
+
 fn check_text(request: &TextRequest) -> Result<()> {
     if request.messages.is_empty() {
         return Err(Error::invalid("messages", "messages must not be empty"));
@@ -360,10 +360,13 @@ fn check_text(request: &TextRequest) -> Result<()> {
 }
 
 /// Passes the chunks through and settles the hold once, when the stream finishes or fails.
+/// A provider that writes far past the cap it was sent (one that ignores `max_tokens`) is cut
+/// off with a `length` finish; what it wrote past the hold is never charged beyond a top-up.
 fn settle_when_done(
     gateway: Gateway,
     hold: Hold,
     prompt_estimate: u64,
+    completion_cap: u64,
     inner: TextStream,
 ) -> TextStream {
     struct State {
@@ -372,6 +375,8 @@ fn settle_when_done(
         inner: TextStream,
         generated_chars: String,
         prompt_estimate: u64,
+        completion_cap: u64,
+        over_cap: bool,
     }
     impl State {
         async fn settle(&mut self, usage: Option<u64>) {
@@ -389,12 +394,26 @@ fn settle_when_done(
         inner,
         generated_chars: String::new(),
         prompt_estimate,
+        completion_cap,
+        over_cap: false,
     };
     futures::stream::unfold(state, |mut state| async move {
         state.hold.as_ref()?;
+        if state.over_cap {
+            state.settle(None).await;
+            let finish = TextChunk::Finish {
+                reason: FinishReason::Length,
+                usage: None,
+            };
+            return Some((Ok(finish), state));
+        }
         match state.inner.next().await {
             Some(Ok(TextChunk::Delta(text))) => {
                 state.generated_chars.push_str(&text);
+                // Twice the cap in the rough count: a provider that honours the cap ends first
+                // with its own usage; only one that ignores it gets this far.
+                state.over_cap = estimate_tokens(&state.generated_chars)
+                    > state.completion_cap.saturating_mul(2);
                 Some((Ok(TextChunk::Delta(text)), state))
             }
             Some(Ok(TextChunk::Finish { reason, usage })) => {

@@ -11,6 +11,7 @@ mod bootstrap;
 mod cache;
 mod callbacks;
 mod generate;
+mod hold_size;
 mod job_progress;
 mod jobs;
 mod keys;

@@ -26,10 +26,24 @@ pub const HOLD_TTL: chrono::Duration = chrono::Duration::minutes(15);
 pub struct Hold {
     /// The reservation id.
     pub reservation_id: String,
+    /// Whose quota.
+    pub agent_id: String,
     /// Which unit.
     pub unit: Unit,
     /// How many were held.
     pub amount: u64,
+    /// The periods (with their keys and caps) the hold was counted in; a top-up counts in the
+    /// same ones, under the same caps.
+    pub periods: Vec<PeriodLimit>,
+}
+
+/// What became of a charge measured above its hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct TopUp {
+    /// Units charged on top of the hold (there was room under every cap).
+    pub(super) charged: u64,
+    /// Units not charged: the caps had no room for them.
+    pub(super) forgiven: u64,
 }
 
 /// Most settlements waiting on the spawner at once; beyond it calls settle before answering,
@@ -243,8 +257,10 @@ impl Gateway {
         match outcome {
             ReserveOutcome::Reserved => Ok(Hold {
                 reservation_id: request.reservation_id,
+                agent_id: request.agent_id,
                 unit,
                 amount,
+                periods: request.periods,
             }),
             ReserveOutcome::Exceeded { period, max, used } => Err(Error::new(
                 ErrorKind::QuotaExceeded,
@@ -258,14 +274,89 @@ impl Gateway {
         }
     }
 
-    /// Charges the measured amount for a hold.
+    /// Charges the measured amount for a hold. The hold is charged at most in full; a measured
+    /// amount above it (a provider that reported more than the hold's bound) is charged only
+    /// as far as a conditional top-up finds room under every cap, so settling can never move a
+    /// counter past its limit. What did not fit is forgiven and logged.
     pub async fn settle(&self, hold: &Hold, actual: u64) -> Result<Reservation> {
-        self.inner
+        let reservation = self
+            .inner
             .ports
             .stores
             .quota
-            .settle(&hold.reservation_id, actual, self.now())
-            .await
+            .settle(&hold.reservation_id, actual.min(hold.amount), self.now())
+            .await?;
+        if actual > hold.amount {
+            let excess = actual - hold.amount;
+            let top_up = self.top_up(hold, excess).await;
+            if top_up.forgiven > 0 {
+                tracing::warn!(
+                    reservation = %hold.reservation_id,
+                    unit = %hold.unit,
+                    held = hold.amount,
+                    measured = actual,
+                    forgiven = top_up.forgiven,
+                    "a call measured above its hold; the quota had no room for the rest"
+                );
+            }
+        }
+        Ok(reservation)
+    }
+
+    /// Charges `excess` units beyond a settled hold, in the hold's periods and under their caps:
+    /// a reservation that the store grants only where every cap has room, settled at once. When
+    /// the whole excess does not fit, the room the full period reported is tried once.
+    pub(super) async fn top_up(&self, hold: &Hold, excess: u64) -> TopUp {
+        let mut asked = excess;
+        for _ in 0..2 {
+            let now = self.now();
+            let request = ReserveRequest {
+                reservation_id: self.inner.ports.ids.id("rsv"),
+                agent_id: hold.agent_id.clone(),
+                unit: hold.unit,
+                amount: asked,
+                periods: hold.periods.clone(),
+                at: now,
+                expires_at: now + HOLD_TTL,
+            };
+            let outcome = match self.inner.ports.stores.quota.reserve(&request).await {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    tracing::error!(reservation = %hold.reservation_id, error = %e, "top-up failed");
+                    break;
+                }
+            };
+            match outcome {
+                ReserveOutcome::Reserved => {
+                    let settled = self
+                        .inner
+                        .ports
+                        .stores
+                        .quota
+                        .settle(&request.reservation_id, asked, now)
+                        .await;
+                    if let Err(e) = settled {
+                        // The top-up stays held and is charged as held when it expires.
+                        tracing::error!(reservation = %request.reservation_id, error = %e, "top-up settle failed");
+                    }
+                    return TopUp {
+                        charged: asked,
+                        forgiven: excess - asked,
+                    };
+                }
+                ReserveOutcome::Exceeded { max, used, .. } => {
+                    let room = max.saturating_sub(used).min(asked);
+                    if room == 0 || room == asked {
+                        break;
+                    }
+                    asked = room;
+                }
+            }
+        }
+        TopUp {
+            charged: 0,
+            forgiven: excess,
+        }
     }
 
     /// Gives a hold's units back.

@@ -324,6 +324,8 @@ fn close(
             reservation.state.as_str()
         )));
     }
+    // Never above the hold: the caps were checked against what was held.
+    let charged = charged.min(reservation.reserved);
     reservation.state = new_state;
     reservation.charged = Some(charged);
     reservation.closed_at = Some(at);

@@ -130,7 +130,8 @@ pub trait TierStore: Send + Sync {
 ///   only if every capped counter stays within its cap, else adds nothing and answers
 ///   `Exceeded` with the first full period. N concurrent reservations against R remaining units
 ///   of size 1 succeed exactly min(N, R) times.
-/// - `settle` replaces the held amount with `actual` in the counters the reservation touched;
+/// - `settle` replaces the held amount with `actual`, but never more than was held (the caps
+///   were checked against the hold), in the counters the reservation touched;
 ///   `refund` removes it. Each works once: on a reservation that is not `Reserved` it fails with
 ///   `Conflict` and changes nothing; on a missing id, `NotFound`.
 #[async_trait]

@@ -29,7 +29,9 @@ pub use jobs::{
     jobs, jobs_compare_and_swap, jobs_concurrent_updates, jobs_due, jobs_idempotency,
     jobs_idempotency_race, jobs_listing,
 };
-pub use quota::{quota_concurrent_exactness, quota_expiry, quota_ledger};
+pub use quota::{
+    quota_concurrent_exactness, quota_expiry, quota_invariant_random_mix, quota_ledger,
+};
 pub use rate::{rate_concurrent_exactness, rate_forget_finished, rate_windows, run_rate_suite};
 pub use webhooks::{
     webhook_deliveries, webhook_deliveries_concurrent, webhook_deliveries_due, webhook_endpoints,
@@ -54,6 +56,7 @@ pub async fn run_all(stores: &Stores) -> Result<()> {
     quota_ledger(stores).await?;
     quota_expiry(stores).await?;
     quota_concurrent_exactness(stores, 200, 10).await?;
+    quota_invariant_random_mix(stores, 0x5eed, 120).await?;
     jobs(stores).await?;
     jobs_idempotency(stores).await?;
     jobs_idempotency_race(stores, 20).await?;

@@ -37,6 +37,7 @@ pub(crate) const CHECKS: &[&str] = &[
     "quota_ledger",
     "quota_expiry",
     "quota_concurrent_exactness",
+    "quota_invariant_random_mix",
     "jobs",
     "jobs_idempotency",
     "jobs_idempotency_race",
@@ -102,6 +103,9 @@ async fn run(name: &str, env: &Env) -> Result<()> {
         "quota_expiry" => testkit::quota_expiry(&stores()?).await,
         "quota_concurrent_exactness" => {
             testkit::quota_concurrent_exactness(&stores()?, 200, 10).await
+        }
+        "quota_invariant_random_mix" => {
+            testkit::quota_invariant_random_mix(&stores()?, 0x5eed, 120).await
         }
         "jobs" => testkit::jobs(&stores()?).await,
         "jobs_idempotency" => testkit::jobs_idempotency(&stores()?).await,

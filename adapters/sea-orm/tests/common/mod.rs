@@ -154,14 +154,18 @@ pub(crate) async fn ledger_paths(stores: &Stores) -> Result<()> {
 
     // Many closes at once (on SQLite they share transactions): each caller is told about its
     // own reservation, and the counters move by every amount once.
+    // Each holds 40, so every settlement (0 to 39) is within its hold.
     let holds = (0..40)
-        .map(|_| one_unit(&agent_id, 1000))
+        .map(|_| ReserveRequest {
+            amount: 40,
+            ..one_unit(&agent_id, 10_000)
+        })
         .collect::<Vec<_>>();
     for hold in &holds {
         assert_eq!(stores.quota.reserve(hold).await?, ReserveOutcome::Reserved);
     }
     let base = 7 + winners[0];
-    assert_eq!(used().await?, vec![base + 40, base + 40]);
+    assert_eq!(used().await?, vec![base + 1600, base + 1600]);
     let closes = holds.iter().enumerate().map(|(i, hold)| async move {
         let outcome = if i % 10 == 0 {
             stores.quota.refund(&hold.reservation_id, at).await
