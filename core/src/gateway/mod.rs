@@ -10,6 +10,8 @@ mod auth;
 mod bootstrap;
 mod cache;
 mod callbacks;
+mod deadline;
+mod fair_order;
 mod generate;
 mod job_progress;
 mod jobs;
@@ -44,7 +46,7 @@ pub use profile::AgentProfile;
 pub use provider_keys::ProviderKeyRequest;
 pub use quota::{HOLD_TTL, Hold, PeriodUsage, UnitUsage, UsageReport};
 pub use register::Registered;
-pub use scheduled::ScheduledReport;
+pub use scheduled::{ScheduledReport, ScheduledSettings};
 pub use webhooks::{WebhookEndpointView, WebhookSettings, sign_webhook};
 
 use crate::clock::Clock;
@@ -71,6 +73,8 @@ pub struct GatewayConfig {
     pub jobs: JobTiming,
     /// Outbound webhook delivery settings.
     pub webhooks: WebhookSettings,
+    /// How rounds of scheduled work are bounded (concurrency, time budget, deadlines).
+    pub scheduled: ScheduledSettings,
 }
 
 impl Default for GatewayConfig {
@@ -83,6 +87,7 @@ impl Default for GatewayConfig {
             public_url: None,
             jobs: JobTiming::default(),
             webhooks: WebhookSettings::default(),
+            scheduled: ScheduledSettings::default(),
         }
     }
 }
