@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
+use molts_core::gateway::ScheduledReport;
 use molts_core::ports::Spawner;
 use molts_http_api::{ApiState, router};
 use tokio::sync::Notify;
@@ -131,15 +132,43 @@ impl Background {
 }
 
 /// Calls core's scheduled work hook on an interval, as the cron trigger does on Workers.
-async fn scheduled_work(gateway: molts_core::Gateway, every: std::time::Duration) {
+async fn scheduled_work(gateway: molts_core::Gateway, every: Duration) {
+    every_round(every, move || {
+        let gateway = gateway.clone();
+        async move { gateway.run_scheduled_work().await }
+    })
+    .await;
+}
+
+/// Runs `round` every `every`, for good. Each round is its own task, so a panic that core did
+/// not catch (it catches each item's) ends that round only: it is logged, and the next round
+/// runs as usual. Rounds do not overlap: a long one delays the next tick.
+async fn every_round<R, F>(every: Duration, round: R)
+where
+    R: Fn() -> F,
+    F: Future<Output = molts_core::Result<ScheduledReport>> + Send + 'static,
+{
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        match gateway.run_scheduled_work().await {
-            Ok(report) if report != Default::default() => tracing::info!(?report, "scheduled work"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "scheduled work failed; retrying next round"),
+        match tokio::spawn(round()).await {
+            Ok(Ok(report)) if report != ScheduledReport::default() => {
+                tracing::info!(?report, "scheduled work");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "scheduled work failed; retrying next round"),
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    tracing::error!(panic = %message, "scheduled work panicked; the next round runs as usual");
+                }
+                Err(e) => tracing::warn!(error = %e, "scheduled work was cancelled"),
+            },
         }
     }
 }
@@ -164,4 +193,39 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use molts_core::gateway::ScheduledReport;
+
+    use super::every_round;
+
+    #[tokio::test]
+    async fn a_round_that_panics_is_logged_and_the_next_round_runs() {
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let counted = rounds.clone();
+        let ticker = tokio::spawn(every_round(Duration::from_millis(10), move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                assert!(n != 0, "the first round panics");
+                Ok(ScheduledReport::default())
+            }
+        }));
+        // A bound only so a regression fails instead of hanging.
+        let patience = tokio::time::Instant::now() + Duration::from_secs(30);
+        while rounds.load(Ordering::SeqCst) < 3 && tokio::time::Instant::now() < patience {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!ticker.is_finished(), "the scheduler task ended");
+        assert!(
+            rounds.load(Ordering::SeqCst) >= 3,
+            "no round ran after the panic"
+        );
+        ticker.abort();
+    }
 }
