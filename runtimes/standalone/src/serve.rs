@@ -140,9 +140,14 @@ async fn scheduled_work(gateway: molts_core::Gateway, every: Duration) {
     .await;
 }
 
+/// Rounds of scheduled work running at once at most. A round stuck on slow work (items run up
+/// to their deadlines) must not hold back the next tick's round, whose items are different:
+/// what the first is working on is claimed, so the second skips it.
+const ROUNDS_AT_ONCE: usize = 2;
+
 /// Runs `round` every `every`, for good. Each round is its own task, so a panic that core did
-/// not catch (it catches each item's) ends that round only: it is logged, and the next round
-/// runs as usual. Rounds do not overlap: a long one delays the next tick.
+/// not catch (it catches each item's) ends that round only: it is logged, and rounds go on. A
+/// tick starts a round unless [`ROUNDS_AT_ONCE`] are still running.
 async fn every_round<R, F>(every: Duration, round: R)
 where
     R: Fn() -> F,
@@ -150,26 +155,40 @@ where
 {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Dropped (aborting the rounds, whose work is safe to drop) when the ticker is aborted.
+    let mut running = tokio::task::JoinSet::new();
     loop {
         interval.tick().await;
-        match tokio::spawn(round()).await {
-            Ok(Ok(report)) if report != ScheduledReport::default() => {
-                tracing::info!(?report, "scheduled work");
-            }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "scheduled work failed; retrying next round"),
-            Err(e) => match e.try_into_panic() {
-                Ok(panic) => {
-                    let message = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    tracing::error!(panic = %message, "scheduled work panicked; the next round runs as usual");
-                }
-                Err(e) => tracing::warn!(error = %e, "scheduled work was cancelled"),
-            },
+        while let Some(ended) = running.try_join_next() {
+            log_round(ended);
         }
+        if running.len() < ROUNDS_AT_ONCE {
+            running.spawn(round());
+        } else {
+            tracing::info!("scheduled work is still busy with earlier rounds; skipping this tick");
+        }
+    }
+}
+
+/// Logs how a round of scheduled work ended.
+fn log_round(ended: Result<molts_core::Result<ScheduledReport>, tokio::task::JoinError>) {
+    match ended {
+        Ok(Ok(report)) if report != ScheduledReport::default() => {
+            tracing::info!(?report, "scheduled work");
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "scheduled work failed; retrying next round"),
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = %message, "scheduled work panicked; the next round runs as usual");
+            }
+            Err(e) => tracing::warn!(error = %e, "scheduled work was cancelled"),
+        },
     }
 }
 
@@ -225,6 +244,32 @@ mod tests {
         assert!(
             rounds.load(Ordering::SeqCst) >= 3,
             "no round ran after the panic"
+        );
+        ticker.abort();
+    }
+
+    #[tokio::test]
+    async fn a_round_that_never_ends_does_not_hold_back_the_next() {
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let counted = rounds.clone();
+        let ticker = tokio::spawn(every_round(Duration::from_millis(10), move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n == 0 {
+                    // Stuck on slow work (its items' deadlines would end it, much later).
+                    std::future::pending::<()>().await;
+                }
+                Ok(ScheduledReport::default())
+            }
+        }));
+        // A bound only so a regression fails instead of hanging.
+        let patience = tokio::time::Instant::now() + Duration::from_secs(30);
+        while rounds.load(Ordering::SeqCst) < 3 && tokio::time::Instant::now() < patience {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            rounds.load(Ordering::SeqCst) >= 3,
+            "no round ran beside the stuck one"
         );
         ticker.abort();
     }
