@@ -274,10 +274,12 @@ impl Gateway {
                     self.store_job_output(&job, d, content_type, served.as_deref())
                         .await
                 };
-                // Past the lease another worker may take the job: the copy ends by then.
-                let lease = self.inner.config.jobs.lease;
+                // Past this worker's lease another may take the job: the copy ends by then.
+                let lease_left = (job.next_check_at - self.now())
+                    .to_std()
+                    .unwrap_or_default();
                 let stored = self
-                    .within(lease, "copying the job's output", copying)
+                    .within(lease_left, "copying the job's output", copying)
                     .await;
                 match stored {
                     Ok(artifact) => self.finish_ready(job, Some(artifact), duration).await,

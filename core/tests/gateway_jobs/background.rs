@@ -51,19 +51,23 @@ impl Future for Until {
     }
 }
 
-/// A check that never answers while the test clock runs on, a second per poll. Were nothing to
-/// cut it, it would give up by itself after many polls (so a missing deadline fails the test
-/// rather than hanging it), with an error no deadline would give.
-struct Hang(Arc<ManualClock>, u32);
+/// Work that never ends while the test clock runs on, a second per poll. Were nothing to cut
+/// it, it would give up by itself after many polls (so a missing deadline fails the test rather
+/// than hanging it), with an error no deadline would give.
+struct Hang<T>(Arc<ManualClock>, u32, std::marker::PhantomData<fn() -> T>);
 
-impl Future for Hang {
-    type Output = Result<JobProgress>;
+impl<T> Hang<T> {
+    fn new(clock: &Arc<ManualClock>) -> Self {
+        Self(clock.clone(), 0, std::marker::PhantomData)
+    }
+}
+
+impl<T> Future for Hang<T> {
+    type Output = Result<T>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.1 += 1;
         if self.1 > 10_000 {
-            return Poll::Ready(Err(molts_core::Error::unavailable(
-                "nothing cut the hanging check",
-            )));
+            return Poll::Ready(Err(molts_core::Error::unavailable("nothing cut the hang")));
         }
         self.0.advance(chrono::Duration::seconds(1));
         cx.waker().wake_by_ref();
@@ -71,13 +75,15 @@ impl Future for Hang {
     }
 }
 
-/// The scripted provider, except that checking the job `panics` names panics and checking the
-/// one `hangs` names never answers.
+/// The scripted provider, except that checking the job `panics` names panics, checking the
+/// one `hangs` names never answers, and with `stalls`, an output's download sends its first
+/// bytes and then nothing more while never going idle.
 struct Trap {
     inner: Scripted,
     clock: Arc<ManualClock>,
     panics: &'static str,
     hangs: &'static str,
+    stalls: bool,
 }
 
 #[async_trait]
@@ -91,13 +97,24 @@ impl ProviderAdapter for Trap {
             panic!("the provider adapter panicked");
         }
         if id == self.hangs {
-            return Hang(self.clock.clone(), 0).await;
+            return Hang::new(&self.clock).await;
         }
         self.inner.job_progress(call, id).await
     }
 
     async fn download(&self, call: Call<'_>, url: &str) -> Result<Fetch> {
-        self.inner.download(call, url).await
+        let fetched = self.inner.download(call, url).await?;
+        if !self.stalls {
+            return Ok(fetched);
+        }
+        let Fetch::Fetched(download) = fetched else {
+            unreachable!("the scripted provider serves its outputs itself")
+        };
+        let stall = futures::stream::once(Hang::<Bytes>::new(&self.clock));
+        Ok(Fetch::Fetched(molts_core::providers::Download {
+            body: download.body.take(1).chain(stall).boxed(),
+            ..download
+        }))
     }
 }
 
@@ -108,7 +125,7 @@ struct Trapped {
 }
 
 /// A gateway whose provider is a [`Trap`] and whose timer is the test's clock.
-async fn trapped(panics: &'static str, hangs: &'static str) -> Trapped {
+async fn trapped(panics: &'static str, hangs: &'static str, stalls: bool) -> Trapped {
     let config = GatewayConfig {
         public_url: Some("https://molts.test".into()),
         ..GatewayConfig::default()
@@ -120,6 +137,7 @@ async fn trapped(panics: &'static str, hangs: &'static str) -> Trapped {
         clock: h.clock.clone(),
         panics,
         hangs,
+        stalls,
     };
     let gw = h
         .gateway
@@ -156,7 +174,7 @@ impl Trapped {
 #[test]
 fn a_panicking_check_does_not_stop_the_other_jobs_of_its_round() {
     run(async {
-        let t = trapped("p1", "").await;
+        let t = trapped("p1", "", false).await;
         let (troubled, healthy) = t.two_due_jobs().await;
         let report = t.gw.run_scheduled_work().await.unwrap();
         assert_eq!(t.job(&healthy).await.status, JobStatus::Ready);
@@ -173,7 +191,7 @@ fn a_panicking_check_does_not_stop_the_other_jobs_of_its_round() {
 #[test]
 fn a_check_that_never_answers_is_cut_by_its_deadline_and_retried_later() {
     run(async {
-        let t = trapped("", "p1").await;
+        let t = trapped("", "p1", false).await;
         let (troubled, healthy) = t.two_due_jobs().await;
         let report = t.gw.run_scheduled_work().await.unwrap();
         assert_eq!(t.job(&healthy).await.status, JobStatus::Ready, "{report:?}");
@@ -187,6 +205,37 @@ fn a_check_that_never_answers_is_cut_by_its_deadline_and_retried_later() {
             error.message
         );
         assert!(cut.next_check_at > t.h.now(), "retried later, not at once");
+    });
+}
+
+#[test]
+fn an_output_download_that_never_ends_is_cut_by_the_lease_and_retried_later() {
+    run(async {
+        let t = trapped("", "", true).await;
+        let (first, second) = t.two_due_jobs().await;
+        t.gw.run_scheduled_work().await.unwrap();
+        assert_eq!(t.provider.script().checks, 2, "both jobs were checked");
+        let jobs = [t.job(&first).await, t.job(&second).await];
+        let cut: Vec<&Job> = jobs.iter().filter(|j| j.error.is_some()).collect();
+        assert_eq!(
+            cut.len(),
+            1,
+            "the one answered ready was downloaded: {jobs:?}"
+        );
+        assert_eq!(cut[0].status, JobStatus::Processing);
+        let error = cut[0].error.clone().unwrap();
+        assert_eq!(error.code, "download_failed");
+        assert!(
+            error
+                .message
+                .contains("copying the job's output did not finish within"),
+            "{}",
+            error.message
+        );
+        assert!(
+            cut[0].next_check_at > t.h.now(),
+            "retried later, not at once"
+        );
     });
 }
 
