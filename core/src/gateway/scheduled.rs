@@ -53,7 +53,7 @@ pub struct ScheduledSettings {
     pub round_budget: Duration,
     /// The longest one item may run before it is cut and left for a later round. Its outbound
     /// attempts have their own, shorter deadlines: a webhook attempt the webhook timeout, a
-    /// status check the provider's timeout, copying an output the job lease.
+    /// status check the provider's timeout, copying an output what is left of the job lease.
     pub item_deadline: Duration,
 }
 
