@@ -5,7 +5,8 @@
 //! `send`; a failed fetch or a timeout is `Unavailable` without the URL (keys travel in queries);
 //! redirects are never followed (`redirect: "manual"`); the body streams; the timeout covers the
 //! response head and then each pause between body chunks. A timed-out fetch is aborted, so the
-//! Workers runtime stops waiting for it too.
+//! Workers runtime stops waiting for it too; so is one whose future or body is dropped before
+//! it ends (the gateway's overall deadlines end an attempt that way, `gateway/deadline.rs`).
 //!
 //! Workers' JS values are not `Send`, but core's ports are `Send` (native runtimes need it). A
 //! Worker runs on one thread, so the futures and streams here are made `Send` with
@@ -65,20 +66,32 @@ fn to_worker_request(request: HttpRequest) -> Result<worker::Request> {
     worker::Request::new_with_init(&parts.uri.to_string(), &init).map_err(|_| built())
 }
 
+/// Aborts its fetch when dropped: when the caller stops waiting (a timeout here, a deadline in
+/// the gateway), the Workers runtime stops fetching too. Aborting a fetch that has ended does
+/// nothing.
+struct AbortOnDrop(Option<AbortController>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(controller) = self.0.take() {
+            controller.abort();
+        }
+    }
+}
+
 /// Sends without the `Send` bound; [`FetchHttpClient::send`] wraps it.
 async fn send_local(request: HttpRequest, options: RequestOptions) -> Result<HttpResponse> {
     let request = to_worker_request(request)?;
     let controller = AbortController::default();
     let signal = controller.signal();
+    // Held until the body ends, or dropped with this future.
+    let abort = AbortOnDrop(Some(controller));
     let fetch = Fetch::Request(request);
     let sent = Box::pin(fetch.send_with_signal(&signal));
     let mut response = match select(sent, Delay::from(options.timeout)).await {
         Either::Left((Ok(response), _)) => response,
         Either::Left((Err(_), _)) => return Err(unreachable_provider()),
-        Either::Right(_) => {
-            controller.abort();
-            return Err(timed_out("did not answer", options.timeout));
-        }
+        Either::Right(_) => return Err(timed_out("did not answer", options.timeout)),
     };
     let mut builder = http::Response::builder().status(response.status_code());
     for (name, value) in response.headers().entries() {
@@ -86,7 +99,7 @@ async fn send_local(request: HttpRequest, options: RequestOptions) -> Result<Htt
     }
     // A body-less response (204, HEAD) has no stream: an empty body then.
     let body = match response.stream() {
-        Ok(stream) => idle_limited(stream, options.timeout),
+        Ok(stream) => idle_limited(stream, abort, options.timeout),
         Err(_) => futures::stream::empty().boxed(),
     };
     builder.body(body).map_err(|e| {
@@ -96,13 +109,14 @@ async fn send_local(request: HttpRequest, options: RequestOptions) -> Result<Htt
 
 /// The body as a `Send` `ByteStream` that fails with `Unavailable` (and ends) when no chunk
 /// arrives for `idle`: a provider stalling mid-stream must not hold a request, and its quota
-/// hold, forever.
-fn idle_limited(stream: worker::ByteStream, idle: Duration) -> ByteStream {
-    let state = Some(SendWrapper::new(stream));
+/// hold, forever. Dropping it (or its end) aborts the fetch through `abort`.
+fn idle_limited(stream: worker::ByteStream, abort: AbortOnDrop, idle: Duration) -> ByteStream {
+    let state = Some(SendWrapper::new((stream, abort)));
     futures::stream::unfold(state, move |state| async move {
         let mut body = state?;
+        let (stream, _abort) = &mut body.0;
         let next = SendFuture::new(async {
-            match select(body.next(), Delay::from(idle)).await {
+            match select(stream.next(), Delay::from(idle)).await {
                 Either::Left((Some(Ok(chunk)), _)) => Some(Ok(Bytes::from(chunk))),
                 Either::Left((Some(Err(_)), _)) => Some(Err(Error::unavailable(
                     "the provider's response was cut off",

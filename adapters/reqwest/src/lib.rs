@@ -3,7 +3,8 @@
 //! Provider adapters live in `molts-core` as pure mapping over `HttpClient`; this crate is the
 //! only place the native runtimes touch a real HTTP client. Bodies stream (SSE, large audio), the
 //! per-request timeout covers the response head and then each pause between body chunks (a long
-//! stream that keeps sending is never cut off), redirects
+//! stream that keeps sending is never cut off; a whole attempt's deadline is the gateway's, which
+//! drops the future or body, and dropping closes the connection), redirects
 //! are never followed (a provider answering 3xx is a misconfiguration to surface, not to chase),
 //! and errors never carry the URL's query or any header (keys travel there).
 //!

@@ -228,12 +228,18 @@ impl Gateway {
             credentials: &resolved.credentials,
             timeout: self.inner.providers.timeout(model.provider),
         };
-        let progress = if job.kind == JobKind::Persona {
-            adapter.persona_progress(call, &provider_job_id).await
-        } else {
-            adapter.job_progress(call, &provider_job_id).await
-        }
-        .map_err(|e| tenant_refusal(e, model.provider));
+        // The provider's timeout bounds the whole check, not only each wait inside it.
+        let checking = async {
+            if job.kind == JobKind::Persona {
+                adapter.persona_progress(call, &provider_job_id).await
+            } else {
+                adapter.job_progress(call, &provider_job_id).await
+            }
+        };
+        let progress = self
+            .within(call.timeout, "the provider's status check", checking)
+            .await
+            .map_err(|e| tenant_refusal(e, model.provider));
         tracing::info!(job = %job.id, provider = model.provider.as_str(), outcome = ?progress.as_ref().map(progress_name), "job checked");
         match progress {
             Ok(JobProgress::Queued | JobProgress::Processing) => {
@@ -252,26 +258,29 @@ impl Gateway {
                 duration,
                 content_type,
             }) => {
-                let download = match adapter.download(call, &url).await {
-                    Ok(Fetch::Fetched(d)) => {
-                        let served = d.content_type.clone();
-                        Ok((d, served))
-                    }
-                    // A URL the provider gave: where it may point is `outbound.rs`'s to judge.
-                    Ok(Fetch::Get(url)) => {
-                        let operator = Self::operator_origin(&model, &resolved);
-                        self.plain_download(&url, content_type.clone(), operator.as_ref())
-                            .await
-                    }
-                    Err(e) => Err(e),
+                let copying = async {
+                    let (d, served) = match adapter.download(call, &url).await? {
+                        Fetch::Fetched(d) => {
+                            let served = d.content_type.clone();
+                            (d, served)
+                        }
+                        // A URL the provider gave: where it may point is `outbound.rs`'s to judge.
+                        Fetch::Get(url) => {
+                            let operator = Self::operator_origin(&model, &resolved);
+                            self.plain_download(&url, content_type.clone(), operator.as_ref())
+                                .await?
+                        }
+                    };
+                    self.store_job_output(&job, d, content_type, served.as_deref())
+                        .await
                 };
-                let stored = match download {
-                    Ok((d, served)) => {
-                        self.store_job_output(&job, d, content_type, served.as_deref())
-                            .await
-                    }
-                    Err(e) => Err(e),
-                };
+                // Past this worker's lease another may take the job: the copy ends by then.
+                let lease_left = (job.next_check_at - self.now())
+                    .to_std()
+                    .unwrap_or_default();
+                let stored = self
+                    .within(lease_left, "copying the job's output", copying)
+                    .await;
                 match stored {
                     Ok(artifact) => self.finish_ready(job, Some(artifact), duration).await,
                     // An outage or a full store may pass; a refused output, or an output URL on

@@ -10,6 +10,8 @@ mod auth;
 mod bootstrap;
 mod cache;
 mod callbacks;
+mod deadline;
+mod fair_order;
 mod generate;
 mod hold_size;
 mod job_progress;
@@ -45,7 +47,7 @@ pub use profile::AgentProfile;
 pub use provider_keys::ProviderKeyRequest;
 pub use quota::{HOLD_TTL, Hold, PeriodUsage, UnitUsage, UsageReport};
 pub use register::Registered;
-pub use scheduled::ScheduledReport;
+pub use scheduled::{ScheduledReport, ScheduledSettings};
 pub use webhooks::{WebhookEndpointView, WebhookSettings, sign_webhook};
 
 use crate::clock::Clock;
@@ -72,6 +74,8 @@ pub struct GatewayConfig {
     pub jobs: JobTiming,
     /// Outbound webhook delivery settings.
     pub webhooks: WebhookSettings,
+    /// How rounds of scheduled work are bounded (concurrency, time budget, deadlines).
+    pub scheduled: ScheduledSettings,
 }
 
 impl Default for GatewayConfig {
@@ -84,6 +88,7 @@ impl Default for GatewayConfig {
             public_url: None,
             jobs: JobTiming::default(),
             webhooks: WebhookSettings::default(),
+            scheduled: ScheduledSettings::default(),
         }
     }
 }

@@ -35,7 +35,8 @@ pub struct WebhookSettings {
     pub allowed_hosts: Vec<String>,
     /// Waits between attempts; a delivery fails after one attempt more than this has entries.
     pub retry_schedule: Vec<Duration>,
-    /// How long one attempt may take.
+    /// How long one attempt may take, all of it (connecting, the answer's head and its whole
+    /// body): a receiver that answers a byte at a time is cut here and retried later.
     pub timeout: Duration,
 }
 
@@ -59,8 +60,6 @@ impl Default for WebhookSettings {
     }
 }
 
-/// Deliveries attempted per scheduled round.
-const DELIVERIES_PER_ROUND: u32 = 100;
 /// Longest webhook URL.
 const MAX_URL_LEN: usize = 2048;
 
@@ -284,26 +283,8 @@ impl Gateway {
         Ok(())
     }
 
-    /// Attempts every due delivery once; answers how many were attempted.
-    pub(super) async fn deliver_due_webhooks(&self) -> Result<u32> {
-        let due = self
-            .inner
-            .ports
-            .stores
-            .webhooks
-            .due_deliveries(self.now(), DELIVERIES_PER_ROUND)
-            .await?;
-        let mut attempted = 0;
-        for delivery in due {
-            if self.deliver(delivery).await? {
-                attempted += 1;
-            }
-        }
-        Ok(attempted)
-    }
-
     /// One attempt at one delivery; `false` if another worker had it or it was not yet time.
-    async fn deliver(&self, delivery: WebhookDelivery) -> Result<bool> {
+    pub(super) async fn deliver(&self, delivery: WebhookDelivery) -> Result<bool> {
         let store = &self.inner.ports.stores.webhooks;
         let now = self.now();
         let claimed = WebhookDelivery {
@@ -411,15 +392,13 @@ impl Gateway {
             .header("webhook-signature", signature)
             .body(bytes::Bytes::from(delivery.payload.clone()))
             .map_err(|_| Error::invalid("webhook_url", "webhook_url is not a valid URL"))?;
+        // The client's timeout bounds each wait; the deadline bounds the whole attempt.
+        let timeout = self.inner.config.webhooks.timeout;
+        let sending =
+            self.webhook_http()?
+                .send_collect(request, RequestOptions { timeout }, 64 * 1024);
         let response = self
-            .webhook_http()?
-            .send_collect(
-                request,
-                RequestOptions {
-                    timeout: self.inner.config.webhooks.timeout,
-                },
-                64 * 1024,
-            )
+            .within(timeout, "the webhook endpoint", sending)
             .await?;
         Ok(response.status().as_u16())
     }

@@ -21,7 +21,9 @@ pub type HttpResponse = http::Response<ByteStream>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestOptions {
     /// Give up (with `Unavailable`) if the response head, or the next piece of a streamed body,
-    /// has not arrived within this long.
+    /// has not arrived within this long. This bounds each wait, not the whole exchange: a peer
+    /// sending a byte at a time never trips it. Overall deadlines are the caller's (the gateway
+    /// races an attempt against its timer and drops it, `gateway/deadline.rs`).
     pub timeout: Duration,
 }
 
@@ -37,7 +39,9 @@ impl Default for RequestOptions {
 ///
 /// # Contract
 /// Any status code is a successful `send` (the caller maps statuses); connection failures and
-/// timeouts are `Unavailable`. Redirects are not followed.
+/// timeouts are `Unavailable`. Redirects are not followed. Dropping the `send` future or the
+/// response body before it ends abandons the request: the connection is closed or the fetch
+/// aborted, so a caller's deadline frees what the request held.
 #[async_trait]
 pub trait HttpClient: Send + Sync {
     /// Sends one request.

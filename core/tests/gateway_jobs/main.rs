@@ -7,7 +7,7 @@
 //! `tests/fakes`, and the whole flow runs over real HTTP in the standalone's tests.
 //!
 //! One test binary, a file per subject: `jobs` (the state machine), `output_checks`, `callbacks`,
-//! `webhooks`, `artifacts` and `personas`, all in the `world` of `world.rs`.
+//! `webhooks`, `artifacts`, `personas` and `background` (fair, bounded scheduled work), all in the `world` of `world.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../common/mod.rs"]
@@ -15,6 +15,7 @@ mod common;
 mod world;
 
 mod artifacts;
+mod background;
 mod callbacks;
 mod jobs;
 mod output_checks;

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
+use molts_core::gateway::ScheduledReport;
 use molts_core::ports::Spawner;
 use molts_http_api::{ApiState, request_log, router};
 use tokio::sync::Notify;
@@ -126,16 +127,63 @@ impl Background {
 }
 
 /// Calls core's scheduled work hook on an interval, as the cron trigger does on Workers.
-async fn scheduled_work(gateway: molts_core::Gateway, every: std::time::Duration) {
+async fn scheduled_work(gateway: molts_core::Gateway, every: Duration) {
+    every_round(every, move || {
+        let gateway = gateway.clone();
+        async move { gateway.run_scheduled_work().await }
+    })
+    .await;
+}
+
+/// Rounds of scheduled work running at once at most. A round stuck on slow work (items run up
+/// to their deadlines) must not hold back the next tick's round, whose items are different:
+/// what the first is working on is claimed, so the second skips it.
+const ROUNDS_AT_ONCE: usize = 2;
+
+/// Runs `round` every `every`, for good. Each round is its own task, so a panic that core did
+/// not catch (it catches each item's) ends that round only: it is logged, and rounds go on. A
+/// tick starts a round unless [`ROUNDS_AT_ONCE`] are still running.
+async fn every_round<R, F>(every: Duration, round: R)
+where
+    R: Fn() -> F,
+    F: Future<Output = molts_core::Result<ScheduledReport>> + Send + 'static,
+{
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Dropped (aborting the rounds, whose work is safe to drop) when the ticker is aborted.
+    let mut running = tokio::task::JoinSet::new();
     loop {
         interval.tick().await;
-        match gateway.run_scheduled_work().await {
-            Ok(report) if report != Default::default() => tracing::info!(?report, "scheduled work"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "scheduled work failed; retrying next round"),
+        while let Some(ended) = running.try_join_next() {
+            log_round(ended);
         }
+        if running.len() < ROUNDS_AT_ONCE {
+            running.spawn(round());
+        } else {
+            tracing::info!("scheduled work is still busy with earlier rounds; skipping this tick");
+        }
+    }
+}
+
+/// Logs how a round of scheduled work ended.
+fn log_round(ended: Result<molts_core::Result<ScheduledReport>, tokio::task::JoinError>) {
+    match ended {
+        Ok(Ok(report)) if report != ScheduledReport::default() => {
+            tracing::info!(?report, "scheduled work");
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "scheduled work failed; retrying next round"),
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = %message, "scheduled work panicked; the next round runs as usual");
+            }
+            Err(e) => tracing::warn!(error = %e, "scheduled work was cancelled"),
+        },
     }
 }
 
@@ -159,4 +207,65 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use molts_core::gateway::ScheduledReport;
+
+    use super::every_round;
+
+    #[tokio::test]
+    async fn a_round_that_panics_is_logged_and_the_next_round_runs() {
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let counted = rounds.clone();
+        let ticker = tokio::spawn(every_round(Duration::from_millis(10), move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                assert!(n != 0, "the first round panics");
+                Ok(ScheduledReport::default())
+            }
+        }));
+        // A bound only so a regression fails instead of hanging.
+        let patience = tokio::time::Instant::now() + Duration::from_secs(30);
+        while rounds.load(Ordering::SeqCst) < 3 && tokio::time::Instant::now() < patience {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!ticker.is_finished(), "the scheduler task ended");
+        assert!(
+            rounds.load(Ordering::SeqCst) >= 3,
+            "no round ran after the panic"
+        );
+        ticker.abort();
+    }
+
+    #[tokio::test]
+    async fn a_round_that_never_ends_does_not_hold_back_the_next() {
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let counted = rounds.clone();
+        let ticker = tokio::spawn(every_round(Duration::from_millis(10), move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n == 0 {
+                    // Stuck on slow work (its items' deadlines would end it, much later).
+                    std::future::pending::<()>().await;
+                }
+                Ok(ScheduledReport::default())
+            }
+        }));
+        // A bound only so a regression fails instead of hanging.
+        let patience = tokio::time::Instant::now() + Duration::from_secs(30);
+        while rounds.load(Ordering::SeqCst) < 3 && tokio::time::Instant::now() < patience {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            rounds.load(Ordering::SeqCst) >= 3,
+            "no round ran beside the stuck one"
+        );
+        ticker.abort();
+    }
 }
