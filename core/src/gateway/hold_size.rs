@@ -75,6 +75,7 @@ pub(super) fn speech_hold(request: &SpeechRequest) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::providers::{ChatMessage, Role};
