@@ -36,6 +36,10 @@ impl Gateway {
         if job.status.is_final() {
             return Ok(job);
         }
+        if job.status == JobStatus::Queued && job.attempts == 0 {
+            // A keyed submission's claim whose request never confirmed its hold.
+            return self.give_up_unconfirmed_claim(job).await;
+        }
         let id = job.id.clone();
         let Some(job) = self.claim(job).await? else {
             // Another worker has it; answer what it has stored so far.
@@ -526,7 +530,8 @@ impl Gateway {
             .await
         {
             Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::Conflict => {}
+            // Closed already, or never made (a keyed claim given up before its hold).
+            Err(e) if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) => {}
             Err(e) => tracing::error!(reservation = %reservation_id, error = %e, "refund failed"),
         }
     }
@@ -574,7 +579,7 @@ impl Gateway {
         })
     }
 
-    async fn reload_job(&self, id: &str) -> Result<Job> {
+    pub(super) async fn reload_job(&self, id: &str) -> Result<Job> {
         self.inner
             .ports
             .stores

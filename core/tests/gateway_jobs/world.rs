@@ -8,15 +8,16 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
+use molts_core::clock::ManualClock;
 use molts_core::domain::{Provider, Unit};
 use molts_core::gateway::{AgentPrincipal, JobTiming, JobView, VideoSubmission, WebhookSettings};
-use molts_core::memory::MemoryBlobStore;
+use molts_core::memory::{MemoryBlobStore, MemoryRateLimiter, MemoryStore};
 use molts_core::ports::{HttpClient, HttpRequest, HttpResponse, RequestOptions};
 use molts_core::providers::{
     Call, Download, Fetch, JobProgress, ProviderAdapter, ProviderRegistry, RenderRequest,
     SubmittedJob, VideoRequest,
 };
-use molts_core::{Error, Gateway, GatewayConfig, Result};
+use molts_core::{Error, Gateway, GatewayConfig, Ports, Result, Stores, SystemIds};
 
 use crate::common::{Harness, start_time};
 
@@ -178,6 +179,12 @@ fn timing() -> JobTiming {
 }
 
 pub(crate) async fn world() -> World {
+    world_over(|_, _| {}).await
+}
+
+/// The world over the memory store, with `adjust` given the store and the ports built over it
+/// first (to wrap one of them).
+pub(crate) async fn world_over(adjust: impl FnOnce(Arc<MemoryStore>, &mut Stores)) -> World {
     let config = GatewayConfig {
         public_url: Some("https://molts.test".into()),
         jobs: timing(),
@@ -187,7 +194,7 @@ pub(crate) async fn world() -> World {
         },
         ..GatewayConfig::default()
     };
-    let h = Harness::start_with(config, start_time()).await;
+    let h = harness_over(config, adjust).await;
     let provider = Scripted::default();
     let hooks = Hooks::default();
     let gw = h
@@ -203,6 +210,34 @@ pub(crate) async fn world() -> World {
         gw,
         provider,
         hooks,
+    }
+}
+
+/// [`Harness::start_with`], over stores `adjust` may change.
+async fn harness_over(
+    config: GatewayConfig,
+    adjust: impl FnOnce(Arc<MemoryStore>, &mut Stores),
+) -> Harness {
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let mut stores = Stores::from_one(store.clone());
+    adjust(store.clone(), &mut stores);
+    let ports = Ports {
+        stores,
+        clock: clock.clone(),
+        ids: Arc::new(SystemIds),
+        rate_limiter: Arc::new(MemoryRateLimiter::new()),
+    };
+    let gateway = Gateway::new(ports, config);
+    let report = gateway.bootstrap(None).await.unwrap();
+    let operator_token = report.generated_admin_token.unwrap();
+    let operator = gateway.authenticate_admin(&operator_token).await.unwrap();
+    Harness {
+        gateway,
+        store,
+        clock,
+        operator,
+        operator_token,
     }
 }
 
