@@ -1,5 +1,5 @@
 //! Durable jobs, as agents see them: submitting a video or render, reading one, listing and
-//! canceling. Submission stores the job and holds its quota *before* any provider call, so a
+//! canceling (`jobs/cancel.rs`). Submission stores the job and holds its quota *before* any provider call, so a
 //! crash at any point leaves a job the scheduled work finishes (see `job_progress.rs`).
 //!
 //! Order of writes on submit: hold the quota under the job's own id, store the job, then call
@@ -21,6 +21,7 @@ use crate::providers::{RenderRequest, VideoRequest};
 use super::admin::Page;
 use super::{AgentPrincipal, Gateway};
 
+mod cancel;
 mod claim;
 
 use claim::{Claimed, quota_refusal};
@@ -653,46 +654,6 @@ impl Gateway {
                 .collect(),
             has_more,
         })
-    }
-
-    /// Cancels the caller's unfinished job and refunds it. The provider may still finish it;
-    /// molts ignores that (most providers offer no cancel).
-    pub async fn cancel_job(&self, principal: &AgentPrincipal, id: &str) -> Result<JobView> {
-        for _ in 0..5 {
-            let job = self.own_job(principal, id).await?;
-            if job.status.is_final() {
-                return Err(Error::conflict(format!(
-                    "job '{id}' is already {}",
-                    job.status.as_str()
-                ))
-                .with_code("job_finished"));
-            }
-            let now = self.now();
-            let canceled = Job {
-                status: JobStatus::Canceled,
-                updated_at: now,
-                finished_at: Some(now),
-                ..job.clone()
-            };
-            if self
-                .inner
-                .ports
-                .stores
-                .jobs
-                .update_job(&canceled, job.version)
-                .await?
-            {
-                self.refund_job_hold(&job.reservation_id).await;
-                tracing::info!(job = %id, "job canceled");
-                let stored = Job {
-                    version: job.version + 1,
-                    ..canceled
-                };
-                return Ok(self.job_view(&stored, &principal.agent.name));
-            }
-            // A worker moved it meanwhile: look again.
-        }
-        Err(Error::unavailable("the job is busy; try again").with_code("job_busy"))
     }
 
     /// Builds the provider request for a stored job.

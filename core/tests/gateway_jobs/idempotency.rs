@@ -24,6 +24,11 @@ use crate::world::{World, video, world, world_over};
 /// Pending once, then ready: lets every other future of a `join_all` run up to its next call.
 struct YieldOnce(bool);
 
+/// Lets the other futures of a `join` run once.
+pub(crate) async fn yield_once() {
+    YieldOnce(false).await;
+}
+
 impl Future for YieldOnce {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {

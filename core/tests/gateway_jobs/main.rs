@@ -16,6 +16,7 @@ mod world;
 
 mod artifacts;
 mod callbacks;
+mod cancel;
 mod idempotency;
 mod jobs;
 mod output_checks;

@@ -14,7 +14,7 @@ use molts_core::gateway::{AgentPrincipal, JobTiming, JobView, VideoSubmission, W
 use molts_core::memory::{MemoryBlobStore, MemoryRateLimiter, MemoryStore};
 use molts_core::ports::{HttpClient, HttpRequest, HttpResponse, RequestOptions};
 use molts_core::providers::{
-    Call, Download, Fetch, JobProgress, ProviderAdapter, ProviderRegistry, RenderRequest,
+    Call, Cancel, Download, Fetch, JobProgress, ProviderAdapter, ProviderRegistry, RenderRequest,
     SubmittedJob, VideoRequest,
 };
 use molts_core::{Error, Gateway, GatewayConfig, Ports, Result, Stores, SystemIds};
@@ -32,6 +32,14 @@ pub(crate) struct Script {
     pub(crate) checks: u32,
     /// What the next downloads answer (declared type, bytes); [`OUTPUT`] when empty.
     pub(crate) downloads: VecDeque<(&'static str, &'static [u8])>,
+    /// Whether the provider confirms cancels (it cannot cancel when `false`, the default).
+    pub(crate) confirms_cancel: bool,
+    /// The provider job ids it was asked to cancel.
+    pub(crate) cancel_requests: Vec<String>,
+    /// When set, the next download's bytes wait for this.
+    pub(crate) download_gate: Option<futures::channel::oneshot::Receiver<()>>,
+    /// Downloads begun.
+    pub(crate) downloads_started: u32,
 }
 
 /// The provider port, answering from a script.
@@ -126,20 +134,34 @@ impl ProviderAdapter for Scripted {
 
     async fn download(&self, _call: Call<'_>, url: &str) -> Result<Fetch> {
         assert_eq!(url, "scripted://out.mp4");
-        let (content_type, bytes) = self
-            .script()
-            .downloads
-            .pop_front()
-            .unwrap_or(("video/mp4", OUTPUT));
+        let mut s = self.script();
+        s.downloads_started += 1;
+        let gate = s.download_gate.take();
+        let (content_type, bytes) = s.downloads.pop_front().unwrap_or(("video/mp4", OUTPUT));
         // In small pieces, as a network answer comes.
-        let chunks: Vec<Result<Bytes>> = bytes
-            .chunks(5)
-            .map(|c| Ok(Bytes::copy_from_slice(c)))
-            .collect();
+        let chunks: Vec<Bytes> = bytes.chunks(5).map(Bytes::copy_from_slice).collect();
+        let pieces = futures::stream::iter(chunks).map(Ok::<_, Error>);
+        let body = match gate {
+            Some(gate) => futures::stream::once(gate)
+                .filter_map(|_| std::future::ready(None::<Result<Bytes>>))
+                .chain(pieces)
+                .boxed(),
+            None => pieces.boxed(),
+        };
         Ok(Fetch::Fetched(Download {
             content_type: Some(content_type.into()),
-            body: futures::stream::iter(chunks).boxed(),
+            body,
         }))
+    }
+
+    async fn cancel_job(&self, _call: Call<'_>, provider_job_id: &str) -> Result<Cancel> {
+        let mut s = self.script();
+        s.cancel_requests.push(provider_job_id.to_owned());
+        Ok(if s.confirms_cancel {
+            Cancel::Confirmed
+        } else {
+            Cancel::Unsupported
+        })
     }
 }
 
