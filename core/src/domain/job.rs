@@ -44,18 +44,17 @@ impl JobKind {
     /// The quota unit a job of this kind is counted in.
     pub fn unit(self) -> Unit {
         match self {
-            // Personas are not charged (see `units`), but a hold needs a unit.
-            Self::Video | Self::Persona => Unit::Video,
+            Self::Video => Unit::Video,
             Self::Render => Unit::Render,
+            // A persona costs its provider real work (HeyGen and Tavus bill for them), so it
+            // is metered in its own unit rather than taken from the video allowance.
+            Self::Persona => Unit::Persona,
         }
     }
 
-    /// Units one job of this kind holds: a persona is set-up, not output, so it is free.
+    /// Units one job of this kind holds.
     pub fn units(self) -> u64 {
-        match self {
-            Self::Persona => 0,
-            Self::Video | Self::Render => 1,
-        }
+        1
     }
 }
 
