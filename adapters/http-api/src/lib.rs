@@ -4,6 +4,7 @@
 //! `Arc<dyn …>`), so a runtime only chooses adapters and never routes. Every response carries an
 //! `x-request-id`; every error is `{"error":{"message","type","code","param"}}`.
 
+mod client;
 mod error;
 mod extract;
 mod middleware;
@@ -21,6 +22,7 @@ use molts_core::{Error, ErrorKind, Gateway};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
+pub use client::ClientAddress;
 pub use error::{ApiError, ApiResult, status_and_type};
 pub use extract::parse_json;
 
