@@ -522,7 +522,7 @@ fn registrations_without_an_admin_key_are_limited_per_client_address() {
         use molts_core::gateway::REGISTRATIONS_PER_WINDOW;
         use std::net::IpAddr;
         let h = Harness::start().await;
-        let here: IpAddr = "203.0.113.7".parse().unwrap();
+        let here: IpAddr = "81.2.69.160".parse().unwrap();
         let register = |name: String, client: Option<IpAddr>| {
             let gateway = h.gateway.clone();
             async move {
@@ -541,16 +541,24 @@ fn registrations_without_an_admin_key_are_limited_per_client_address() {
         assert_eq!(refused.code(), Some("rate_limit_exceeded"));
         assert!(refused.retry_after().is_some());
         // The same address written as IPv4-mapped IPv6 is the same client.
-        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:81.2.69.160".parse().unwrap();
         expect_err(
             register("mapped".into(), Some(mapped)).await,
             ErrorKind::RateLimited,
         );
         // Other addresses, admins and callers whose address is unknown are not held back.
-        register("elsewhere".into(), Some("198.51.100.1".parse().unwrap()))
+        register("elsewhere".into(), Some("1.1.1.1".parse().unwrap()))
             .await
             .unwrap();
         register("unknown".into(), None).await.unwrap();
+        // A loopback or private peer is a proxy in front of molts, not one client.
+        for n in 0..=REGISTRATIONS_PER_WINDOW {
+            for proxy in ["127.0.0.1", "10.0.0.2", "::1"] {
+                register(format!("behind {proxy} {n}"), Some(proxy.parse().unwrap()))
+                    .await
+                    .unwrap();
+            }
+        }
         let admin = h.admin(None, false).await;
         h.gateway
             .register_agent_from(new_agent("by admin"), Some(&admin), Some(here))
@@ -558,13 +566,13 @@ fn registrations_without_an_admin_key_are_limited_per_client_address() {
             .unwrap();
         // An IPv6 client's /64 counts as one address.
         for n in 0..REGISTRATIONS_PER_WINDOW {
-            let addr: IpAddr = format!("2001:db8:1:2::{n:x}").parse().unwrap();
+            let addr: IpAddr = format!("2a00:1450:4001:2::{n:x}").parse().unwrap();
             register(format!("v6-{n}"), Some(addr)).await.unwrap();
         }
         expect_err(
             register(
                 "v6 more".into(),
-                Some("2001:db8:1:2::ffff".parse().unwrap()),
+                Some("2a00:1450:4001:2::ffff".parse().unwrap()),
             )
             .await,
             ErrorKind::RateLimited,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::domain::{Agent, AgentStatus, NewAgent, RegistrationMode};
 use crate::error::{Error, ErrorKind, Result};
+use crate::net::is_public_address;
 use crate::{secret, validate};
 
 use super::keys::IssuedKey;
@@ -39,15 +40,19 @@ fn registration_rate_key(client: IpAddr) -> String {
 impl Gateway {
     /// Registers an agent for a caller at `client` (the address the HTTP layer saw, `None`
     /// where the runtime cannot tell): without an admin key, at most
-    /// [`REGISTRATIONS_PER_WINDOW`] a minute per address, else `RateLimited` with `Retry-After`.
+    /// [`REGISTRATIONS_PER_WINDOW`] a minute per public address, else `RateLimited` with
+    /// `Retry-After`.
     pub async fn register_agent_from(
         &self,
         request: NewAgent,
         admin: Option<&AdminPrincipal>,
         client: Option<IpAddr>,
     ) -> Result<Registered> {
+        // Only a public address is one client: a loopback or private peer is the host itself
+        // or a proxy or load balancer in front of molts, whose clients it cannot tell apart
+        // (limiting it would let one caller stop every registration behind it).
         if admin.is_none()
-            && let Some(client) = client
+            && let Some(client) = client.filter(|c| is_public_address(*c))
         {
             self.count_registration(client).await?;
         }

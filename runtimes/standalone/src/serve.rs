@@ -2,20 +2,32 @@
 //! in-flight requests before exiting.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use axum::serve::ListenerExt;
 use molts_core::ports::Spawner;
-use molts_http_api::{ApiState, router};
+use molts_http_api::{ApiState, ClientAddress, router};
 use tokio::sync::Notify;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::Settings;
 use crate::wiring;
+
+/// Tells the router the request's client: the TCP peer (behind a reverse proxy, the proxy,
+/// so per-address limits then count the proxy's clients together).
+async fn tell_client_address(mut request: axum::extract::Request) -> axum::extract::Request {
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        let address = ClientAddress(peer.ip());
+        request.extensions_mut().insert(address);
+    }
+    request
+}
 
 /// How long shutdown waits for background work (quota settlements of answered calls).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,7 +69,9 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
     let trace = TraceLayer::new_for_http()
         .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
         .on_response(DefaultOnResponse::new().level(Level::INFO));
-    let app = router(state).layer(trace);
+    let app = router(state)
+        .layer(trace)
+        .layer(axum::middleware::map_request(tell_client_address));
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
@@ -72,10 +86,13 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server error: {e}"))?;
     ticker.abort();
     if !background.drain(DRAIN_TIMEOUT).await {
         tracing::warn!("background work still running at shutdown; its holds close on expiry");
