@@ -36,8 +36,11 @@ impl Gateway {
         if job.status.is_final() {
             return Ok(job);
         }
-        if job.status == JobStatus::Queued && job.attempts == 0 {
-            // A keyed submission's claim whose request never confirmed its hold.
+        if job.status == JobStatus::Queued
+            && job.attempts == 0
+            && !self.unconfirmed_claim_is_held(&job).await?
+        {
+            // A keyed submission's claim whose request died before it held the quota.
             return self.give_up_unconfirmed_claim(job).await;
         }
         let id = job.id.clone();

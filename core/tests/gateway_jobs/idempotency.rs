@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use molts_core::domain::{Job, JobQuery, JobStatus, Period, PeriodLimit, ReserveRequest, Unit};
-use molts_core::gateway::Submitted;
+use molts_core::gateway::{AgentPrincipal, Submitted};
 use molts_core::memory::MemoryStore;
 use molts_core::ports::JobStore;
 use molts_core::{ErrorKind, Result, Timestamp};
@@ -178,32 +178,30 @@ fn copies_refused_for_quota_are_all_refused_and_nothing_is_charged() {
     });
 }
 
-#[test]
-fn a_claim_whose_request_died_before_confirming_its_hold_is_given_up_and_refunded() {
-    run(async {
-        let w = world().await;
-        let (_, agent) = w.h.agent("maker").await;
-        let done =
-            w.gw.submit_video(&agent, video("A model job"), Some("k0"))
-                .await
-                .unwrap();
-        let stored = w.gw.stores().jobs.get_job(&done.job.id).await.unwrap();
-        // What a request leaves when it dies after claiming its key and holding the quota,
-        // before it confirmed the hold: a queued job with no attempt made, and the hold.
-        let orphan = Job {
-            id: "job_orphaned_claim".into(),
-            reservation_id: "job_orphaned_claim".into(),
-            idempotency_key: Some("k1".into()),
-            status: JobStatus::Queued,
-            provider_job_id: None,
-            attempts: 0,
-            next_check_at: w.h.now() + chrono::Duration::seconds(120),
-            version: 0,
-            ..stored.unwrap()
-        };
-        w.gw.stores().jobs.insert_job(&orphan).await.unwrap();
+/// What a request leaves when it dies after claiming `key`, before confirming its hold: a
+/// queued job with no attempt made, leased for two minutes; with the hold when `held`.
+async fn orphaned_claim(w: &World, agent: &AgentPrincipal, key: &str, held: bool) -> Job {
+    let done =
+        w.gw.submit_video(agent, video(&format!("A model job for {key}")), None)
+            .await
+            .unwrap();
+    let stored = w.gw.stores().jobs.get_job(&done.job.id).await.unwrap();
+    let id = format!("job_orphaned_{key}");
+    let orphan = Job {
+        id: id.clone(),
+        reservation_id: id.clone(),
+        idempotency_key: Some(key.into()),
+        status: JobStatus::Queued,
+        provider_job_id: None,
+        attempts: 0,
+        next_check_at: w.h.now() + chrono::Duration::seconds(120),
+        version: 0,
+        ..stored.unwrap()
+    };
+    w.gw.stores().jobs.insert_job(&orphan).await.unwrap();
+    if held {
         let request = ReserveRequest {
-            reservation_id: orphan.id.clone(),
+            reservation_id: id,
             agent_id: agent.agent.id.clone(),
             unit: Unit::Video,
             amount: 1,
@@ -216,8 +214,17 @@ fn a_claim_whose_request_died_before_confirming_its_hold_is_given_up_and_refunde
             expires_at: w.h.now() + chrono::Duration::hours(5),
         };
         w.gw.stores().quota.reserve(&request).await.unwrap();
-        assert_eq!(w.videos_used(&agent).await, 2);
+    }
+    orphan
+}
 
+#[test]
+fn a_claim_whose_request_died_before_holding_is_given_up_uncharged() {
+    run(async {
+        let w = world().await;
+        let (_, agent) = w.h.agent("maker").await;
+        let orphan = orphaned_claim(&w, &agent, "k1", false).await;
+        assert_eq!(w.videos_used(&agent).await, 1, "the model job only");
         // Within its lease nobody touches it.
         w.tick(60).await;
         let waiting = w.gw.job(&agent, &orphan.id).await.unwrap();
@@ -226,7 +233,40 @@ fn a_claim_whose_request_died_before_confirming_its_hold_is_given_up_and_refunde
         let given_up = w.gw.job(&agent, &orphan.id).await.unwrap();
         assert_eq!(given_up.status, JobStatus::Failed);
         assert_eq!(given_up.error.unwrap().code, "submission_interrupted");
-        assert_eq!(w.videos_used(&agent).await, 1, "its hold was given back");
+        assert_eq!(w.videos_used(&agent).await, 1, "nothing charged for it");
         assert_eq!(w.provider.script().submitted.len(), 1, "never submitted");
+    });
+}
+
+#[test]
+fn a_claim_whose_request_died_after_holding_goes_on_and_is_not_lost() {
+    run(async {
+        let w = world().await;
+        let (_, agent) = w.h.agent("maker").await;
+        let orphan = orphaned_claim(&w, &agent, "k2", true).await;
+        assert_eq!(w.videos_used(&agent).await, 2);
+        // A copy sent after the crash answers the job.
+        let copy =
+            w.gw.submit_video(&agent, video("A model job for k2"), Some("k2"))
+                .await
+                .unwrap();
+        assert!(copy.replayed);
+        assert_eq!(copy.job.id, orphan.id);
+        w.tick(121).await;
+        let taken = w.gw.job(&agent, &orphan.id).await.unwrap();
+        assert_eq!(
+            taken.status,
+            JobStatus::Processing,
+            "submitted after the lease"
+        );
+        w.provider.ready();
+        w.tick(60).await;
+        let done = w.gw.job(&agent, &orphan.id).await.unwrap();
+        assert_eq!(done.status, JobStatus::Ready);
+        assert_eq!(
+            w.videos_used(&agent).await,
+            2,
+            "charged once, on its own hold"
+        );
     });
 }

@@ -15,14 +15,16 @@
 //! - the quota is refused: the job fails with `quota_exceeded` (nothing held or charged, no
 //!   event sent) and the request answers 429; the key's copies and retries answer the same;
 //! - the request dies (or stalls past the lease) before confirming: whoever advances the job
-//!   next finds `attempts: 0`, fails it with `submission_interrupted` and gives back a hold it
-//!   may have left; a request that was only slow then loses its confirming swap and gives its
-//!   own hold back. A job canceled before its hold was confirmed ends the same way.
+//!   next finds `attempts: 0` and looks for its hold. Held: the job goes on like any queued
+//!   job (its copies were answered with it, so it is not lost). Not held: it fails with
+//!   `submission_interrupted`, nothing charged. A request that was only slow then loses its
+//!   confirming swap: it keeps its hold if the job went on, and gives it back if the job
+//!   ended (given up, or canceled before its hold was confirmed).
 //!
 //! A copy that reads the job between its claim and a quota refusal answers it queued; it then
 //! reads failed with `quota_exceeded`.
 
-use crate::domain::{Job, JobError, JobStatus};
+use crate::domain::{Job, JobError, JobStatus, ReservationState};
 use crate::error::{Error, ErrorKind, Result};
 
 use super::super::{AgentPrincipal, Gateway};
@@ -93,17 +95,31 @@ impl Gateway {
                 ..confirmed
             }));
         }
-        // Canceled or given up meanwhile (nothing else moves an unconfirmed claim): it will
-        // never run, so the hold just taken goes back.
-        self.refund_job_hold(&claim.reservation_id).await;
+        // Moved meanwhile: canceled or given up (it will never run, so the hold just taken
+        // goes back), or taken over by a worker that found this hold (it runs on it).
         let stored = self.reload_job(&claim.id).await?;
+        if stored.status.is_final() {
+            self.refund_job_hold(&claim.reservation_id).await;
+        }
         Ok(Claimed::Answered(Submitted {
             job: self.job_view(&stored, &principal.agent.name),
             replayed: false,
         }))
     }
 
-    /// Gives up a claim whose submitting request never confirmed its hold within the lease.
+    /// Whether an unconfirmed claim's hold was taken (its request died after holding).
+    pub(in crate::gateway) async fn unconfirmed_claim_is_held(&self, job: &Job) -> Result<bool> {
+        let hold = self
+            .inner
+            .ports
+            .stores
+            .quota
+            .get_reservation(&job.reservation_id)
+            .await?;
+        Ok(hold.is_some_and(|h| h.state == ReservationState::Reserved))
+    }
+
+    /// Gives up a claim whose submitting request never held its quota within the lease.
     pub(in crate::gateway) async fn give_up_unconfirmed_claim(&self, job: Job) -> Result<Job> {
         match self
             .fail_claim(
