@@ -1,6 +1,7 @@
 //! Durable jobs, as agents see them: submitting a video or render, reading one, listing and
-//! canceling (`jobs/cancel.rs`). Submission stores the job and holds its quota *before* any provider call, so a
-//! crash at any point leaves a job the scheduled work finishes (see `job_progress.rs`).
+//! canceling (`jobs/cancel.rs`). Submission stores the job and holds its quota *before* any
+//! provider call, so a crash at any point leaves a job the scheduled work finishes (see
+//! `job_progress.rs`).
 //!
 //! Order of writes on submit: hold the quota under the job's own id, store the job, then call
 //! the provider. A crash after the hold but before the job is stored leaves a hold with no job;
