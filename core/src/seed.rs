@@ -47,6 +47,7 @@ pub fn tiers() -> Vec<Tier> {
                 (TextToken, Month, Max(500_000)),
                 (StockSearch, Day, Max(200)),
                 (Render, Month, Max(5)),
+                (Persona, Month, Max(2)),
             ],
         ),
         tier(
@@ -61,6 +62,7 @@ pub fn tiers() -> Vec<Tier> {
                 (TextToken, Month, Max(10_000_000)),
                 (StockSearch, Day, Max(5_000)),
                 (Render, Month, Max(200)),
+                (Persona, Month, Max(20)),
             ],
         ),
         tier(
@@ -75,6 +77,7 @@ pub fn tiers() -> Vec<Tier> {
                 (TextToken, Month, Unlimited),
                 (StockSearch, Month, Unlimited),
                 (Render, Month, Unlimited),
+                (Persona, Month, Unlimited),
             ],
         ),
     ]

@@ -515,3 +515,70 @@ fn a_project_must_belong_to_the_instance_joined() {
         assert_eq!(agent_count(&h).await, 1);
     });
 }
+
+#[test]
+fn registrations_without_an_admin_key_are_limited_per_client_address() {
+    run(async {
+        use molts_core::gateway::REGISTRATIONS_PER_WINDOW;
+        use std::net::IpAddr;
+        let h = Harness::start().await;
+        let here: IpAddr = "81.2.69.160".parse().unwrap();
+        let register = |name: String, client: Option<IpAddr>| {
+            let gateway = h.gateway.clone();
+            async move {
+                gateway
+                    .register_agent_from(new_agent(&name), None, client)
+                    .await
+            }
+        };
+        for n in 0..REGISTRATIONS_PER_WINDOW {
+            register(format!("a{n}"), Some(here)).await.unwrap();
+        }
+        let refused = expect_err(
+            register("one more".into(), Some(here)).await,
+            ErrorKind::RateLimited,
+        );
+        assert_eq!(refused.code(), Some("rate_limit_exceeded"));
+        assert!(refused.retry_after().is_some());
+        // The same address written as IPv4-mapped IPv6 is the same client.
+        let mapped: IpAddr = "::ffff:81.2.69.160".parse().unwrap();
+        expect_err(
+            register("mapped".into(), Some(mapped)).await,
+            ErrorKind::RateLimited,
+        );
+        // Other addresses, admins and callers whose address is unknown are not held back.
+        register("elsewhere".into(), Some("1.1.1.1".parse().unwrap()))
+            .await
+            .unwrap();
+        register("unknown".into(), None).await.unwrap();
+        // A loopback or private peer is a proxy in front of molts, not one client.
+        for n in 0..=REGISTRATIONS_PER_WINDOW {
+            for proxy in ["127.0.0.1", "10.0.0.2", "::1"] {
+                register(format!("behind {proxy} {n}"), Some(proxy.parse().unwrap()))
+                    .await
+                    .unwrap();
+            }
+        }
+        let admin = h.admin(None, false).await;
+        h.gateway
+            .register_agent_from(new_agent("by admin"), Some(&admin), Some(here))
+            .await
+            .unwrap();
+        // An IPv6 client's /64 counts as one address.
+        for n in 0..REGISTRATIONS_PER_WINDOW {
+            let addr: IpAddr = format!("2a00:1450:4001:2::{n:x}").parse().unwrap();
+            register(format!("v6-{n}"), Some(addr)).await.unwrap();
+        }
+        expect_err(
+            register(
+                "v6 more".into(),
+                Some("2a00:1450:4001:2::ffff".parse().unwrap()),
+            )
+            .await,
+            ErrorKind::RateLimited,
+        );
+        // The next window allows again.
+        h.advance(chrono::Duration::seconds(60));
+        register("later".into(), Some(here)).await.unwrap();
+    });
+}

@@ -24,9 +24,9 @@ mod video;
 use async_trait::async_trait;
 use molts_core::Result;
 use molts_core::providers::{
-    Call, Fetch, GeneratedImage, ImageRequest, JobProgress, PersonaRequest, ProviderAdapter,
-    RenderRequest, SpeechRequest, SpeechResponse, StockRequest, StockResponse, SubmittedJob,
-    TextRequest, TextResponse, TextStream, VideoRequest, Voice,
+    Call, Cancel, Fetch, GeneratedImage, ImageRequest, JobProgress, PersonaRequest,
+    ProviderAdapter, RenderRequest, SpeechRequest, SpeechResponse, StockRequest, StockResponse,
+    SubmittedJob, TextRequest, TextResponse, TextStream, VideoRequest, Voice,
 };
 
 pub use speech::{SAMPLE_RATE, VOICES};
@@ -122,6 +122,12 @@ impl ProviderAdapter for DemoProvider {
             duration: None,
             content_type: None,
         })
+    }
+
+    /// Always confirmed: a demo job is drawn only when its output is downloaded and bills
+    /// nothing, so stopping it costs nothing either.
+    async fn cancel_job(&self, _call: Call<'_>, _provider_job_id: &str) -> Result<Cancel> {
+        Ok(Cancel::Confirmed)
     }
 
     /// Always `Fetched`: a `demo://` URL is made here, never fetched over the network.

@@ -5,6 +5,7 @@
 //! `x-request-id`; every error is `{"error":{"message","type","code","param"}}`.
 
 mod base_url;
+mod client;
 mod error;
 mod extract;
 mod middleware;
@@ -23,6 +24,7 @@ use molts_core::{Error, ErrorKind, Gateway};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
+pub use client::ClientAddress;
 pub use error::{ApiError, ApiResult, status_and_type};
 pub use extract::parse_json;
 pub use request_log::{RequestSpan, logged_path, request_log};

@@ -352,3 +352,52 @@ async fn job_and_video_urls_are_absolute_without_a_public_url() -> Result<(), St
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn anonymous_registrations_are_limited_per_client_address() -> Result<(), String> {
+    // A clock that stands still, so every registration falls in one rate window.
+    let start = chrono::DateTime::parse_from_rfc3339("2026-01-15T12:00:00Z")
+        .map_err(|e| e.to_string())?
+        .with_timezone(&chrono::Utc);
+    let ports = Ports {
+        clock: std::sync::Arc::new(molts_core::clock::ManualClock::new(start)),
+        ..Ports::in_memory()
+    };
+    let gateway = Gateway::new(ports, GatewayConfig::default());
+    gateway
+        .bootstrap(Some(ADMIN))
+        .await
+        .map_err(|e| e.to_string())?;
+    let app = router(ApiState::new(gateway));
+    let register = |n: usize, client: &str| {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("/v1/agents/register")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(format!(r#"{{"name":"agent {n}"}}"#)))
+            .unwrap_or_default();
+        // What the runtime tells the router about the request's client.
+        if let Ok(address) = client.parse() {
+            req.extensions_mut()
+                .insert(molts_http_api::ClientAddress(address));
+        }
+        app.clone().oneshot(req)
+    };
+    for n in 0..molts_core::gateway::REGISTRATIONS_PER_WINDOW as usize {
+        let r = register(n, "81.2.69.160")
+            .await
+            .map_err(|e| e.to_string())?;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let refused = register(99, "81.2.69.160")
+        .await
+        .map_err(|e| e.to_string())?;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key(header::RETRY_AFTER));
+    // Another client is not held back, nor one whose address the runtime could not tell.
+    let r = register(100, "1.1.1.1").await.map_err(|e| e.to_string())?;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = register(101, "unknown").await.map_err(|e| e.to_string())?;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    Ok(())
+}

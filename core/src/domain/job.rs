@@ -44,18 +44,17 @@ impl JobKind {
     /// The quota unit a job of this kind is counted in.
     pub fn unit(self) -> Unit {
         match self {
-            // Personas are not charged (see `units`), but a hold needs a unit.
-            Self::Video | Self::Persona => Unit::Video,
+            Self::Video => Unit::Video,
             Self::Render => Unit::Render,
+            // A persona costs its provider real work (HeyGen and Tavus bill for them), so it
+            // is metered in its own unit rather than taken from the video allowance.
+            Self::Persona => Unit::Persona,
         }
     }
 
-    /// Units one job of this kind holds: a persona is set-up, not output, so it is free.
+    /// Units one job of this kind holds.
     pub fn units(self) -> u64 {
-        match self {
-            Self::Persona => 0,
-            Self::Video | Self::Render => 1,
-        }
+        1
     }
 }
 
@@ -71,7 +70,8 @@ pub enum JobStatus {
     Ready,
     /// Given up; the quota was refunded.
     Failed,
-    /// Canceled by its agent; the quota was refunded.
+    /// Canceled by its agent; refunded unless its provider had accepted it and could not
+    /// confirm stopping it (then charged in full).
     Canceled,
 }
 
@@ -137,7 +137,8 @@ pub struct Job {
     pub status: JobStatus,
     /// What was asked for (script, context, avatar and voice, timeline), as given.
     pub input: serde_json::Value,
-    /// Units held for it; settled when ready, refunded otherwise.
+    /// Units held for it; settled when ready (or canceled after the provider accepted it and
+    /// could not cancel), refunded otherwise.
     pub units: u64,
     /// The quota hold's id.
     pub reservation_id: String,
@@ -147,7 +148,8 @@ pub struct Job {
     pub callback_token_hash: String,
     /// Where `job.ready` / `job.failed` go, besides the agent's own endpoint.
     pub webhook_url: Option<String>,
-    /// Provider calls made for it (submissions and checks).
+    /// Provider calls made for it (submissions and checks). 0 only for a keyed submission's
+    /// claim whose hold is not yet confirmed (see `gateway/jobs/claim.rs`).
     pub attempts: u32,
     /// When it is next due a check (also a lease: a worker pushes it forward before working).
     pub next_check_at: Timestamp,

@@ -23,17 +23,20 @@ pub enum Unit {
     StockSearch,
     /// One rendered video edit.
     Render,
+    /// One avatar persona made at a provider (a HeyGen talking photo, a Tavus replica).
+    Persona,
 }
 
 impl Unit {
     /// Every unit, in display order.
-    pub const ALL: [Unit; 6] = [
+    pub const ALL: [Unit; 7] = [
         Unit::Video,
         Unit::Image,
         Unit::AudioSecond,
         Unit::TextToken,
         Unit::StockSearch,
         Unit::Render,
+        Unit::Persona,
     ];
 
     /// The stored spelling.
@@ -45,6 +48,7 @@ impl Unit {
             Self::TextToken => "text_token",
             Self::StockSearch => "stock_search",
             Self::Render => "render",
+            Self::Persona => "persona",
         }
     }
 

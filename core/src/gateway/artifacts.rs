@@ -234,11 +234,23 @@ impl Gateway {
         }
     }
 
+    /// One of the caller's artifacts. A job's output exists only once its job is `ready`: the
+    /// output of a job canceled or failed while it was being copied is `NotFound`, like any
+    /// other missing artifact.
     async fn own_artifact(&self, principal: &AgentPrincipal, id: &str) -> Result<Artifact> {
-        match self.inner.ports.stores.artifacts.get_artifact(id).await? {
-            Some(a) if a.agent_id == principal.agent.id => Ok(a),
-            _ => Err(Error::not_found("artifact", id)),
+        let artifact = match self.inner.ports.stores.artifacts.get_artifact(id).await? {
+            Some(a) if a.agent_id == principal.agent.id => a,
+            _ => return Err(Error::not_found("artifact", id)),
+        };
+        if artifact.kind == ArtifactKind::Output
+            && let Some(job_id) = &artifact.job_id
+        {
+            let job = self.inner.ports.stores.jobs.get_job(job_id).await?;
+            if job.is_none_or(|j| j.status != crate::domain::JobStatus::Ready) {
+                return Err(Error::not_found("artifact", id));
+            }
         }
+        Ok(artifact)
     }
 
     /// One of the caller's artifacts.

@@ -36,14 +36,22 @@ impl Gateway {
         if job.status.is_final() {
             return Ok(job);
         }
+        if job.status == JobStatus::Queued
+            && job.attempts == 0
+            && !self.unconfirmed_claim_is_held(&job).await?
+        {
+            // A keyed submission's claim whose request died before it held the quota.
+            return self.give_up_unconfirmed_claim(job).await;
+        }
         let id = job.id.clone();
+        let last_error = job.error.clone();
         let Some(job) = self.claim(job).await? else {
             // Another worker has it; answer what it has stored so far.
             return self.reload_job(&id).await;
         };
         if self.now() >= job.deadline_at {
             // Keep what went wrong last (a refused download, an outage): it is usually why.
-            let message = match &job.error {
+            let message = match &last_error {
                 Some(last) => format!(
                     "the provider did not finish the job in time; the last attempt failed \
                      ({}): {}",
@@ -67,6 +75,12 @@ impl Gateway {
             attempts: job.attempts + 1,
             next_check_at: now + chrono_of(self.inner.config.jobs.lease),
             updated_at: now,
+            // A queued job without an error is one being submitted right now: a cancel must
+            // not refund it before the provider's answer is known (see `jobs/cancel.rs`).
+            error: match job.status {
+                JobStatus::Queued => None,
+                _ => job.error.clone(),
+            },
             ..job.clone()
         };
         if self
@@ -469,6 +483,7 @@ impl Gateway {
         duration: Option<f64>,
     ) -> Result<Job> {
         let now = self.now();
+        let stored_output = artifact.clone();
         let ready = Job {
             status: JobStatus::Ready,
             artifact_id: artifact.map(|a| a.id),
@@ -479,11 +494,39 @@ impl Gateway {
         };
         self.queue_job_events(&ready).await?;
         let Some(done) = self.swap(&job, ready).await? else {
-            return self.reload_job(&job.id).await;
+            let stored = self.reload_job(&job.id).await?;
+            // Canceled (or failed) while its output was being copied: the output is never
+            // served (reads check the job too), so it is not kept either.
+            if stored.status.is_final()
+                && stored.status != JobStatus::Ready
+                && let Some(output) = stored_output
+            {
+                self.forget_output(&output).await;
+            }
+            return Ok(stored);
         };
         tracing::info!(job = %done.id, "job ready");
         self.close_job_hold(&done).await;
         Ok(done)
+    }
+
+    /// Deletes an output whose job did not end ready; a failure leaves bytes that are never
+    /// served, so it is only logged.
+    async fn forget_output(&self, output: &Artifact) {
+        let deleted = match self.blobs() {
+            Ok(blobs) => blobs.delete(&output.blob_key).await,
+            Err(e) => Err(e),
+        };
+        let forgotten = self
+            .inner
+            .ports
+            .stores
+            .artifacts
+            .delete_artifact(&output.id)
+            .await;
+        if let Err(e) = deleted.and(forgotten.map(|_| ())) {
+            tracing::warn!(artifact = %output.id, error = %e, "deleting an unserved output failed");
+        }
     }
 
     pub(super) async fn finish_failed(&self, job: Job, code: &str, message: &str) -> Result<Job> {
@@ -506,11 +549,19 @@ impl Gateway {
         Ok(done)
     }
 
-    /// Settles a ready job's hold or refunds any other finished job's. Closing twice is fine.
+    /// Settles a ready job's hold (and a canceled one's the provider had accepted) or refunds
+    /// any other finished job's. Closing twice is fine.
     pub(super) async fn close_job_hold(&self, job: &Job) {
         let now = self.now();
         let quota = &self.inner.ports.stores.quota;
-        let result = if job.status == JobStatus::Ready {
+        // A job canceled once its provider accepted it is charged: a cancel the provider
+        // confirmed refunds the hold itself, before anything else could close it.
+        let charged = match job.status {
+            JobStatus::Ready => true,
+            JobStatus::Canceled => job.provider_job_id.is_some(),
+            _ => false,
+        };
+        let result = if charged {
             quota.settle(&job.reservation_id, job.units, now).await
         } else {
             quota.refund(&job.reservation_id, now).await
@@ -535,7 +586,8 @@ impl Gateway {
             .await
         {
             Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::Conflict => {}
+            // Closed already, or never made (a keyed claim given up before its hold).
+            Err(e) if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) => {}
             Err(e) => tracing::error!(reservation = %reservation_id, error = %e, "refund failed"),
         }
     }
@@ -583,7 +635,7 @@ impl Gateway {
         })
     }
 
-    async fn reload_job(&self, id: &str) -> Result<Job> {
+    pub(super) async fn reload_job(&self, id: &str) -> Result<Job> {
         self.inner
             .ports
             .stores
@@ -593,7 +645,7 @@ impl Gateway {
             .ok_or_else(|| Error::not_found("job", id))
     }
 
-    async fn job_instance(&self, job: &Job) -> Result<crate::domain::Instance> {
+    pub(super) async fn job_instance(&self, job: &Job) -> Result<crate::domain::Instance> {
         self.inner
             .ports
             .stores
@@ -603,7 +655,7 @@ impl Gateway {
             .ok_or_else(|| Error::not_found("instance", &job.instance_id))
     }
 
-    async fn job_model(&self, job: &Job) -> Result<crate::domain::ModelConfig> {
+    pub(super) async fn job_model(&self, job: &Job) -> Result<crate::domain::ModelConfig> {
         self.inner
             .ports
             .stores

@@ -1,10 +1,13 @@
 //! Durable jobs, as agents see them: submitting a video or render, reading one, listing and
-//! canceling. Submission stores the job and holds its quota *before* any provider call, so a
-//! crash at any point leaves a job the scheduled work finishes (see `job_progress.rs`).
+//! canceling (`jobs/cancel.rs`). Submission stores the job and holds its quota *before* any
+//! provider call, so a crash at any point leaves a job the scheduled work finishes (see
+//! `job_progress.rs`).
 //!
 //! Order of writes on submit: hold the quota under the job's own id, store the job, then call
 //! the provider. A crash after the hold but before the job is stored leaves a hold with no job;
 //! when it expires the scheduled work refunds it instead of charging it (see `scheduled.rs`).
+//! A submission with an `Idempotency-Key` stores its job first and holds after, so its
+//! concurrent copies never hold quota (`jobs/claim.rs`).
 
 use std::time::Duration;
 
@@ -13,11 +16,16 @@ use serde_json::json;
 
 use crate::clock::Timestamp;
 use crate::domain::{Job, JobKind, JobQuery, JobStatus, Modality};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::providers::{RenderRequest, VideoRequest};
 
 use super::admin::Page;
 use super::{AgentPrincipal, Gateway};
+
+mod cancel;
+mod claim;
+
+use claim::{Claimed, quota_refusal};
 
 /// Longest script a video job takes, in characters.
 pub const MAX_SCRIPT_CHARS: usize = 5000;
@@ -338,6 +346,9 @@ impl Gateway {
                     )
                     .with_code("idempotency_key_reused"));
                 }
+                if let Some(refusal) = quota_refusal(&earlier) {
+                    return Err(refusal);
+                }
                 return Ok(Submitted {
                     job: self.job_view(&earlier, &principal.agent.name),
                     replayed: true,
@@ -485,8 +496,6 @@ impl Gateway {
         let deadline = now + chrono_of(timing.deadline);
         // The hold outlives the deadline, so the job flow always closes it first.
         let hold_ttl = chrono_of(timing.deadline) + chrono::Duration::hours(1);
-        self.reserve_as(principal, id.clone(), kind.unit(), kind.units(), hold_ttl)
-            .await?;
         let job = Job {
             id: id.clone(),
             instance_id: agent.instance_id.clone(),
@@ -515,17 +524,24 @@ impl Gateway {
             finished_at: None,
             version: 0,
         };
-        if let Err(e) = self.inner.ports.stores.jobs.insert_job(&job).await {
-            self.refund_job_hold(&id).await;
-            if e.kind() == ErrorKind::Conflict
-                && let Some(key) = idempotency_key
-                && let Some(earlier) = self.replay(principal, kind, &job.input, key).await?
-            {
-                // Another request with the same key won the race.
-                return Ok(earlier);
+        let job = match idempotency_key {
+            None => {
+                self.reserve_as(principal, id.clone(), kind.unit(), kind.units(), hold_ttl)
+                    .await?;
+                if let Err(e) = self.inner.ports.stores.jobs.insert_job(&job).await {
+                    self.refund_job_hold(&id).await;
+                    return Err(e);
+                }
+                job
             }
-            return Err(e);
-        }
+            Some(key) => match self
+                .claim_key_then_hold(principal, job, key, hold_ttl)
+                .await?
+            {
+                Claimed::Held(job) => job,
+                Claimed::Answered(submitted) => return Ok(submitted),
+            },
+        };
         tracing::info!(job = %id, kind = kind.as_str(), model = %primary.id, "job stored");
         let job = self.submit_to_provider(job, Some(&token)).await?;
         if job.status == JobStatus::Failed
@@ -567,6 +583,10 @@ impl Gateway {
                 Error::conflict("this Idempotency-Key was used for a different request")
                     .with_code("idempotency_key_reused"),
             );
+        }
+        if let Some(refusal) = quota_refusal(&earlier) {
+            // The submission this key names was refused: its copies and retries are too.
+            return Err(refusal);
         }
         Ok(Some(Submitted {
             job: self.job_view(&earlier, &principal.agent.name),
@@ -635,46 +655,6 @@ impl Gateway {
                 .collect(),
             has_more,
         })
-    }
-
-    /// Cancels the caller's unfinished job and refunds it. The provider may still finish it;
-    /// molts ignores that (most providers offer no cancel).
-    pub async fn cancel_job(&self, principal: &AgentPrincipal, id: &str) -> Result<JobView> {
-        for _ in 0..5 {
-            let job = self.own_job(principal, id).await?;
-            if job.status.is_final() {
-                return Err(Error::conflict(format!(
-                    "job '{id}' is already {}",
-                    job.status.as_str()
-                ))
-                .with_code("job_finished"));
-            }
-            let now = self.now();
-            let canceled = Job {
-                status: JobStatus::Canceled,
-                updated_at: now,
-                finished_at: Some(now),
-                ..job.clone()
-            };
-            if self
-                .inner
-                .ports
-                .stores
-                .jobs
-                .update_job(&canceled, job.version)
-                .await?
-            {
-                self.refund_job_hold(&job.reservation_id).await;
-                tracing::info!(job = %id, "job canceled");
-                let stored = Job {
-                    version: job.version + 1,
-                    ..canceled
-                };
-                return Ok(self.job_view(&stored, &principal.agent.name));
-            }
-            // A worker moved it meanwhile: look again.
-        }
-        Err(Error::unavailable("the job is busy; try again").with_code("job_busy"))
     }
 
     /// Builds the provider request for a stored job.

@@ -46,7 +46,7 @@ pub use keys::{IssuedAdminKey, IssuedKey, NewKeyRequest};
 pub use profile::AgentProfile;
 pub use provider_keys::ProviderKeyRequest;
 pub use quota::{HOLD_TTL, Hold, PeriodUsage, UnitUsage, UsageReport};
-pub use register::Registered;
+pub use register::{REGISTRATIONS_PER_WINDOW, Registered};
 pub use scheduled::{ScheduledReport, ScheduledSettings};
 pub use webhooks::{WebhookEndpointView, WebhookSettings, sign_webhook};
 

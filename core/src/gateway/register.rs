@@ -1,7 +1,13 @@
 //! Agent registration: open, by registration token, or by an admin, per instance setting.
+//! Registrations without an admin key are rate limited per client address, since each one is
+//! a new agent with a fresh allowance (and may start a persona).
+
+use std::net::IpAddr;
+use std::time::Duration;
 
 use crate::domain::{Agent, AgentStatus, NewAgent, RegistrationMode};
 use crate::error::{Error, ErrorKind, Result};
+use crate::net::is_public_address;
 use crate::{secret, validate};
 
 use super::keys::IssuedKey;
@@ -16,9 +22,72 @@ pub struct Registered {
     pub key: IssuedKey,
 }
 
+/// Registrations one client address may make per rate window (a minute) without an admin key.
+pub const REGISTRATIONS_PER_WINDOW: u32 = 5;
+
+/// The rate key of a client address. An IPv6 client usually holds a whole /64, so its
+/// addresses count together; an IPv4-mapped IPv6 address counts as the IPv4 one.
+fn registration_rate_key(client: IpAddr) -> String {
+    match client.to_canonical() {
+        IpAddr::V4(v4) => format!("register:{v4}"),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("register:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
 impl Gateway {
-    /// Registers an agent. `admin` is the caller when an admin key was presented; admins may
-    /// register into their own instance whatever its mode.
+    /// Registers an agent for a caller at `client` (the address the HTTP layer saw, `None`
+    /// where the runtime cannot tell): without an admin key, at most
+    /// [`REGISTRATIONS_PER_WINDOW`] a minute per public address, else `RateLimited` with
+    /// `Retry-After`.
+    pub async fn register_agent_from(
+        &self,
+        request: NewAgent,
+        admin: Option<&AdminPrincipal>,
+        client: Option<IpAddr>,
+    ) -> Result<Registered> {
+        // Only a public address is one client: a loopback or private peer is the host itself
+        // or a proxy or load balancer in front of molts, whose clients it cannot tell apart
+        // (limiting it would let one caller stop every registration behind it).
+        if admin.is_none()
+            && let Some(client) = client.filter(|c| is_public_address(*c))
+        {
+            self.count_registration(client).await?;
+        }
+        self.register_agent(request, admin).await
+    }
+
+    async fn count_registration(&self, client: IpAddr) -> Result<()> {
+        let decision = self
+            .inner
+            .ports
+            .rate_limiter
+            .hit(
+                &registration_rate_key(client),
+                REGISTRATIONS_PER_WINDOW,
+                self.inner.config.rate_window,
+                self.now(),
+            )
+            .await?;
+        if decision.allowed {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::RateLimited,
+            format!(
+                "at most {REGISTRATIONS_PER_WINDOW} registrations a minute from one address; \
+                 retry later"
+            ),
+        )
+        .with_code("rate_limit_exceeded")
+        .with_retry_after(decision.reset_after.max(Duration::from_secs(1))))
+    }
+
+    /// Registers an agent, with no per-address limit (admins, embedding, tests); the HTTP
+    /// layer registers through [`Gateway::register_agent_from`]. `admin` is the caller when an
+    /// admin key was presented; admins may register into their own instance whatever its mode.
     pub async fn register_agent(
         &self,
         request: NewAgent,

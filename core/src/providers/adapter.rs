@@ -162,6 +162,16 @@ pub trait ProviderAdapter: Send + Sync {
         Err(unsupported(&call, "avatar personas"))
     }
 
+    /// Asks the provider to stop one of its jobs (video, render or persona) and answers whether
+    /// it *confirmed* the work stopped unbilled: only then does molts refund the job's quota.
+    /// The default, [`Cancel::Unsupported`], is every provider whose API has no such call
+    /// (HeyGen, Tavus and Shotstack document none; Veo's operations may be cancelled only on a
+    /// best effort, confirmed later if ever), so their canceled jobs are charged.
+    async fn cancel_job(&self, call: Call<'_>, provider_job_id: &str) -> Result<Cancel> {
+        let _ = (call, provider_job_id);
+        Ok(Cancel::Unsupported)
+    }
+
     /// Fetches a finished job's output from the `url` its [`JobProgress::Ready`] gave, for the
     /// artifact store. [`Fetch::Get`] of the URL, the default, means a plain unauthenticated GET
     /// will do (HeyGen, Tavus and Shotstack hand out pre-signed URLs); providers whose URLs need
@@ -172,6 +182,15 @@ pub trait ProviderAdapter: Send + Sync {
         let _ = call;
         Ok(Fetch::Get(url.to_owned()))
     }
+}
+
+/// What a provider answered to [`ProviderAdapter::cancel_job`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancel {
+    /// The job stopped and the provider will not bill it.
+    Confirmed,
+    /// The provider cannot cancel a job: it goes on (and is billed) whatever molts does.
+    Unsupported,
 }
 
 /// How a finished job's output is fetched.

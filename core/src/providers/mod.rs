@@ -22,7 +22,7 @@ mod veo;
 mod wire;
 
 pub use adapter::{
-    Call, Credentials, DEFAULT_PROVIDER_TIMEOUT, Download, Fetch, ProviderAdapter,
+    Call, Cancel, Credentials, DEFAULT_PROVIDER_TIMEOUT, Download, Fetch, ProviderAdapter,
     ProviderRegistry, RetryPolicy, Sleeper, is_retryable,
 };
 pub use anthropic::{ANTHROPIC_BASE_URL, AnthropicAdapter};

@@ -17,6 +17,8 @@ mod world;
 mod artifacts;
 mod background;
 mod callbacks;
+mod cancel;
+mod idempotency;
 mod jobs;
 mod output_checks;
 mod personas;

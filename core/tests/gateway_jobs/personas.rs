@@ -1,5 +1,5 @@
-//! Persona jobs: free, from an uploaded or inline photo, idempotent, and once ready the agent's
-//! default avatar for its videos.
+//! Persona jobs: metered in their own `persona` unit, from an uploaded or inline photo,
+//! idempotent, and once ready the agent's default avatar for its videos.
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -8,10 +8,19 @@ use molts_core::domain::JobStatus;
 use molts_core::gateway::VideoSubmission;
 
 use crate::common::{expect_err, run};
-use crate::world::{video, world};
+use crate::world::{World, video, world};
+
+async fn personas_used(w: &World, agent: &molts_core::gateway::AgentPrincipal) -> u64 {
+    let usage = w.gw.usage(agent).await.unwrap();
+    usage
+        .unit(molts_core::domain::Unit::Persona)
+        .unwrap()
+        .month
+        .used
+}
 
 #[test]
-fn a_ready_persona_is_free_and_becomes_the_default_avatar() {
+fn a_ready_persona_is_charged_a_persona_and_becomes_the_default_avatar() {
     run(async {
         let w = world().await;
         let (_, agent) = w.h.agent("maker").await;
@@ -50,7 +59,8 @@ fn a_ready_persona_is_free_and_becomes_the_default_avatar() {
             persona.artifact_id.is_none(),
             "a persona is an id, not a file"
         );
-        assert_eq!(w.videos_used(&agent).await, 0, "personas are free");
+        assert_eq!(w.videos_used(&agent).await, 0, "not taken from the videos");
+        assert_eq!(personas_used(&w, &agent).await, 1, "charged as a persona");
 
         w.gw.submit_video(&agent, video("Me, talking"), None)
             .await
@@ -100,5 +110,32 @@ fn a_retried_persona_with_a_photo_is_the_same_job() {
                 .await
                 .unwrap();
         assert_eq!(files.data.len(), 1, "the photo was uploaded once");
+    });
+}
+
+#[test]
+fn personas_are_metered_and_refused_past_the_tiers_limit() {
+    run(async {
+        use base64::Engine;
+        let w = world().await;
+        let (_, agent) = w.h.agent("maker").await;
+        let request = || molts_core::gateway::PersonaSubmission {
+            image_base64: Some(base64::engine::general_purpose::STANDARD.encode(b"photo")),
+            image_content_type: Some("image/png".into()),
+            ..Default::default()
+        };
+        // The free tier allows 2 personas a month.
+        for _ in 0..2 {
+            w.gw.submit_persona(&agent, request(), None).await.unwrap();
+        }
+        assert_eq!(personas_used(&w, &agent).await, 2);
+        let refused = expect_err(
+            w.gw.submit_persona(&agent, request(), None).await,
+            ErrorKind::QuotaExceeded,
+        );
+        assert_eq!(refused.code(), Some("quota_exceeded"));
+        assert!(refused.message().contains("persona"), "{refused}");
+        assert_eq!(personas_used(&w, &agent).await, 2);
+        assert_eq!(w.videos_used(&agent).await, 0);
     });
 }

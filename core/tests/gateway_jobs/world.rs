@@ -8,15 +8,16 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
+use molts_core::clock::ManualClock;
 use molts_core::domain::{Provider, Unit};
 use molts_core::gateway::{AgentPrincipal, JobTiming, JobView, VideoSubmission, WebhookSettings};
-use molts_core::memory::MemoryBlobStore;
+use molts_core::memory::{MemoryBlobStore, MemoryRateLimiter, MemoryStore};
 use molts_core::ports::{HttpClient, HttpRequest, HttpResponse, RequestOptions};
 use molts_core::providers::{
-    Call, Download, Fetch, JobProgress, ProviderAdapter, ProviderRegistry, RenderRequest,
+    Call, Cancel, Download, Fetch, JobProgress, ProviderAdapter, ProviderRegistry, RenderRequest,
     SubmittedJob, VideoRequest,
 };
-use molts_core::{Error, Gateway, GatewayConfig, Result};
+use molts_core::{Error, Gateway, GatewayConfig, Ports, Result, Stores, SystemIds};
 
 use crate::common::{Harness, start_time};
 
@@ -31,6 +32,14 @@ pub(crate) struct Script {
     pub(crate) checks: u32,
     /// What the next downloads answer (declared type, bytes); [`OUTPUT`] when empty.
     pub(crate) downloads: VecDeque<(&'static str, &'static [u8])>,
+    /// Whether the provider confirms cancels (it cannot cancel when `false`, the default).
+    pub(crate) confirms_cancel: bool,
+    /// The provider job ids it was asked to cancel.
+    pub(crate) cancel_requests: Vec<String>,
+    /// When set, the next download's bytes wait for this.
+    pub(crate) download_gate: Option<futures::channel::oneshot::Receiver<()>>,
+    /// Downloads begun.
+    pub(crate) downloads_started: u32,
 }
 
 /// The provider port, answering from a script.
@@ -125,20 +134,34 @@ impl ProviderAdapter for Scripted {
 
     async fn download(&self, _call: Call<'_>, url: &str) -> Result<Fetch> {
         assert_eq!(url, "scripted://out.mp4");
-        let (content_type, bytes) = self
-            .script()
-            .downloads
-            .pop_front()
-            .unwrap_or(("video/mp4", OUTPUT));
+        let mut s = self.script();
+        s.downloads_started += 1;
+        let gate = s.download_gate.take();
+        let (content_type, bytes) = s.downloads.pop_front().unwrap_or(("video/mp4", OUTPUT));
         // In small pieces, as a network answer comes.
-        let chunks: Vec<Result<Bytes>> = bytes
-            .chunks(5)
-            .map(|c| Ok(Bytes::copy_from_slice(c)))
-            .collect();
+        let chunks: Vec<Bytes> = bytes.chunks(5).map(Bytes::copy_from_slice).collect();
+        let pieces = futures::stream::iter(chunks).map(Ok::<_, Error>);
+        let body = match gate {
+            Some(gate) => futures::stream::once(gate)
+                .filter_map(|_| std::future::ready(None::<Result<Bytes>>))
+                .chain(pieces)
+                .boxed(),
+            None => pieces.boxed(),
+        };
         Ok(Fetch::Fetched(Download {
             content_type: Some(content_type.into()),
-            body: futures::stream::iter(chunks).boxed(),
+            body,
         }))
+    }
+
+    async fn cancel_job(&self, _call: Call<'_>, provider_job_id: &str) -> Result<Cancel> {
+        let mut s = self.script();
+        s.cancel_requests.push(provider_job_id.to_owned());
+        Ok(if s.confirms_cancel {
+            Cancel::Confirmed
+        } else {
+            Cancel::Unsupported
+        })
     }
 }
 
@@ -178,6 +201,12 @@ fn timing() -> JobTiming {
 }
 
 pub(crate) async fn world() -> World {
+    world_over(|_, _| {}).await
+}
+
+/// The world over the memory store, with `adjust` given the store and the ports built over it
+/// first (to wrap one of them).
+pub(crate) async fn world_over(adjust: impl FnOnce(Arc<MemoryStore>, &mut Stores)) -> World {
     let config = GatewayConfig {
         public_url: Some("https://molts.test".into()),
         jobs: timing(),
@@ -187,7 +216,7 @@ pub(crate) async fn world() -> World {
         },
         ..GatewayConfig::default()
     };
-    let h = Harness::start_with(config, start_time()).await;
+    let h = harness_over(config, adjust).await;
     let provider = Scripted::default();
     let hooks = Hooks::default();
     let gw = h
@@ -203,6 +232,34 @@ pub(crate) async fn world() -> World {
         gw,
         provider,
         hooks,
+    }
+}
+
+/// [`Harness::start_with`], over stores `adjust` may change.
+async fn harness_over(
+    config: GatewayConfig,
+    adjust: impl FnOnce(Arc<MemoryStore>, &mut Stores),
+) -> Harness {
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let mut stores = Stores::from_one(store.clone());
+    adjust(store.clone(), &mut stores);
+    let ports = Ports {
+        stores,
+        clock: clock.clone(),
+        ids: Arc::new(SystemIds),
+        rate_limiter: Arc::new(MemoryRateLimiter::new()),
+    };
+    let gateway = Gateway::new(ports, config);
+    let report = gateway.bootstrap(None).await.unwrap();
+    let operator_token = report.generated_admin_token.unwrap();
+    let operator = gateway.authenticate_admin(&operator_token).await.unwrap();
+    Harness {
+        gateway,
+        store,
+        clock,
+        operator,
+        operator_token,
     }
 }
 

@@ -85,7 +85,17 @@ async fn fetch(
         Ok(app) => app,
         Err(cause) => return Ok(not_configured(&cause)),
     };
-    let req = read_body(req, app.max_body_bytes).await;
+    let mut req = read_body(req, app.max_body_bytes).await;
+    // Cloudflare sets CF-Connecting-IP itself (a client's own is replaced), so it is the client.
+    if let Some(address) = req
+        .headers()
+        .get("cf-connecting-ip")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+    {
+        req.extensions_mut()
+            .insert(molts_http_api::ClientAddress(address));
+    }
     match app.router.oneshot(req).await {
         Ok(response) => Ok(response),
         Err(never) => match never {},

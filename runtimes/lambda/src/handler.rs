@@ -89,6 +89,11 @@ impl Handler {
             return self.event(request.body()).await;
         }
         strip_stage(&mut request);
+        if let Some(address) = source_ip(&request) {
+            request
+                .extensions_mut()
+                .insert(molts_http_api::ClientAddress(address));
+        }
         let response = match self.router.clone().oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},
@@ -122,6 +127,17 @@ impl Handler {
             }
         }
     }
+}
+
+/// The client's address as API Gateway saw it (REST, HTTP APIs and function URLs), for the
+/// router's per-address limits. ALB events carry none (only a forwarded header).
+fn source_ip(request: &Request) -> Option<std::net::IpAddr> {
+    let ip = match request.request_context_ref()? {
+        RequestContext::ApiGatewayV1(context) => context.identity.source_ip.as_deref(),
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref(),
+        _ => None,
+    }?;
+    ip.parse().ok()
 }
 
 /// The API Gateway stage of an HTTP event, unless it is the `$default` stage (which is served at

@@ -298,3 +298,32 @@ fn a_cold_start_with_a_short_admin_token_fails_before_serving() -> Result<(), St
     assert!(stderr.contains("32 characters"), "{stderr}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_are_limited_per_source_ip() -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut function = Function::start(dir.path()).await?;
+    // The function URL fixture, from a public address, with a new email each time.
+    let from = |ip: &str, n: u32| -> Result<String, String> {
+        Ok(fixture("function-url-register.json", "")?
+            .replace("203.0.113.7", ip)
+            .replace("grace@example.com", &format!("grace{n}@example.com")))
+    };
+    // The windows follow the real clock, so the requests may straddle two of them: twice the
+    // limit plus one still puts more than the limit into one window.
+    let limit = molts_core::gateway::REGISTRATIONS_PER_WINDOW;
+    let mut refused = None;
+    for n in 0..=2 * limit {
+        let response = function.respond(&from("81.2.69.160", n)?).await?;
+        match status(&response) {
+            Some(201) => {}
+            Some(429) => refused = Some(response),
+            _ => return Err(format!("unexpected answer: {response}")),
+        }
+    }
+    let refused = refused.ok_or("no registration was refused")?;
+    assert!(header(&refused, "retry-after").is_some(), "{refused}");
+    let response = function.respond(&from("1.1.1.1", 100)?).await?;
+    assert_eq!(status(&response), Some(201), "another address: {response}");
+    Ok(())
+}

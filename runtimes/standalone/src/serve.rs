@@ -2,19 +2,31 @@
 //! in-flight requests before exiting.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use axum::serve::ListenerExt;
 use molts_core::gateway::ScheduledReport;
 use molts_core::ports::Spawner;
-use molts_http_api::{ApiState, request_log, router};
+use molts_http_api::{ApiState, ClientAddress, request_log, router};
 use tokio::sync::Notify;
 
 use crate::config::Settings;
 use crate::wiring;
+
+/// Tells the router the request's client: the TCP peer (behind a reverse proxy, the proxy,
+/// so per-address limits then count the proxy's clients together).
+async fn tell_client_address(mut request: axum::extract::Request) -> axum::extract::Request {
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        let address = ClientAddress(peer.ip());
+        request.extensions_mut().insert(address);
+    }
+    request
+}
 
 /// How long shutdown waits for background work (quota settlements of answered calls).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,7 +65,9 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
     };
     // One line per request at info: method, path, status, latency; never headers, queries or a
     // callback's token (the shared `request_log`, the same on Lambda).
-    let app = router(state).layer(request_log());
+    let app = router(state)
+        .layer(request_log())
+        .layer(axum::middleware::map_request(tell_client_address));
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
@@ -68,10 +82,13 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server error: {e}"))?;
     ticker.abort();
     if !background.drain(DRAIN_TIMEOUT).await {
         tracing::warn!("background work still running at shutdown; its holds close on expiry");

@@ -13,7 +13,8 @@ use crate::extract::{ApiJson, ApiPath, bearer};
 use crate::views::{IssuedKeyView, KeyView, List, MeView, ModelView, RegisteredView};
 
 /// `POST /v1/agents/register` (and the seed's `/agents/register`). An admin key in the
-/// Authorization header registers as that admin, whatever the instance's mode.
+/// Authorization header registers as that admin, whatever the instance's mode; without one,
+/// registrations are limited per client address (`client.rs`).
 pub(super) async fn register(
     State(state): State<ApiState>,
     parts: Parts,
@@ -37,9 +38,10 @@ pub(super) async fn register(
         Some(token) => Some(state.gateway.authenticate_admin(&token).await?),
         None => None,
     };
+    let client = crate::client::client_address(&parts);
     let registered = state
         .gateway
-        .register_agent(request, admin.as_ref())
+        .register_agent_from(request, admin.as_ref(), client)
         .await?;
     let secret = registered.key.secret.clone();
     let mut view = serde_json::to_value(RegisteredView::from(registered))

@@ -248,6 +248,7 @@ pub(super) async fn usage_shape(ctx: &Ctx) -> CaseResult {
     let expected = [
         "audio_second",
         "image",
+        "persona",
         "render",
         "stock_search",
         "text_token",

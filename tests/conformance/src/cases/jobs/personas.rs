@@ -1,5 +1,5 @@
-//! Personas: started at registration from a photo, ready, listed, free, and used by later
-//! videos; refused without a source, never failing the registration itself.
+//! Personas: started at registration from a photo, ready, listed, metered as one `persona`
+//! (not a video), and used by later videos; refused without a source, never failing the registration itself.
 
 use serde_json::{Value, json};
 
@@ -11,7 +11,7 @@ use crate::fixtures::Agent;
 use super::support::poll_until;
 
 /// Personas: registration can start one (a photo as base64, with the demo provider), it becomes
-/// ready, is listed, is free, and later videos use it; a persona without a source is a 400;
+/// ready, is listed, is one `persona` unit (not a video), and later videos use it; a persona without a source is a 400;
 /// registration still succeeds (and returns the key) when the persona cannot be started.
 pub(crate) async fn personas(ctx: &Ctx) -> CaseResult {
     use base64::Engine;
@@ -49,7 +49,12 @@ pub(crate) async fn personas(ctx: &Ctx) -> CaseResult {
     let videos = used(ctx, &agent.key, "video").await?;
     ensure!(
         videos == 0,
-        "a persona is free, but {videos} videos are counted"
+        "a persona is not a video, but {videos} videos are counted"
+    );
+    let personas = used(ctx, &agent.key, "persona").await?;
+    ensure!(
+        personas == 1,
+        "a persona is one persona unit, but {personas} are counted"
     );
     // The uploaded photo is kept as the agent's file.
     ctx.get("/v1/files/persona-photo", Some(&agent.key))
