@@ -342,6 +342,7 @@ impl Gateway {
 
 /// The request with the completion cap made explicit, as every provider will be sent it.
 fn capped(mut request: TextRequest) -> TextRequest {
+    request.max_tokens_is_default = request.max_tokens.is_none();
     request.max_tokens = Some(completion_cap(&request));
     request
 }

@@ -381,7 +381,23 @@ fn pick<'a>(call: &Call<'_>, answer: &'a Value, key: &str) -> Option<&'a Value> 
     answer.pointer(&pointer(path)?).filter(|v| !v.is_null())
 }
 
-fn text_inputs(request: &TextRequest) -> Map<String, Value> {
+/// The completion cap to send: the caller's, or, when the caller set none, the template's own
+/// default if it is no larger than molts' default cap (which the hold was sized for).
+fn max_tokens(call: &Call<'_>, request: &TextRequest) -> Option<u32> {
+    let template_default = call
+        .model
+        .payload_mapping
+        .as_ref()
+        .and_then(|m| m.pointer("/defaults/max_tokens"))
+        .and_then(Value::as_u64)
+        .and_then(|d| u32::try_from(d).ok());
+    match (request.max_tokens, template_default) {
+        (Some(cap), Some(default)) if request.max_tokens_is_default => Some(default.min(cap)),
+        (cap, _) => cap,
+    }
+}
+
+fn text_inputs(call: &Call<'_>, request: &TextRequest) -> Map<String, Value> {
     let last_user = request
         .messages
         .iter()
@@ -401,7 +417,7 @@ fn text_inputs(request: &TextRequest) -> Map<String, Value> {
         "messages".into(),
         serde_json::to_value(&request.messages).unwrap_or(Value::Null),
     );
-    vars.insert("max_tokens".into(), request.max_tokens.into());
+    vars.insert("max_tokens".into(), max_tokens(call, request).into());
     vars.insert(
         "temperature".into(),
         request.temperature.map(f64::from).into(),
@@ -413,7 +429,7 @@ fn text_inputs(request: &TextRequest) -> Map<String, Value> {
 #[async_trait]
 impl ProviderAdapter for TemplateAdapter {
     async fn text(&self, call: Call<'_>, request: &TextRequest) -> Result<TextResponse> {
-        let response = self.exchange(call, text_inputs(request)).await?;
+        let response = self.exchange(call, text_inputs(&call, request)).await?;
         let answer: Value = wire::decode(&call, response.body())?;
         let text = pick(&call, &answer, "text")
             .map(as_text)

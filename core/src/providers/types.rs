@@ -33,8 +33,12 @@ pub struct ChatMessage {
 pub struct TextRequest {
     /// The conversation so far (system messages included).
     pub messages: Vec<ChatMessage>,
-    /// Cap on generated tokens.
+    /// Cap on generated tokens. The gateway always sets it (the hold is sized by it).
     pub max_tokens: Option<u32>,
+    /// True when `max_tokens` is molts' default rather than the caller's: an adapter with a
+    /// default of its own (a template model's `defaults.max_tokens`) may send that instead,
+    /// if it is no larger.
+    pub max_tokens_is_default: bool,
     /// Sampling temperature.
     pub temperature: Option<f32>,
     /// Nucleus sampling.

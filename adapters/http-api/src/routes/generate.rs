@@ -94,6 +94,7 @@ impl TextGenerate {
             temperature: self.temperature,
             top_p: self.top_p,
             stop: self.stop.take().unwrap_or_default(),
+            ..TextRequest::default()
         })
     }
 }

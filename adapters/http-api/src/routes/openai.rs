@@ -151,6 +151,7 @@ pub(super) async fn chat_completions(
             Some(Stop::One(s)) => vec![s],
             Some(Stop::Many(v)) => v,
         },
+        ..TextRequest::default()
     };
     let id = format!(
         "chatcmpl-{}",
