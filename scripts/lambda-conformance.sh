@@ -48,7 +48,9 @@ DB_URL="${PG_ADMIN_URL%/*}/$DB"
 WORK=$(mktemp -d)
 WATCH_PID=""
 GATE_PID=""
+TICKER_PID=""
 cleanup() {
+  if [ -n "$TICKER_PID" ]; then kill "$TICKER_PID" 2>/dev/null || true; fi
   if [ -n "$GATE_PID" ]; then kill "$GATE_PID" 2>/dev/null || true; fi
   if [ -n "$WATCH_PID" ] && kill -0 "$WATCH_PID" 2>/dev/null; then
     kill "$WATCH_PID" 2>/dev/null || true
@@ -75,6 +77,7 @@ cat >"$WORK/env" <<EOF
 MOLTS_DATABASE_URL=$DB_URL
 MOLTS_ADMIN_TOKEN=$ADMIN_TOKEN
 MOLTS_SECRET_KEY=$(printf '7f%.0s' $(seq 1 32))
+MOLTS_WEBHOOK_ALLOW_HOSTS=127.0.0.1
 RUST_LOG=warn
 EOF
 
@@ -104,9 +107,22 @@ if [ -z "$ready" ]; then
   exit 1
 fi
 
+# The EventBridge rule of a deployment, every 3 s instead of every minute: the scheduled work
+# delivers the suite's webhooks. Through the emulator's Invoke API, as `cargo lambda invoke` does.
+(
+  while sleep 3; do
+    curl -s -o /dev/null --max-time 60 -X POST \
+      "http://127.0.0.1:$PORT/2015-03-31/functions/bootstrap/invocations" \
+      --data-binary @runtimes/lambda/tests/fixtures/eventbridge-scheduled.json || true
+  done
+) &
+TICKER_PID=$!
+
 status=0
 "$CARGO_TARGET_DIR/debug/molts-conformance" --base-url "$BASE" --admin-token "$ADMIN_TOKEN" \
   | tee "$WORK/suite.out" || status=1
+kill "$TICKER_PID" 2>/dev/null || true
+TICKER_PID=""
 passed=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1/p' "$WORK/suite.out" | tail -n 1)
 failed=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\2/p' "$WORK/suite.out" | tail -n 1)
 passed=${passed:-0}

@@ -1,5 +1,7 @@
 //! molts-fetch: the `HttpClient` port over the Cloudflare Workers fetch API, and a `Sleeper` over
-//! the Workers timer (`setTimeout`), for retry backoff.
+//! the Workers timer (`setTimeout`), for retry backoff. [`worker_outbound`] gives a Worker's
+//! gateway its three clients: plain fetch for the operator's destinations, and fetch behind the
+//! URL-text check (`checked.rs`) for webhooks and for what tenants and providers chose.
 //!
 //! The port's contract, kept as on the native client (molts-reqwest): any status is a successful
 //! `send`; a failed fetch or a timeout is `Unavailable` without the URL (keys travel in queries);
@@ -12,6 +14,9 @@
 //! Worker runs on one thread, so the futures and streams here are made `Send` with
 //! `worker::send` wrappers at this boundary; core's traits stay as they are.
 
+mod checked;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,6 +28,8 @@ use molts_core::providers::Sleeper;
 use molts_core::{Error, Result};
 use worker::send::{SendFuture, SendWrapper};
 use worker::{AbortController, Delay, Fetch, Headers, Method, RequestInit, RequestRedirect};
+
+pub use checked::TextCheckedFetch;
 
 /// `HttpClient` over the global `fetch`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -160,6 +167,17 @@ impl Sleeper for WorkerSleeper {
 pub fn worker_providers(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> molts_core::providers::ProviderRegistry {
-    molts_core::providers::http_registry(std::sync::Arc::new(FetchHttpClient), env)
-        .with_sleeper(std::sync::Arc::new(WorkerSleeper))
+    molts_core::providers::http_registry(Arc::new(FetchHttpClient), env)
+        .with_sleeper(Arc::new(WorkerSleeper))
+}
+
+/// The outbound clients of a Worker's gateway: [`FetchHttpClient`] for the operator's
+/// destinations, and [`TextCheckedFetch`] for webhooks and for tenants' and providers' URLs,
+/// with the operator's allow-list (`MOLTS_WEBHOOK_ALLOW_HOSTS`).
+pub fn worker_outbound(allowed_hosts: &[String]) -> molts_core::gateway::Outbound {
+    molts_core::gateway::Outbound {
+        operator: Arc::new(FetchHttpClient),
+        webhooks: Arc::new(TextCheckedFetch::for_webhooks(allowed_hosts.to_vec())),
+        public_only: Arc::new(TextCheckedFetch::public_only(allowed_hosts.to_vec())),
+    }
 }

@@ -26,7 +26,9 @@ mod quota;
 mod register;
 mod routing;
 mod scheduled;
+pub mod settings;
 mod webhooks;
+mod wiring;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,14 +50,17 @@ pub use provider_keys::ProviderKeyRequest;
 pub use quota::{HOLD_TTL, Hold, PeriodUsage, UnitUsage, UsageReport};
 pub use register::{REGISTRATIONS_PER_WINDOW, Registered};
 pub use scheduled::{ScheduledReport, ScheduledSettings};
+pub use settings::Settings;
 pub use webhooks::{WebhookEndpointView, WebhookSettings, sign_webhook};
+pub use wiring::{Background, Outbound, Runtime};
 
 use crate::clock::Clock;
 use crate::ids::Ids;
 use crate::ports::{BlobStore, HttpClient, RateLimiter, Spawner, Stores};
 use crate::providers::ProviderRegistry;
 
-/// Settings that shape the gateway's behaviour, the same on every runtime.
+/// Settings that shape the gateway's behaviour, the same on every runtime. Runtimes read them
+/// with [`GatewayConfig::from_lookup`] (or [`Settings::from_lookup`], which reads them too).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayConfig {
     /// Instance that registrations without an `instance` field join.
@@ -152,7 +157,8 @@ struct Parts {
 }
 
 impl Gateway {
-    /// A gateway over `ports`.
+    /// A gateway over `ports` alone, every other port unset: for tests and embedding. Runtimes
+    /// build theirs with [`Gateway::wire`], which requires every port.
     pub fn new(ports: Ports, config: GatewayConfig) -> Self {
         let ttl = chrono::Duration::from_std(config.cache_ttl).unwrap_or(chrono::Duration::zero());
         let parts = Parts {

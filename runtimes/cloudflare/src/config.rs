@@ -1,31 +1,29 @@
 //! Settings from the Worker's environment: `[vars]` in wrangler.toml and secrets set with
-//! `wrangler secret put`. The names are the standalone binary's (`MOLTS_*`), so one set of docs
-//! covers every runtime; the database, object store and limiter are bindings, not settings.
+//! `wrangler secret put`. The shared `MOLTS_*` settings are parsed by core
+//! (`molts_core::gateway::Settings::from_lookup`), exactly as on the other runtimes; what is
+//! the Worker's own is that the admin token is required. The database, object store and
+//! limiter are bindings, not settings.
+
+use molts_core::gateway::Settings as Shared;
 
 /// Everything the Worker reads when an isolate starts.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// `MOLTS_ADMIN_TOKEN`: the operator token, at least 32 characters (a secret).
+    /// The settings every runtime reads (its `Debug` hides the secrets).
+    pub shared: Shared,
+    /// `MOLTS_ADMIN_TOKEN`: the operator token, at least 32 characters (a secret); required.
     pub admin_token: String,
-    /// `MOLTS_MAX_BODY_BYTES`: largest request body accepted.
+    /// `MOLTS_MAX_BODY_BYTES`, or the HTTP adapter's default.
     pub max_body_bytes: usize,
-    /// `MOLTS_DEFAULT_INSTANCE`: the instance registrations without an `instance` field join.
-    pub default_instance: String,
-    /// `MOLTS_DEMO_PROVIDERS`: serve the offline `demo` models (on by default, as standalone).
-    pub demo_providers: bool,
-    /// `MOLTS_SECRET_KEY`: seals tenants' own provider keys at rest (unset: none can be stored).
-    pub secret_key: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
-    /// Never prints the admin token or the sealing key.
+    /// Never prints the admin token (nor, through core's `Debug`, any other secret).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
+            .field("shared", &self.shared)
             .field("admin_token", &"***")
             .field("max_body_bytes", &self.max_body_bytes)
-            .field("default_instance", &self.default_instance)
-            .field("demo_providers", &self.demo_providers)
-            .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -34,34 +32,19 @@ impl Settings {
     /// Reads settings through `get` (the Worker's env, or a map in tests). An empty value counts
     /// as unset.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let shared = Shared::from_lookup(get).map_err(|e| e.message().to_owned())?;
         // Without a chosen token core would generate one, and a Worker has no terminal to show it
         // on: the operator would be locked out of /v1/admin/*.
-        let admin_token = get("MOLTS_ADMIN_TOKEN").ok_or(
+        let admin_token = shared.admin_token.clone().ok_or(
             "MOLTS_ADMIN_TOKEN is not set; choose one (at least 32 characters, no spaces) and set \
              it with `wrangler secret put MOLTS_ADMIN_TOKEN`",
         )?;
-        let max_body_bytes = match get("MOLTS_MAX_BODY_BYTES") {
-            None => molts_http_api::DEFAULT_MAX_BODY_BYTES,
-            Some(v) => v.trim().parse().map_err(|_| {
-                format!("MOLTS_MAX_BODY_BYTES must be a number of bytes, not '{v}'")
-            })?,
-        };
-        let demo_providers = match get("MOLTS_DEMO_PROVIDERS").as_deref().map(str::trim) {
-            None | Some("true") => true,
-            Some("false") => false,
-            Some(other) => {
-                return Err(format!(
-                    "MOLTS_DEMO_PROVIDERS must be 'true' or 'false', not '{other}'"
-                ));
-            }
-        };
         Ok(Self {
+            max_body_bytes: shared
+                .max_body_bytes
+                .unwrap_or(molts_http_api::DEFAULT_MAX_BODY_BYTES),
             admin_token,
-            max_body_bytes,
-            default_instance: get("MOLTS_DEFAULT_INSTANCE").unwrap_or_else(|| "default".to_owned()),
-            demo_providers,
-            secret_key: get("MOLTS_SECRET_KEY"),
+            shared,
         })
     }
 }
@@ -96,10 +79,10 @@ mod tests {
     #[test]
     fn defaults_match_the_standalone_binary() -> Result<(), String> {
         let s = settings(&[("MOLTS_ADMIN_TOKEN", TOKEN), ("MOLTS_DEFAULT_INSTANCE", "")])?;
-        assert_eq!(s.default_instance, "default");
+        assert_eq!(s.shared.gateway.default_instance, "default");
         assert_eq!(s.max_body_bytes, molts_http_api::DEFAULT_MAX_BODY_BYTES);
-        assert!(s.demo_providers);
-        assert_eq!(s.secret_key, None);
+        assert!(s.shared.demo_providers);
+        assert_eq!(s.shared.secret_key, None);
         Ok(())
     }
 
@@ -110,12 +93,22 @@ mod tests {
             ("MOLTS_MAX_BODY_BYTES", "2048"),
             ("MOLTS_DEFAULT_INSTANCE", "acme"),
             ("MOLTS_DEMO_PROVIDERS", "false"),
-            ("MOLTS_SECRET_KEY", "ab"),
+            ("MOLTS_SECRET_KEY", &"ab".repeat(32)),
+            ("MOLTS_PUBLIC_URL", "https://molts.example.workers.dev"),
+            ("MOLTS_WEBHOOK_ALLOW_HOSTS", "127.0.0.1"),
+            ("MOLTS_JOB_FIRST_CHECK_SECONDS", "2"),
         ])?;
         assert_eq!(s.max_body_bytes, 2048);
-        assert_eq!(s.default_instance, "acme");
-        assert!(!s.demo_providers);
-        assert_eq!(s.secret_key.as_deref(), Some("ab"));
+        let g = &s.shared.gateway;
+        assert_eq!(g.default_instance, "acme");
+        assert_eq!(
+            g.public_url.as_deref(),
+            Some("https://molts.example.workers.dev")
+        );
+        assert_eq!(g.webhooks.allowed_hosts, ["127.0.0.1"]);
+        assert_eq!(g.jobs.first_check, std::time::Duration::from_secs(2));
+        assert!(!s.shared.demo_providers);
+        assert_eq!(s.shared.secret_key, Some("ab".repeat(32)));
         assert!(
             settings(&[
                 ("MOLTS_ADMIN_TOKEN", TOKEN),

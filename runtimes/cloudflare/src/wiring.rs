@@ -7,9 +7,8 @@
 
 use std::sync::Arc;
 
-use molts_core::domain::Provider;
-use molts_core::sealed::SecretBox;
-use molts_core::{Gateway, GatewayConfig, Ports, SystemClock, SystemIds};
+use molts_core::gateway::{Background, Runtime};
+use molts_core::{Gateway, Ports, SystemClock, SystemIds};
 use molts_d1::D1Store;
 use molts_demo::DemoProvider;
 use molts_durable_limiter::DurableRateLimiter;
@@ -38,29 +37,24 @@ pub(crate) async fn gateway(env: &Env) -> Result<(Gateway, Settings), String> {
     let limiter = env.durable_object("RATE_LIMITER").map_err(|e| {
         format!("the Durable Object binding `RATE_LIMITER` is missing from wrangler.toml: {e}")
     })?;
-    let ports = Ports {
-        stores: D1Store::new(db).into_stores(),
-        // chrono reads `Date.now()` on wasm32, so the system clock is the Worker's clock.
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(SystemIds),
-        rate_limiter: Arc::new(DurableRateLimiter::new(limiter)),
+    let runtime = Runtime {
+        ports: Ports {
+            stores: D1Store::new(db).into_stores(),
+            // chrono reads `Date.now()` on wasm32, so the system clock is the Worker's clock.
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(SystemIds),
+            rate_limiter: Arc::new(DurableRateLimiter::new(limiter)),
+        },
+        // Workers' fetch resolves and connects itself: webhooks and what tenants or providers
+        // chose get the URL-text checks only (see molts-fetch and docs/deploy/cloudflare.md).
+        outbound: molts_fetch::worker_outbound(&settings.shared.gateway.webhooks.allowed_hosts),
+        blobs: Arc::new(R2BlobStore::new(bucket)),
+        providers: molts_fetch::worker_providers(&|name| lookup(env, name)),
+        demo: Arc::new(DemoProvider),
+        // The gateway lives for the isolate, longer than any one request's `waitUntil`.
+        background: Background::BeforeAnswering,
     };
-    let config = GatewayConfig {
-        default_instance: settings.default_instance.clone(),
-        ..GatewayConfig::default()
-    };
-    let mut registry = molts_fetch::worker_providers(&|name| lookup(env, name));
-    if settings.demo_providers {
-        registry = registry.with_adapter(Provider::Demo, Arc::new(DemoProvider));
-    }
-    let mut gateway = Gateway::new(ports, config)
-        .with_providers(registry)
-        .with_blobs(Arc::new(R2BlobStore::new(bucket)));
-    if let Some(text) = &settings.secret_key {
-        let secret_box =
-            SecretBox::from_text(text).map_err(|e| format!("MOLTS_SECRET_KEY: {}", e.message()))?;
-        gateway = gateway.with_secret_box(secret_box);
-    }
+    let gateway = Gateway::wire(runtime, &settings.shared).map_err(|e| e.message().to_owned())?;
     let report = gateway
         .bootstrap(Some(&settings.admin_token))
         .await

@@ -1,6 +1,10 @@
 //! Configuration from environment variables only: a Lambda function has no flags and no config
-//! file. The names are the standalone binary's (`MOLTS_*`), so one set of docs covers both; the
-//! differences are that the database URL and the admin token are required here.
+//! file. The shared `MOLTS_*` settings are parsed by core
+//! (`molts_core::gateway::Settings::from_lookup`), as on every runtime; what is Lambda's own is
+//! read here: the database and artifacts URLs, the log format and the egress proxy, and that
+//! the database URL and the admin token are required.
+
+use molts_core::gateway::Settings as Shared;
 
 /// Log output format (`MOLTS_LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -18,22 +22,21 @@ pub struct Settings {
     /// `MOLTS_DATABASE_URL`: `postgres://…` (any number of concurrent instances) or
     /// `sqlite:///mnt/efs/molts.db?mode=rwc` (one instance at a time).
     pub database_url: String,
-    /// `MOLTS_ADMIN_TOKEN`: the operator token, at least 32 characters.
+    /// The settings every runtime reads (its `Debug` hides the secrets).
+    pub shared: Shared,
+    /// `MOLTS_ADMIN_TOKEN`: the operator token, at least 32 characters; required.
     pub admin_token: String,
     /// `MOLTS_MAX_BODY_BYTES`: largest request body accepted.
     pub max_body_bytes: usize,
-    /// `MOLTS_DEFAULT_INSTANCE`: the instance registrations without an `instance` field join.
-    pub default_instance: String,
     /// `MOLTS_LOG_FORMAT`: `human` or `json`.
     pub log_format: LogFormat,
-    /// `MOLTS_DEMO_PROVIDERS`: serve the offline `demo` models (on by default, as standalone).
-    pub demo_providers: bool,
-    /// `MOLTS_SECRET_KEY`: seals tenants' own provider keys at rest (unset: none can be stored).
-    pub secret_key: Option<String>,
     /// `MOLTS_ARTIFACTS_URL`: where generated files and uploads go, `s3://bucket/prefix` on
     /// Lambda. Unset: a directory under /tmp, lost with the execution environment (a warning
     /// says so at every cold start).
     pub artifacts_url: Option<String>,
+    /// `MOLTS_EGRESS_PROXY`: the proxy webhooks, tenants' base URLs and providers' output URLs
+    /// go through, as given (checked at the cold start by `molts_reqwest::EgressProxy::parse`).
+    pub egress_proxy: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -41,13 +44,12 @@ impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
             .field("database_url", &redact(&self.database_url))
+            .field("shared", &self.shared)
             .field("admin_token", &"***")
             .field("max_body_bytes", &self.max_body_bytes)
-            .field("default_instance", &self.default_instance)
             .field("log_format", &self.log_format)
-            .field("demo_providers", &self.demo_providers)
-            .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
             .field("artifacts_url", &self.artifacts_url.as_deref().map(redact))
+            .field("egress_proxy", &self.egress_proxy.as_deref().map(redact))
             .finish()
     }
 }
@@ -61,6 +63,7 @@ impl Settings {
     /// Reads settings through `get`, so tests need not touch the process environment. An empty
     /// value counts as unset: templates often render an unset optional parameter as "".
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let shared = Shared::from_lookup(&get).map_err(|e| e.message().to_owned())?;
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         // A default database would be a SQLite file in the instance's /tmp: every cold start
         // would begin with an empty catalogue and the agents registered so far would be gone.
@@ -70,17 +73,11 @@ impl Settings {
         )?;
         // Without a chosen token core would generate one, and on Lambda there is no terminal to
         // print it to: the operator would be locked out of /v1/admin/* with no way back in.
-        let admin_token = get("MOLTS_ADMIN_TOKEN").ok_or(
+        let admin_token = shared.admin_token.clone().ok_or(
             "MOLTS_ADMIN_TOKEN is not set; on Lambda there is no terminal to show a generated \
              token on, so choose one (at least 32 characters, no spaces) and set it, ideally \
              from AWS Secrets Manager",
         )?;
-        let max_body_bytes = match get("MOLTS_MAX_BODY_BYTES") {
-            None => molts_http_api::DEFAULT_MAX_BODY_BYTES,
-            Some(v) => v.trim().parse().map_err(|_| {
-                format!("MOLTS_MAX_BODY_BYTES must be a number of bytes, not '{v}'")
-            })?,
-        };
         let log_format = match get("MOLTS_LOG_FORMAT").as_deref().map(str::trim) {
             None | Some("human") => LogFormat::Human,
             Some("json") => LogFormat::Json,
@@ -90,24 +87,16 @@ impl Settings {
                 ));
             }
         };
-        let demo_providers = match get("MOLTS_DEMO_PROVIDERS").as_deref().map(str::trim) {
-            None | Some("true") => true,
-            Some("false") => false,
-            Some(other) => {
-                return Err(format!(
-                    "MOLTS_DEMO_PROVIDERS must be 'true' or 'false', not '{other}'"
-                ));
-            }
-        };
         Ok(Self {
             database_url,
             admin_token,
-            max_body_bytes,
-            default_instance: get("MOLTS_DEFAULT_INSTANCE").unwrap_or_else(|| "default".to_owned()),
+            max_body_bytes: shared
+                .max_body_bytes
+                .unwrap_or(molts_http_api::DEFAULT_MAX_BODY_BYTES),
             log_format,
-            demo_providers,
-            secret_key: get("MOLTS_SECRET_KEY"),
             artifacts_url: get("MOLTS_ARTIFACTS_URL"),
+            egress_proxy: get("MOLTS_EGRESS_PROXY"),
+            shared,
         })
     }
 }
@@ -153,10 +142,10 @@ mod tests {
             ("MOLTS_ADMIN_TOKEN", TOKEN),
             ("MOLTS_DEFAULT_INSTANCE", ""),
         ])?;
-        assert_eq!(s.default_instance, "default");
+        assert_eq!(s.shared.gateway.default_instance, "default");
         assert_eq!(s.max_body_bytes, molts_http_api::DEFAULT_MAX_BODY_BYTES);
         assert_eq!(s.log_format, LogFormat::Human);
-        assert!(s.demo_providers);
+        assert!(s.shared.demo_providers);
         assert_eq!(s.artifacts_url, None);
         Ok(())
     }
@@ -171,11 +160,18 @@ mod tests {
             ("MOLTS_LOG_FORMAT", "json"),
             ("MOLTS_DEMO_PROVIDERS", "false"),
             ("MOLTS_ARTIFACTS_URL", "s3://media/molts"),
+            ("MOLTS_JOB_DEADLINE_SECONDS", "600"),
+            ("MOLTS_WEBHOOK_TIMEOUT_SECONDS", "4"),
+            ("MOLTS_PUBLIC_URL", "https://molts.example.com"),
         ])?;
-        assert!(!s.demo_providers);
+        assert!(!s.shared.demo_providers);
         assert_eq!(s.artifacts_url.as_deref(), Some("s3://media/molts"));
         assert_eq!(s.max_body_bytes, 2048);
-        assert_eq!(s.default_instance, "acme");
+        let g = &s.shared.gateway;
+        assert_eq!(g.default_instance, "acme");
+        assert_eq!(g.jobs.deadline, std::time::Duration::from_secs(600));
+        assert_eq!(g.webhooks.timeout, std::time::Duration::from_secs(4));
+        assert_eq!(g.public_url.as_deref(), Some("https://molts.example.com"));
         assert_eq!(s.log_format, LogFormat::Json);
         let bad_size = settings(&[
             ("MOLTS_DATABASE_URL", "postgres://u@h/db"),

@@ -1,14 +1,14 @@
 //! The cold start: logging, the sea-orm store with its migrations, the provider registry, the
-//! artifacts store, the core `Gateway` and its bootstrap. This is the standalone binary's wiring minus what Lambda has no use
-//! for (flags, a config file, a token banner); the adapters chosen are the same.
+//! artifacts store, the core `Gateway` (built by `Gateway::wire`, which requires every port)
+//! and its bootstrap. This is the standalone binary's wiring minus what Lambda has no use for
+//! (flags, a config file, a token banner, background tasks); the adapters chosen are the same.
 
 use std::sync::Arc;
 
-use molts_core::domain::Provider;
-use molts_core::providers::ProviderRegistry;
-use molts_core::{Gateway, GatewayConfig, Ports, Stores, SystemClock, SystemIds};
+use molts_core::gateway::{Background, Outbound, Runtime};
+use molts_core::{Gateway, Ports, Stores, SystemClock, SystemIds};
 use molts_demo::DemoProvider;
-use molts_reqwest::native_providers;
+use molts_reqwest::{EgressProxy, ReqwestHttpClient, native_providers};
 use molts_sea_orm::{SeaOrmStore, SqlRateLimiter};
 use tracing_subscriber::EnvFilter;
 
@@ -53,50 +53,17 @@ pub async fn cold_start(settings: &Settings) -> Result<Gateway, String> {
         clock: Arc::new(SystemClock),
         ids: Arc::new(SystemIds),
     };
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let allowed_hosts: Vec<String> = env("MOLTS_WEBHOOK_ALLOW_HOSTS")
-        .map(|v| v.split(',').map(|h| h.trim().to_owned()).collect())
-        .unwrap_or_default();
-    let config = GatewayConfig {
-        default_instance: settings.default_instance.clone(),
-        public_url: env("MOLTS_PUBLIC_URL"),
-        webhooks: molts_core::gateway::WebhookSettings {
-            allowed_hosts: allowed_hosts.clone(),
-            ..Default::default()
-        },
-        ..GatewayConfig::default()
+    let runtime = Runtime {
+        ports,
+        outbound: outbound(settings)?,
+        blobs: crate::artifacts::open(settings)?,
+        providers: native_providers(&|name| std::env::var(name).ok())
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?,
+        demo: Arc::new(DemoProvider),
+        // Lambda may freeze the process as soon as it has answered: settle before answering.
+        background: Background::BeforeAnswering,
     };
-    let http = molts_reqwest::ReqwestHttpClient::new()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    // As in the standalone binary: webhook URLs come from agents, and tenants' own base URLs
-    // and providers' output URLs from outside the operator's configuration, so they get
-    // clients that refuse internal addresses (the allow-list aside).
-    let egress_proxy = env("MOLTS_EGRESS_PROXY")
-        .map(|text| molts_reqwest::EgressProxy::parse(&text).map_err(|e| e.message().to_owned()))
-        .transpose()?;
-    molts_reqwest::log_egress_route(egress_proxy.as_ref());
-    let webhook_http = molts_reqwest::ReqwestHttpClient::for_webhooks(
-        allowed_hosts.clone(),
-        egress_proxy.as_ref(),
-    )
-    .map_err(|e| format!("cannot build the webhook HTTP client: {e}"))?;
-    let public_http =
-        molts_reqwest::ReqwestHttpClient::public_only(allowed_hosts, egress_proxy.as_ref())
-            .map_err(|e| format!("cannot build the public-only HTTP client: {e}"))?;
-    let mut gateway = Gateway::new(ports, config)
-        .with_providers(providers(settings)?)
-        .with_http(Arc::new(http))
-        .with_webhook_http(Arc::new(webhook_http))
-        .with_public_only_http(Arc::new(public_http));
-    if let Some(secret) = env("HEYGEN_WEBHOOK_SECRET") {
-        gateway = gateway.with_heygen_webhook_secret(&secret);
-    }
-    if let Some(text) = &settings.secret_key {
-        let secret_box = molts_core::sealed::SecretBox::from_text(text)
-            .map_err(|e| format!("MOLTS_SECRET_KEY: {}", e.message()))?;
-        gateway = gateway.with_secret_box(secret_box);
-    }
-    gateway = gateway.with_blobs(crate::artifacts::open(settings)?);
+    let gateway = Gateway::wire(runtime, &settings.shared).map_err(|e| e.message().to_owned())?;
     let report = gateway
         .bootstrap(Some(&settings.admin_token))
         .await
@@ -117,15 +84,29 @@ pub async fn cold_start(settings: &Settings) -> Result<Gateway, String> {
     Ok(gateway)
 }
 
-/// The provider registry, as in the standalone binary: every HTTP provider over reqwest, keys and
-/// base URLs from the environment under their usual names (`OPENAI_API_KEY`, ...), plus the
-/// offline demo provider unless `MOLTS_DEMO_PROVIDERS=false`.
-fn providers(settings: &Settings) -> Result<ProviderRegistry, String> {
-    let registry = native_providers(&|name| std::env::var(name).ok())
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    Ok(if settings.demo_providers {
-        registry.with_adapter(Provider::Demo, Arc::new(DemoProvider))
-    } else {
-        registry
+/// The outbound clients, as in the standalone binary: webhook URLs come from agents, and
+/// tenants' own base URLs and providers' output URLs from outside the operator's configuration,
+/// so they get clients that refuse internal addresses (the allow-list aside), through the
+/// egress proxy when one is named.
+fn outbound(settings: &Settings) -> Result<Outbound, String> {
+    let allowed = &settings.shared.gateway.webhooks.allowed_hosts;
+    let egress_proxy = settings
+        .egress_proxy
+        .as_deref()
+        .map(|text| EgressProxy::parse(text).map_err(|e| e.message().to_owned()))
+        .transpose()?;
+    molts_reqwest::log_egress_route(egress_proxy.as_ref());
+    Ok(Outbound {
+        operator: Arc::new(
+            ReqwestHttpClient::new().map_err(|e| format!("cannot build the HTTP client: {e}"))?,
+        ),
+        webhooks: Arc::new(
+            ReqwestHttpClient::for_webhooks(allowed.clone(), egress_proxy.as_ref())
+                .map_err(|e| format!("cannot build the webhook HTTP client: {e}"))?,
+        ),
+        public_only: Arc::new(
+            ReqwestHttpClient::public_only(allowed.clone(), egress_proxy.as_ref())
+                .map_err(|e| format!("cannot build the public-only HTTP client: {e}"))?,
+        ),
     })
 }

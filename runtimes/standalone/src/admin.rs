@@ -8,7 +8,7 @@ use molts_core::domain::{
     RegistrationMode,
 };
 use molts_core::gateway::{
-    AdminKeyRequest, AdminPrincipal, AgentListRequest, ModelPatch, NewInstance,
+    AdminKeyRequest, AdminPrincipal, AgentListRequest, Background, ModelPatch, NewInstance,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -179,9 +179,10 @@ fn parse<T>(
 }
 
 pub(crate) async fn run(settings: &Settings, command: AdminCommand) -> Result<(), String> {
-    let gateway = wiring::gateway(settings).await?;
+    // A one-shot command: nothing may be left running when it exits.
+    let gateway = wiring::gateway(settings, Background::BeforeAnswering).await?;
     gateway
-        .bootstrap(settings.admin_token.as_deref())
+        .bootstrap(settings.shared.admin_token.as_deref())
         .await
         .map_err(|e| e.to_string())?;
     let admin = AdminPrincipal {

@@ -1,5 +1,10 @@
 //! Configuration: flags beat `MOLTS_*` environment variables (clap reads both), which beat
 //! `molts.toml`, which beats the defaults. The file is optional.
+//!
+//! The settings every runtime reads are parsed by core (`molts_core::gateway::Settings`), as on
+//! Lambda and Workers: [`shared_lookup`] answers each by its `MOLTS_*` name from the flag (or
+//! environment variable) first, then the file. The rest (database, artifacts, listen address,
+//! log format, egress proxy, scheduler, SQLite checkpoints, threads) is the binary's own.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use molts_core::gateway::{JobTiming, WebhookSettings};
+use molts_core::gateway::settings as shared;
 use molts_reqwest::EgressProxy;
 use molts_sea_orm::StoreOptions;
 use serde::Deserialize;
@@ -153,59 +158,65 @@ pub(crate) struct Settings {
     pub(crate) artifacts_url: String,
     pub(crate) log_format: LogFormat,
     pub(crate) listen: SocketAddr,
-    pub(crate) admin_token: Option<String>,
+    /// The settings every runtime reads, parsed by core (its `Debug` hides the secrets).
+    pub(crate) shared: shared::Settings,
+    /// The largest request body, the HTTP adapter's default unless set.
     pub(crate) max_body_bytes: usize,
-    pub(crate) default_instance: String,
-    pub(crate) demo_providers: bool,
-    pub(crate) secret_key: Option<String>,
-    pub(crate) public_url: Option<String>,
-    pub(crate) webhook_allow_hosts: Vec<String>,
     /// The proxy the public-only clients send through, if the operator named one.
     pub(crate) egress_proxy: Option<EgressProxy>,
     pub(crate) schedule_every: std::time::Duration,
-    /// How durable jobs are paced.
-    pub(crate) jobs: JobTiming,
-    /// How long one webhook delivery attempt may take.
-    pub(crate) webhook_timeout: Duration,
     /// How the database is opened.
     pub(crate) store: StoreOptions,
     /// The async runtime's worker threads; `None` for tokio's default (one per core).
     pub(crate) worker_threads: Option<usize>,
 }
 
-/// Job pacing from flags, environment and file over core's defaults; every wait at least a
-/// second, at least one submission.
-fn job_timing(serve: &ServeOptions, file: &FileConfig) -> JobTiming {
-    let default = JobTiming::default();
-    let seconds = |flag: Option<u64>, file: Option<u64>, fallback: Duration| {
-        flag.or(file)
-            .map_or(fallback, |s| Duration::from_secs(s.max(1)))
-    };
-    JobTiming {
-        first_check: seconds(
-            serve.job_first_check_seconds,
-            file.job_first_check_seconds,
-            default.first_check,
+/// A value as the text core parses.
+fn text<T: ToString>(value: Option<T>) -> Option<String> {
+    value.map(|v| v.to_string())
+}
+
+/// The shared settings by their `MOLTS_*` names: the flag or environment variable (clap has
+/// read both), else `molts.toml`. `HEYGEN_WEBHOOK_SECRET` has no flag: the environment only.
+fn shared_lookup<'a>(
+    serve: &'a ServeOptions,
+    file: &'a FileConfig,
+) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| match name {
+        shared::ADMIN_TOKEN => serve.admin_token.clone().or(file.admin_token.clone()),
+        shared::MAX_BODY_BYTES => text(serve.max_body_bytes.or(file.max_body_bytes)),
+        shared::DEFAULT_INSTANCE => serve
+            .default_instance
+            .clone()
+            .or(file.default_instance.clone()),
+        shared::DEMO_PROVIDERS => text(serve.demo_providers.or(file.demo_providers)),
+        shared::SECRET_KEY => serve.secret_key.clone().or(file.secret_key.clone()),
+        shared::PUBLIC_URL => serve.public_url.clone().or(file.public_url.clone()),
+        shared::WEBHOOK_ALLOW_HOSTS => serve
+            .webhook_allow_hosts
+            .clone()
+            .or(file.webhook_allow_hosts.clone())
+            .map(|hosts| hosts.join(",")),
+        shared::WEBHOOK_TIMEOUT_SECONDS => text(
+            serve
+                .webhook_timeout_seconds
+                .or(file.webhook_timeout_seconds),
         ),
-        max_check_interval: seconds(
-            serve.job_max_check_seconds,
-            file.job_max_check_seconds,
-            default.max_check_interval,
+        shared::JOB_FIRST_CHECK_SECONDS => text(
+            serve
+                .job_first_check_seconds
+                .or(file.job_first_check_seconds),
         ),
-        lease: seconds(
-            serve.job_lease_seconds,
-            file.job_lease_seconds,
-            default.lease,
-        ),
-        deadline: seconds(
-            serve.job_deadline_seconds,
-            file.job_deadline_seconds,
-            default.deadline,
-        ),
-        max_submit_attempts: serve
-            .job_submit_attempts
-            .or(file.job_submit_attempts)
-            .map_or(default.max_submit_attempts, |n| n.max(1)),
+        shared::JOB_MAX_CHECK_SECONDS => {
+            text(serve.job_max_check_seconds.or(file.job_max_check_seconds))
+        }
+        shared::JOB_LEASE_SECONDS => text(serve.job_lease_seconds.or(file.job_lease_seconds)),
+        shared::JOB_DEADLINE_SECONDS => {
+            text(serve.job_deadline_seconds.or(file.job_deadline_seconds))
+        }
+        shared::JOB_SUBMIT_ATTEMPTS => text(serve.job_submit_attempts.or(file.job_submit_attempts)),
+        shared::HEYGEN_WEBHOOK_SECRET => std::env::var(name).ok(),
+        _ => None,
     }
 }
 
@@ -230,7 +241,8 @@ impl Settings {
     pub(crate) fn resolve(common: &CommonOptions, serve: &ServeOptions) -> Result<Self, String> {
         let file = read_file(common.config.as_deref())?;
         let default_listen: SocketAddr = DEFAULT_LISTEN.parse().map_err(|e| format!("{e}"))?;
-        let jobs = job_timing(serve, &file);
+        let shared = shared::Settings::from_lookup(shared_lookup(serve, &file))
+            .map_err(|e| e.message().to_owned())?;
         let database_url = common
             .database_url
             .clone()
@@ -240,12 +252,6 @@ impl Settings {
             Some(url) => url,
             None => crate::artifacts::default_url(&database_url)?,
         };
-        let webhook_timeout = serve
-            .webhook_timeout_seconds
-            .or(file.webhook_timeout_seconds)
-            .map_or(WebhookSettings::default().timeout, |s| {
-                Duration::from_secs(s.max(1))
-            });
         let store = StoreOptions {
             sqlite_checkpoint_every: match serve.sqlite_checkpoint_ms.or(file.sqlite_checkpoint_ms)
             {
@@ -263,28 +269,10 @@ impl Settings {
             artifacts_url,
             log_format: common.log_format.or(file.log_format).unwrap_or_default(),
             listen: serve.listen.or(file.listen).unwrap_or(default_listen),
-            admin_token: serve.admin_token.clone().or(file.admin_token),
-            max_body_bytes: serve
+            max_body_bytes: shared
                 .max_body_bytes
-                .or(file.max_body_bytes)
                 .unwrap_or(molts_http_api::DEFAULT_MAX_BODY_BYTES),
-            default_instance: serve
-                .default_instance
-                .clone()
-                .or(file.default_instance)
-                .unwrap_or_else(|| "default".to_owned()),
-            demo_providers: serve.demo_providers.or(file.demo_providers).unwrap_or(true),
-            secret_key: serve.secret_key.clone().or(file.secret_key),
-            public_url: serve.public_url.clone().or(file.public_url),
-            webhook_allow_hosts: serve
-                .webhook_allow_hosts
-                .clone()
-                .or(file.webhook_allow_hosts)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|h| h.trim().to_owned())
-                .filter(|h| !h.is_empty())
-                .collect(),
+            shared,
             egress_proxy: serve
                 .egress_proxy
                 .clone()
@@ -299,8 +287,6 @@ impl Settings {
                     .unwrap_or(10)
                     .max(1),
             ),
-            jobs,
-            webhook_timeout,
             store,
             worker_threads,
         })
@@ -342,7 +328,7 @@ mod tests {
             s.artifacts_url
         );
         assert_eq!(s.listen.port(), 1234);
-        assert_eq!(s.default_instance, "default");
+        assert_eq!(s.shared.gateway.default_instance, "default");
         assert_eq!(s.max_body_bytes, molts_http_api::DEFAULT_MAX_BODY_BYTES);
 
         // The artifacts store: molts.toml, then the flag (or MOLTS_ARTIFACTS_URL) over it.
@@ -368,7 +354,9 @@ mod tests {
 
     #[test]
     fn job_timing_comes_from_flags_over_the_file_over_core_defaults() -> Result<(), String> {
-        let file: FileConfig = toml::from_str(
+        let (path, common) = config_file("jobs")?;
+        std::fs::write(
+            &path,
             "job_deadline_seconds = 60\njob_lease_seconds = 0\njob_submit_attempts = 2\n",
         )
         .map_err(|e| e.to_string())?;
@@ -377,13 +365,60 @@ mod tests {
             job_deadline_seconds: Some(30),
             ..Default::default()
         };
-        let timing = job_timing(&serve, &file);
+        let timing = Settings::resolve(&common, &serve)?.shared.gateway.jobs;
         assert_eq!(timing.first_check, Duration::from_secs(2));
         assert_eq!(timing.deadline, Duration::from_secs(30));
         assert_eq!(timing.lease, Duration::from_secs(1), "at least a second");
         assert_eq!(timing.max_submit_attempts, 2);
-        let default = JobTiming::default();
+        let default = molts_core::gateway::JobTiming::default();
         assert_eq!(timing.max_check_interval, default.max_check_interval);
+        Ok(())
+    }
+
+    /// Every shared setting core reads has a flag (or environment variable) and a file key
+    /// here: one left out of [`shared_lookup`] would silently keep its default.
+    #[test]
+    fn every_shared_setting_comes_from_a_flag_or_the_file() -> Result<(), String> {
+        let file: FileConfig = toml::from_str(
+            r#"
+            admin_token = "a-file-operator-token-of-32-chars-or-more"
+            max_body_bytes = 2048
+            default_instance = "acme"
+            demo_providers = false
+            secret_key = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"
+            public_url = "https://molts.example.com"
+            webhook_allow_hosts = ["127.0.0.1"]
+            webhook_timeout_seconds = 3
+            job_first_check_seconds = 2
+            job_max_check_seconds = 30
+            job_lease_seconds = 40
+            job_deadline_seconds = 60
+            job_submit_attempts = 2
+            "#,
+        )
+        .map_err(|e| e.to_string())?;
+        let serve = ServeOptions::default();
+        let lookup = shared_lookup(&serve, &file);
+        for name in shared::SHARED_SETTINGS {
+            if *name == shared::HEYGEN_WEBHOOK_SECRET {
+                continue; // the environment only, like every provider's secret
+            }
+            assert!(lookup(name).is_some(), "{name} is not read from molts.toml");
+        }
+        let flags = ServeOptions {
+            webhook_allow_hosts: Some(vec!["10.0.0.5".into(), "localhost".into()]),
+            public_url: Some("https://flag.example.com".into()),
+            ..Default::default()
+        };
+        let lookup = shared_lookup(&flags, &file);
+        let s = shared::Settings::from_lookup(&lookup).map_err(|e| e.to_string())?;
+        assert_eq!(s.gateway.webhooks.allowed_hosts, ["10.0.0.5", "localhost"]);
+        assert_eq!(
+            s.gateway.public_url.as_deref(),
+            Some("https://flag.example.com"),
+            "a flag beats the file"
+        );
+        assert_eq!(s.gateway.default_instance, "acme");
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use axum::serve::ListenerExt;
+use molts_core::gateway::Background as GatewayBackground;
 use molts_core::gateway::ScheduledReport;
 use molts_core::ports::Spawner;
 use molts_http_api::{ApiState, ClientAddress, request_log, router};
@@ -33,11 +34,9 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) async fn run(settings: Settings) -> Result<(), String> {
     let background = Arc::new(Background::default());
-    let gateway = wiring::gateway(&settings)
-        .await?
-        .with_spawner(background.clone());
+    let gateway = wiring::gateway(&settings, GatewayBackground::Spawn(background.clone())).await?;
     let report = gateway
-        .bootstrap(settings.admin_token.as_deref())
+        .bootstrap(settings.shared.admin_token.as_deref())
         .await
         .map_err(|e| format!("bootstrap failed: {e}"))?;
     if report.seeded > 0 {

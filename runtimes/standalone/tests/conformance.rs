@@ -5,7 +5,18 @@ mod support;
 
 use molts_conformance::{Target, run};
 use molts_sea_orm::sea_orm::{ConnectionTrait, Database};
-use support::{ADMIN_TOKEN, Server, serve, sqlite_url};
+use support::{ADMIN_TOKEN, Server, serve_with_env, sqlite_url};
+
+/// What every runtime under the suite is started with: its webhook receiver on loopback may be
+/// reached, and the scheduled work (which delivers webhooks) runs every couple of seconds.
+const SUITE_ENV: &[(&str, &str)] = &[
+    ("MOLTS_WEBHOOK_ALLOW_HOSTS", "127.0.0.1"),
+    ("MOLTS_SCHEDULE_SECONDS", "2"),
+];
+
+fn serve(database_url: &str) -> Result<Server, String> {
+    serve_with_env(database_url, Some(ADMIN_TOKEN), SUITE_ENV)
+}
 
 async fn run_suite(server: &Server) -> Result<(), String> {
     let target = Target {
@@ -27,7 +38,7 @@ async fn run_suite(server: &Server) -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_on_sqlite() -> Result<(), String> {
     let (url, _dir) = sqlite_url()?;
-    let server = serve(&url, Some(ADMIN_TOKEN))?;
+    let server = serve(&url)?;
     run_suite(&server).await
 }
 
@@ -98,7 +109,7 @@ async fn conformance_on_postgres() -> Result<(), String> {
     let Some(db) = FreshDatabase::create().await? else {
         return Ok(());
     };
-    let result = match serve(&db.url, Some(ADMIN_TOKEN)) {
+    let result = match serve(&db.url) {
         Ok(server) => {
             let result = run_suite(&server).await;
             drop(server);

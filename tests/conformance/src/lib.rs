@@ -7,6 +7,11 @@
 //! do not interfere with each other and the suite can run again and again against a long-lived
 //! server.
 //!
+//! Two cases also stand up servers of their own on `127.0.0.1` for the server under test to
+//! reach: a webhook receiver and the fake providers (`molts-fakes`). So the server must run on
+//! the same machine, with `MOLTS_WEBHOOK_ALLOW_HOSTS=127.0.0.1` and `MOLTS_SECRET_KEY` set, and
+//! its scheduled work running (see `cases/jobs/outbound.rs`).
+//!
 //! ```no_run
 //! # async fn demo() {
 //! let target = molts_conformance::Target {
@@ -22,6 +27,7 @@
 mod cases;
 mod client;
 mod fixtures;
+mod receiver;
 
 use std::fmt;
 use std::future::Future;

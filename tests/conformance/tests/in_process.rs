@@ -3,21 +3,44 @@
 
 use std::sync::Arc;
 
+use molts_core::gateway::{Background, Outbound, Runtime, Settings};
 use molts_core::memory::MemoryBlobStore;
-use molts_core::{Gateway, GatewayConfig, Ports};
+use molts_core::{Gateway, Ports};
 use molts_http_api::{ApiState, router};
+use molts_reqwest::ReqwestHttpClient;
 
 const ADMIN_TOKEN: &str = "conformance-operator-token-0123456789abcdef";
 
 async fn serve() -> Result<String, String> {
-    let ports = Ports::in_memory();
-    let providers = molts_core::providers::ProviderRegistry::new().with_adapter(
-        molts_core::domain::Provider::Demo,
-        Arc::new(molts_demo::DemoProvider),
-    );
-    let gateway = Gateway::new(ports, GatewayConfig::default())
-        .with_providers(providers)
-        .with_blobs(Arc::new(MemoryBlobStore::new()));
+    // As the conformance scripts start every runtime: the suite's receiver and fakes on
+    // loopback are reachable, and tenants' provider keys can be sealed.
+    let settings = Settings::from_lookup(|name| match name {
+        "MOLTS_WEBHOOK_ALLOW_HOSTS" => Some("127.0.0.1".into()),
+        "MOLTS_SECRET_KEY" => Some("7f".repeat(32)),
+        _ => None,
+    })
+    .map_err(|e| e.to_string())?;
+    let allowed = &settings.gateway.webhooks.allowed_hosts;
+    let client = |c: molts_core::Result<ReqwestHttpClient>| c.map_err(|e| e.to_string());
+    let runtime = Runtime {
+        ports: Ports::in_memory(),
+        outbound: Outbound {
+            operator: Arc::new(client(ReqwestHttpClient::new())?),
+            webhooks: Arc::new(client(ReqwestHttpClient::for_webhooks(
+                allowed.clone(),
+                None,
+            ))?),
+            public_only: Arc::new(client(ReqwestHttpClient::public_only(
+                allowed.clone(),
+                None,
+            ))?),
+        },
+        blobs: Arc::new(MemoryBlobStore::new()),
+        providers: molts_reqwest::native_providers(&|_| None).map_err(|e| e.to_string())?,
+        demo: Arc::new(molts_demo::DemoProvider),
+        background: Background::BeforeAnswering,
+    };
+    let gateway = Gateway::wire(runtime, &settings).map_err(|e| e.to_string())?;
     gateway
         .bootstrap(Some(ADMIN_TOKEN))
         .await

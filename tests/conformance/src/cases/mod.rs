@@ -81,5 +81,7 @@ cases![
     jobs::callbacks_refused,
     jobs::personas,
     jobs::webhook_endpoint,
+    jobs::webhook_delivered,
+    jobs::provider_hosted_output,
     files::versions,
 ];

@@ -6,10 +6,12 @@
 //! stale job gets to them, so every wait here is a bounded poll, never a fixed sleep.
 //!
 //! One file per subject: `outputs` (a video and a render made and stored), `lifecycle` (listing,
-//! cancel, idempotency), `refused` (bad input, callbacks), `personas` and `webhooks`, sharing
-//! `support.rs`. The cases keep their `jobs.` names.
+//! cancel, idempotency), `refused` (bad input, callbacks), `personas`, `webhooks` and `outbound`
+//! (a webhook delivered to the suite's receiver, a provider-hosted output fetched from the
+//! suite's fakes), sharing `support.rs`. The cases keep their `jobs.` names.
 
 mod lifecycle;
+mod outbound;
 mod outputs;
 mod personas;
 mod refused;
@@ -17,6 +19,7 @@ mod support;
 mod webhooks;
 
 pub(super) use lifecycle::{cancel, idempotency, list};
+pub(super) use outbound::{provider_hosted_output, webhook_delivered};
 pub(super) use outputs::{render, video, video_seed_paths};
 pub(super) use personas::personas;
 pub(super) use refused::{bad_input, callbacks_refused};
