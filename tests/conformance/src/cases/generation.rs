@@ -526,3 +526,36 @@ pub(super) async fn aliases(ctx: &Ctx) -> CaseResult {
     .expect_at("/error/param", &json!("id"))?;
     Ok(())
 }
+
+/// A hold bounds what its call may charge: a free agent (600 audio seconds a month) asking for
+/// 2,048 words at a quarter speed is refused before any audio is made (it once got 984 s of
+/// audio charged against 600) and nothing stays held; speeds outside 0.25–4 are refused; a
+/// shorter text at a quarter speed fits and is charged within the limit.
+pub(super) async fn holds_bound_the_charge(ctx: &Ctx) -> CaseResult {
+    let (_, agent) = ctx.new_agent().await?;
+    let words = "a ".repeat(2048);
+    let slow =
+        json!({"model": "demo-speech", "input": words.trim_end(), "voice": "alloy", "speed": 0.25});
+    ctx.post("/v1/audio/speech", Some(&agent.key), &slow)
+        .await?
+        .expect_error(429, Some("quota_exceeded"))?;
+    let held = used(ctx, &agent.key, "audio_second").await?;
+    ensure!(held == 0, "a refused call left {held} audio seconds used");
+    for speed in [0.0, 5.0] {
+        let bad = json!({"model": "demo-speech", "input": "hello", "speed": speed});
+        ctx.post("/v1/audio/speech", Some(&agent.key), &bad)
+            .await?
+            .expect_error(400, Some("invalid_value"))?;
+    }
+    // 50 words at a quarter speed: about 24 s of WAV, well inside every runtime's response cap.
+    let short = json!({"model": "demo-speech", "input": "a ".repeat(50).trim_end(), "voice": "alloy", "speed": 0.25});
+    ctx.post("/v1/audio/speech", Some(&agent.key), &short)
+        .await?
+        .expect(200)?;
+    let charged = used(ctx, &agent.key, "audio_second").await?;
+    ensure!(
+        (1..=600).contains(&charged),
+        "50 words at a quarter speed charged {charged} of 600 audio seconds"
+    );
+    Ok(())
+}

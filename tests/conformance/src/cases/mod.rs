@@ -67,6 +67,7 @@ cases![
     generation::chat_completions,
     generation::images,
     generation::speech,
+    generation::holds_bound_the_charge,
     generation::voices_and_stock,
     generation::generation_errors,
     generation::quota_exact_under_concurrency,
