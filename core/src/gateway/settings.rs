@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::sealed::SecretBox;
 
-use super::{GatewayConfig, JobTiming, WebhookSettings};
+use super::{GatewayConfig, JobTiming, ScheduledSettings, WebhookSettings};
 
 /// `MOLTS_ADMIN_TOKEN`: the operator token.
 pub const ADMIN_TOKEN: &str = "MOLTS_ADMIN_TOKEN";
@@ -41,6 +41,12 @@ pub const JOB_LEASE_SECONDS: &str = "MOLTS_JOB_LEASE_SECONDS";
 pub const JOB_DEADLINE_SECONDS: &str = "MOLTS_JOB_DEADLINE_SECONDS";
 /// `MOLTS_JOB_SUBMIT_ATTEMPTS`: submissions tried while every provider is down.
 pub const JOB_SUBMIT_ATTEMPTS: &str = "MOLTS_JOB_SUBMIT_ATTEMPTS";
+/// `MOLTS_SCHEDULED_CONCURRENCY`: items of the scheduled work worked on at once.
+pub const SCHEDULED_CONCURRENCY: &str = "MOLTS_SCHEDULED_CONCURRENCY";
+/// `MOLTS_SCHEDULED_ROUND_SECONDS`: after this, a round of scheduled work starts no item.
+pub const SCHEDULED_ROUND_SECONDS: &str = "MOLTS_SCHEDULED_ROUND_SECONDS";
+/// `MOLTS_SCHEDULED_ITEM_SECONDS`: the longest one item of the scheduled work may run.
+pub const SCHEDULED_ITEM_SECONDS: &str = "MOLTS_SCHEDULED_ITEM_SECONDS";
 /// `HEYGEN_WEBHOOK_SECRET`: the secret HeyGen signs its account webhooks with.
 pub const HEYGEN_WEBHOOK_SECRET: &str = "HEYGEN_WEBHOOK_SECRET";
 
@@ -59,6 +65,9 @@ pub const SHARED_SETTINGS: &[&str] = &[
     JOB_LEASE_SECONDS,
     JOB_DEADLINE_SECONDS,
     JOB_SUBMIT_ATTEMPTS,
+    SCHEDULED_CONCURRENCY,
+    SCHEDULED_ROUND_SECONDS,
+    SCHEDULED_ITEM_SECONDS,
     HEYGEN_WEBHOOK_SECRET,
 ];
 
@@ -240,6 +249,13 @@ impl GatewayConfig {
             timeout: get.seconds(WEBHOOK_TIMEOUT_SECONDS, defaults.webhooks.timeout)?,
             ..defaults.webhooks.clone()
         };
+        let scheduled = ScheduledSettings {
+            concurrency: get
+                .number::<usize>(SCHEDULED_CONCURRENCY, "a whole number")?
+                .map_or(defaults.scheduled.concurrency, |n| n.max(1)),
+            round_budget: get.seconds(SCHEDULED_ROUND_SECONDS, defaults.scheduled.round_budget)?,
+            item_deadline: get.seconds(SCHEDULED_ITEM_SECONDS, defaults.scheduled.item_deadline)?,
+        };
         Ok(Self {
             default_instance: get
                 .get(DEFAULT_INSTANCE)
@@ -247,6 +263,7 @@ impl GatewayConfig {
             public_url,
             jobs,
             webhooks,
+            scheduled,
             ..defaults
         })
     }
@@ -294,6 +311,9 @@ mod tests {
             (JOB_LEASE_SECONDS, "0"),
             (JOB_DEADLINE_SECONDS, "60"),
             (JOB_SUBMIT_ATTEMPTS, "2"),
+            (SCHEDULED_CONCURRENCY, "3"),
+            (SCHEDULED_ROUND_SECONDS, "20"),
+            (SCHEDULED_ITEM_SECONDS, "90"),
             (HEYGEN_WEBHOOK_SECRET, "hg-secret"),
         ])?;
         assert_eq!(
@@ -315,6 +335,9 @@ mod tests {
         assert_eq!(g.jobs.lease, Duration::from_secs(1), "at least a second");
         assert_eq!(g.jobs.deadline, Duration::from_secs(60));
         assert_eq!(g.jobs.max_submit_attempts, 2);
+        assert_eq!(g.scheduled.concurrency, 3);
+        assert_eq!(g.scheduled.round_budget, Duration::from_secs(20));
+        assert_eq!(g.scheduled.item_deadline, Duration::from_secs(90));
         Ok(())
     }
 
@@ -332,6 +355,8 @@ mod tests {
             (JOB_LEASE_SECONDS, "2m"),
             (JOB_DEADLINE_SECONDS, "forever"),
             (JOB_SUBMIT_ATTEMPTS, "many"),
+            (SCHEDULED_CONCURRENCY, "lots"),
+            (SCHEDULED_ITEM_SECONDS, "-5"),
         ] {
             let Err(e) = read(&[(name, value)]) else {
                 return Err(format!("{name}={value} was accepted"));

@@ -108,6 +108,18 @@ pub(crate) struct ServeOptions {
     /// `provider_unavailable` (default 5).
     #[arg(long, env = "MOLTS_JOB_SUBMIT_ATTEMPTS")]
     pub(crate) job_submit_attempts: Option<u32>,
+    /// Items of the scheduled work (job steps, webhook deliveries, expired holds) worked on at
+    /// once in a round (default 8).
+    #[arg(long, env = "MOLTS_SCHEDULED_CONCURRENCY")]
+    pub(crate) scheduled_concurrency: Option<usize>,
+    /// Seconds after which a round of scheduled work starts no more items; the rest wait for
+    /// the next round (default 30).
+    #[arg(long, env = "MOLTS_SCHEDULED_ROUND_SECONDS")]
+    pub(crate) scheduled_round_seconds: Option<u64>,
+    /// Seconds one item of the scheduled work may run before it is cut and left for a later
+    /// round (default 300).
+    #[arg(long, env = "MOLTS_SCHEDULED_ITEM_SECONDS")]
+    pub(crate) scheduled_item_seconds: Option<u64>,
     /// Seconds one webhook delivery attempt may take (default 10).
     #[arg(long, env = "MOLTS_WEBHOOK_TIMEOUT_SECONDS")]
     pub(crate) webhook_timeout_seconds: Option<u64>,
@@ -146,6 +158,9 @@ struct FileConfig {
     job_lease_seconds: Option<u64>,
     job_deadline_seconds: Option<u64>,
     job_submit_attempts: Option<u32>,
+    scheduled_concurrency: Option<usize>,
+    scheduled_round_seconds: Option<u64>,
+    scheduled_item_seconds: Option<u64>,
     webhook_timeout_seconds: Option<u64>,
     sqlite_checkpoint_ms: Option<u64>,
     worker_threads: Option<usize>,
@@ -215,6 +230,17 @@ fn shared_lookup<'a>(
             text(serve.job_deadline_seconds.or(file.job_deadline_seconds))
         }
         shared::JOB_SUBMIT_ATTEMPTS => text(serve.job_submit_attempts.or(file.job_submit_attempts)),
+        shared::SCHEDULED_CONCURRENCY => {
+            text(serve.scheduled_concurrency.or(file.scheduled_concurrency))
+        }
+        shared::SCHEDULED_ROUND_SECONDS => text(
+            serve
+                .scheduled_round_seconds
+                .or(file.scheduled_round_seconds),
+        ),
+        shared::SCHEDULED_ITEM_SECONDS => {
+            text(serve.scheduled_item_seconds.or(file.scheduled_item_seconds))
+        }
         shared::HEYGEN_WEBHOOK_SECRET => std::env::var(name).ok(),
         _ => None,
     }
@@ -394,6 +420,9 @@ mod tests {
             job_lease_seconds = 40
             job_deadline_seconds = 60
             job_submit_attempts = 2
+            scheduled_concurrency = 4
+            scheduled_round_seconds = 20
+            scheduled_item_seconds = 90
             "#,
         )
         .map_err(|e| e.to_string())?;
@@ -419,6 +448,8 @@ mod tests {
             "a flag beats the file"
         );
         assert_eq!(s.gateway.default_instance, "acme");
+        assert_eq!(s.gateway.scheduled.concurrency, 4);
+        assert_eq!(s.gateway.scheduled.item_deadline, Duration::from_secs(90));
         Ok(())
     }
 
