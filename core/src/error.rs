@@ -2,11 +2,14 @@
 //! client, an optional offending parameter, and a boxed source kept for logs only.
 //!
 //! Adapters keep their own error enums and convert into this one; the HTTP adapter alone turns a
-//! kind into a status code.
+//! kind (and, for a few, a code) into a status code. The codes are the closed set of
+//! [`ErrorCode`]: decisions match on them, never on strings.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
+
+use crate::error_code::{ErrorCode, Retry};
 
 /// What went wrong, in the terms a caller can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,7 +39,7 @@ pub enum ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: Cow<'static, str>,
-    code: Option<Cow<'static, str>>,
+    code: Option<ErrorCode>,
     param: Option<Cow<'static, str>>,
     retry_after: Option<Duration>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -60,45 +63,58 @@ impl Error {
 
     /// `what` (for example "agent") with `id` does not exist.
     pub fn not_found(what: &str, id: &str) -> Self {
-        Self::new(ErrorKind::NotFound, format!("{what} '{id}' not found")).with_code("not_found")
+        Self::new(ErrorKind::NotFound, format!("{what} '{id}' not found"))
+            .with_code(ErrorCode::NotFound)
     }
 
     /// The input breaks a rule; `param` names the field.
     pub fn invalid(param: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::Invalid, message)
-            .with_code("invalid_value")
+            .with_code(ErrorCode::InvalidValue)
             .with_param(param)
     }
 
     /// The request clashes with existing state.
     pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::Conflict, message).with_code("conflict")
+        Self::new(ErrorKind::Conflict, message).with_code(ErrorCode::Conflict)
     }
 
     /// Credentials are missing or wrong.
     pub fn unauthorized(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::Unauthorized, message).with_code("invalid_api_key")
+        Self::new(ErrorKind::Unauthorized, message).with_code(ErrorCode::InvalidApiKey)
     }
 
     /// Credentials are fine but may not do this.
     pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::Forbidden, message).with_code("forbidden")
+        Self::new(ErrorKind::Forbidden, message).with_code(ErrorCode::Forbidden)
     }
 
     /// A bug or unexpected state. The message is replaced by a generic one at the HTTP edge.
     pub fn internal(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::Internal, message).with_code("internal_error")
+        Self::new(ErrorKind::Internal, message).with_code(ErrorCode::InternalError)
     }
 
     /// A dependency is down; retrying later may succeed.
     pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::Unavailable, message).with_code("unavailable")
+        Self::new(ErrorKind::Unavailable, message).with_code(ErrorCode::Unavailable)
     }
 
-    /// Sets the machine-readable code (`invalid_api_key`, `quota_exceeded`, ...).
+    /// A new error with `code`, of the kind that code carries.
+    pub fn coded(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(code.kind(), message).with_code(code)
+    }
+
+    /// Sets the machine-readable code. The code must be one of this error's kind (each code says
+    /// which, [`ErrorCode::kind`]); debug builds check it.
     #[must_use]
-    pub fn with_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
-        self.code = Some(code.into());
+    pub fn with_code(mut self, code: ErrorCode) -> Self {
+        debug_assert_eq!(
+            self.kind,
+            code.kind(),
+            "{code:?} on a {:?} error",
+            self.kind
+        );
+        self.code = Some(code);
         self
     }
 
@@ -134,8 +150,13 @@ impl Error {
     }
 
     /// The machine-readable code, if one was set.
-    pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
+    pub fn code(&self) -> Option<ErrorCode> {
+        self.code
+    }
+
+    /// Whether, and by whom, the request may be tried again: its code's class, else its kind's.
+    pub fn retry(&self) -> Retry {
+        self.code.map_or(Retry::of(self.kind), ErrorCode::retry)
     }
 
     /// The offending request parameter, if known.
@@ -188,7 +209,8 @@ mod tests {
         let e = Error::invalid("email", "email must contain '@'")
             .with_retry_after(Duration::from_secs(3));
         assert_eq!(e.param(), Some("email"));
-        assert_eq!(e.code(), Some("invalid_value"));
+        assert_eq!(e.code(), Some(ErrorCode::InvalidValue));
+        assert_eq!(e.retry(), Retry::Never);
         assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
     }
 }

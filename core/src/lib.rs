@@ -12,6 +12,7 @@
 pub mod clock;
 pub mod domain;
 pub mod error;
+pub mod error_code;
 pub mod gateway;
 pub mod ids;
 pub mod memory;
@@ -26,6 +27,7 @@ pub mod validate;
 
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use error::{Error, ErrorKind, Result};
+pub use error_code::{ErrorCode, Retry};
 pub use gateway::{Gateway, GatewayConfig, Ports};
 pub use ids::{Ids, SystemIds};
 pub use ports::{BlobStore, HttpClient, RateLimiter, Stores};

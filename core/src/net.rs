@@ -12,11 +12,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// The error code of an outbound request refused by this policy (a public-only HTTP client's
-/// resolver found only internal addresses, or the URL names an internal host). Callers turn it
-/// into their own code (`base_url_refused`, `output_url_refused`) where they know whose URL it was.
-pub const ADDRESS_REFUSED: &str = "address_refused";
-
 /// IPv4 ranges that are not publicly routable, as (network, prefix length).
 const V4_NOT_PUBLIC: &[([u8; 4], u32)] = &[
     ([0, 0, 0, 0], 8),       // "this network", including 0.0.0.0

@@ -6,6 +6,7 @@ mod common;
 
 use chrono::Duration;
 use common::{Harness, assert_generated_secret, assert_secret_not_in, expect_err, run};
+use molts_core::ErrorCode;
 use molts_core::domain::{AdminScope, RegistrationMode};
 use molts_core::gateway::AdminKeyRequest;
 use molts_core::{ErrorKind, secret};
@@ -135,7 +136,7 @@ fn an_instance_admin_issues_keys_only_for_its_own_instance() {
                 .await,
             ErrorKind::Forbidden,
         );
-        assert_eq!(e.code(), Some("forbidden"));
+        assert_eq!(e.code(), Some(ErrorCode::Forbidden));
         expect_err(
             h.gateway
                 .admin_create_admin_key(&acme, request("sideways", Some("globex")))

@@ -5,6 +5,7 @@
 
 mod common;
 
+use molts_core::ErrorCode;
 use std::collections::BTreeMap;
 
 use chrono::Duration;
@@ -190,7 +191,7 @@ fn the_default_instance_cannot_be_deleted() {
                 .await,
             ErrorKind::Conflict,
         );
-        assert_eq!(e.code(), Some("conflict"));
+        assert_eq!(e.code(), Some(ErrorCode::Conflict));
         h.gateway
             .admin_get_instance(&h.operator, "default")
             .await
@@ -320,7 +321,7 @@ fn project_names_are_unique_per_instance_and_deleting_one_keeps_its_agents() {
                 .await,
             ErrorKind::Conflict,
         );
-        assert_eq!(e.code(), Some("conflict"));
+        assert_eq!(e.code(), Some(ErrorCode::Conflict));
         expect_err(
             h.gateway
                 .admin_create_project(

@@ -6,6 +6,7 @@
 mod common;
 
 use common::{Harness, expect_err, new_agent, new_agent_in, run};
+use molts_core::ErrorCode;
 use molts_core::ErrorKind;
 use molts_core::domain::{AgentPatch, AgentStatus, ModelFilter, RegistrationMode, Tier};
 use molts_core::gateway::{
@@ -83,7 +84,7 @@ fn an_instance_admin_sees_only_its_own_instance() {
                 t.h.gateway.admin_get_instance(&t.acme, other).await,
                 ErrorKind::NotFound,
             );
-            assert_eq!(e.code(), Some("not_found"));
+            assert_eq!(e.code(), Some(ErrorCode::NotFound));
         }
     });
 }
@@ -175,7 +176,7 @@ fn an_instance_admin_lists_only_its_own_agents() {
                 .await,
             ErrorKind::NotFound,
         );
-        assert_eq!(e.code(), Some("not_found"));
+        assert_eq!(e.code(), Some(ErrorCode::NotFound));
 
         let all =
             t.h.gateway
@@ -405,7 +406,7 @@ fn an_instance_admin_reads_but_cannot_change_tiers_or_model_configs() {
             g.admin_create_tier(&t.acme, some_tier("custom")).await,
             ErrorKind::Forbidden,
         );
-        assert_eq!(e.code(), Some("forbidden"));
+        assert_eq!(e.code(), Some(ErrorCode::Forbidden));
         let mut free = g.admin_get_tier(&t.acme, "free").await.expect("free");
         free.requests_per_minute = Some(1_000_000);
         expect_err(

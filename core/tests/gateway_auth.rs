@@ -6,6 +6,7 @@ mod common;
 
 use chrono::Duration;
 use common::{Harness, expect_err, run};
+use molts_core::ErrorCode;
 use molts_core::ErrorKind;
 use molts_core::domain::{AdminScope, AgentStatus};
 use molts_core::gateway::NewKeyRequest;
@@ -37,7 +38,7 @@ fn unknown_and_malformed_agent_keys_are_unauthorized() {
                 h.gateway.authenticate_agent(bad).await,
                 ErrorKind::Unauthorized,
             );
-            assert_eq!(e.code(), Some("invalid_api_key"));
+            assert_eq!(e.code(), Some(ErrorCode::InvalidApiKey));
         }
         h.login(&real).await;
     });
@@ -78,7 +79,7 @@ fn a_revoked_key_is_unauthorized_and_other_keys_keep_working() {
             h.gateway.authenticate_agent(&registered.key.secret).await,
             ErrorKind::Unauthorized,
         );
-        assert_eq!(e.code(), Some("invalid_api_key"));
+        assert_eq!(e.code(), Some(ErrorCode::InvalidApiKey));
         assert_eq!(h.login(&second.secret).await.agent.id, registered.agent.id);
 
         // Revoking twice is NotFound; nothing comes back to life.
@@ -124,7 +125,7 @@ fn an_expiring_key_works_until_its_expiry_and_not_at_it() {
             h.gateway.authenticate_agent(&expiring.secret).await,
             ErrorKind::Unauthorized,
         );
-        assert_eq!(e.code(), Some("invalid_api_key"));
+        assert_eq!(e.code(), Some(ErrorCode::InvalidApiKey));
         // The key without an expiry is untouched by time.
         h.advance(Duration::days(3650));
         h.login(&registered.key.secret).await;
@@ -142,7 +143,7 @@ fn a_suspended_agent_is_forbidden_until_reactivated() {
             h.gateway.authenticate_agent(&registered.key.secret).await,
             ErrorKind::Forbidden,
         );
-        assert_eq!(e.code(), Some("agent_suspended"));
+        assert_eq!(e.code(), Some(ErrorCode::AgentSuspended));
 
         h.set_status(&registered.agent.id, AgentStatus::Active)
             .await;
@@ -208,7 +209,7 @@ fn admin_keys_authenticate_with_their_scope_and_read_only_flag() {
                 h.gateway.authenticate_admin(bad).await,
                 ErrorKind::Unauthorized,
             );
-            assert_eq!(e.code(), Some("invalid_api_key"));
+            assert_eq!(e.code(), Some(ErrorCode::InvalidApiKey));
         }
     });
 }

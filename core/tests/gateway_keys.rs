@@ -6,6 +6,7 @@ mod common;
 
 use chrono::Duration;
 use common::{Harness, assert_generated_secret, assert_secret_not_in, expect_err, run};
+use molts_core::ErrorCode;
 use molts_core::gateway::NewKeyRequest;
 use molts_core::{ErrorKind, secret};
 
@@ -229,7 +230,7 @@ fn an_agent_cannot_see_or_revoke_another_agents_keys() {
                 .await,
             ErrorKind::NotFound,
         );
-        assert_eq!(e.code(), Some("not_found"));
+        assert_eq!(e.code(), Some(ErrorCode::NotFound));
         assert_eq!(h.login(&bob.key.secret).await.agent.id, bob.agent.id);
         let bob_keys = h.gateway.list_own_keys(&bob_principal).await.expect("list");
         assert_eq!(bob_keys[0].revoked_at, None);

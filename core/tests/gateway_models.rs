@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Harness, expect_err, new_agent_in, run};
+use molts_core::ErrorCode;
 use molts_core::domain::{Instance, Modality, Provider, RegistrationMode};
 use molts_core::gateway::{AgentPrincipal, InstancePatch, ModelPatch};
 use molts_core::{Error, ErrorKind};
@@ -52,7 +53,7 @@ fn ids(models: &[molts_core::domain::ModelConfig]) -> Vec<&str> {
 #[track_caller]
 fn assert_model_not_found(e: &Error) {
     assert_eq!(e.kind(), ErrorKind::NotFound);
-    assert_eq!(e.code(), Some("model_not_found"));
+    assert_eq!(e.code(), Some(ErrorCode::ModelNotFound));
     assert_eq!(e.param(), Some("model"));
 }
 

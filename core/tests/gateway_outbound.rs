@@ -9,6 +9,7 @@
 
 mod common;
 
+use molts_core::ErrorCode;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
@@ -21,7 +22,6 @@ use molts_core::gateway::{
     AgentPrincipal, JobTiming, ProviderKeyRequest, VideoSubmission, WebhookSettings,
 };
 use molts_core::memory::MemoryBlobStore;
-use molts_core::net::ADDRESS_REFUSED;
 use molts_core::ports::{HttpClient, HttpRequest, HttpResponse, RequestOptions};
 use molts_core::providers::{
     Call, ChatMessage, Credentials, GeneratedImage, ImageData, ImageRequest, JobProgress,
@@ -42,7 +42,7 @@ const OPERATOR_BASE: &str = "http://127.0.0.1:7070/provider";
 type Log = Arc<Mutex<Vec<(&'static str, String)>>>;
 
 /// A recording client: answers chat completions, PNGs and MP4s; refuses `refuse`'s hosts with
-/// `ADDRESS_REFUSED`, as a public-only client refuses a name resolving to internal addresses.
+/// `ErrorCode::AddressRefused`, as a public-only client refuses a name resolving to internal addresses.
 #[derive(Clone)]
 struct Net {
     name: &'static str,
@@ -59,7 +59,7 @@ impl HttpClient for Net {
             .refuse
             .contains(&request.uri().host().unwrap_or_default())
         {
-            return Err(Error::forbidden("internal").with_code(ADDRESS_REFUSED));
+            return Err(Error::forbidden("internal").with_code(ErrorCode::AddressRefused));
         }
         let (content_type, body) = if url.contains("/chat/completions") {
             ("application/json", Bytes::from_static(CHAT.as_bytes()))
@@ -261,7 +261,7 @@ fn a_tenants_own_base_url_is_called_through_the_public_only_client() {
                 .await
                 .expect_err("an internal address is refused");
         assert_eq!(refused.kind(), ErrorKind::Unavailable, "{refused}");
-        assert_eq!(refused.code(), Some("base_url_refused"));
+        assert_eq!(refused.code(), Some(ErrorCode::ProviderBaseUrlRefused));
         assert!(refused.message().contains("base_url"), "{refused}");
         assert!(w.sent().iter().all(|(client, _)| *client == "public"));
     });

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Harness, expect_err, run};
+use molts_core::ErrorCode;
 use molts_core::ErrorKind;
 use molts_core::domain::{Provider, RegistrationMode};
 use molts_core::gateway::ProviderKeyRequest;
@@ -30,7 +31,7 @@ fn without_a_sealing_key_nothing_is_stored() {
                 .await,
             ErrorKind::Invalid,
         );
-        assert_eq!(e.code(), Some("secret_key_not_configured"));
+        assert_eq!(e.code(), Some(ErrorCode::SecretKeyNotConfigured));
         assert!(
             h.stores()
                 .provider_keys
@@ -149,7 +150,7 @@ fn a_tenant_cannot_point_its_provider_at_internal_hosts() {
                 .await
                 .expect_err(internal);
             assert_eq!(err.kind(), ErrorKind::Invalid, "{internal}");
-            assert_eq!(err.code(), Some("base_url_refused"), "{internal}");
+            assert_eq!(err.code(), Some(ErrorCode::BaseUrlRefused), "{internal}");
         }
         let public = h
             .gateway

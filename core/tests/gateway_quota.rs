@@ -7,6 +7,7 @@ mod common;
 
 use chrono::Duration;
 use common::{Harness, at, expect_err, run};
+use molts_core::ErrorCode;
 use molts_core::domain::{LimitValue, Period, ReservationState, Unit};
 use molts_core::gateway::{AgentPrincipal, Hold, PeriodUsage, UsageReport};
 use molts_core::{ErrorKind, Gateway};
@@ -71,7 +72,7 @@ fn the_free_tier_allows_ten_videos_a_month_then_quota_exceeded() {
             h.gateway.reserve(&principal, Unit::Video, 1).await,
             ErrorKind::QuotaExceeded,
         );
-        assert_eq!(e.code(), Some("quota_exceeded"));
+        assert_eq!(e.code(), Some(ErrorCode::QuotaExceeded));
         assert!(e.message().contains("monthly"), "{}", e.message());
         assert!(e.message().contains("free"), "{}", e.message());
         let report = usage(&h.gateway, &principal).await;

@@ -5,6 +5,7 @@
 
 mod common;
 
+use molts_core::ErrorCode;
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
@@ -37,7 +38,7 @@ async fn refused(gateway: &Gateway, principal: &AgentPrincipal) -> (StdDuration,
         .await
         .expect_err("the request should be rate limited");
     assert_eq!(error.kind(), ErrorKind::RateLimited, "{error}");
-    assert_eq!(error.code(), Some("rate_limit_exceeded"));
+    assert_eq!(error.code(), Some(ErrorCode::RateLimitExceeded));
     let decision = decision.expect("a refusal carries the limiter's decision");
     assert!(!decision.allowed);
     assert_eq!(decision.remaining, 0);

@@ -9,6 +9,7 @@ use common::{
     Harness, assert_generated_secret, assert_secret_not_in, expect_err, new_agent, new_agent_in,
     run,
 };
+use molts_core::ErrorCode;
 use molts_core::domain::{AgentStatus, NewAgent, RegistrationMode};
 use molts_core::gateway::{InstancePatch, NewInstance, NewProject};
 use molts_core::ports::AgentQuery;
@@ -256,7 +257,7 @@ fn token_registration_needs_the_right_token() {
                 .await,
             ErrorKind::Forbidden,
         );
-        assert_eq!(e.code(), Some("registration_token_required"));
+        assert_eq!(e.code(), Some(ErrorCode::RegistrationTokenRequired));
         assert_eq!(e.param(), Some("registration_token"));
 
         for wrong in ["nope", "registration-token-012345678", ""] {
@@ -272,7 +273,7 @@ fn token_registration_needs_the_right_token() {
                     .await,
                 ErrorKind::Forbidden,
             );
-            assert_eq!(e.code(), Some("registration_token_invalid"));
+            assert_eq!(e.code(), Some(ErrorCode::RegistrationTokenInvalid));
             assert_eq!(e.param(), Some("registration_token"));
         }
         assert_eq!(agent_count(&h).await, 0);
@@ -334,7 +335,7 @@ fn the_registration_token_is_stored_hashed_and_can_be_rotated() {
             h.gateway.register_agent(with(TOKEN), None).await,
             ErrorKind::Forbidden,
         );
-        assert_eq!(e.code(), Some("registration_token_invalid"));
+        assert_eq!(e.code(), Some(ErrorCode::RegistrationTokenInvalid));
         h.gateway
             .register_agent(with(rotated), None)
             .await
@@ -406,7 +407,7 @@ fn admin_only_refuses_anonymous_but_allows_that_instances_admin() {
                 .await,
             ErrorKind::Forbidden,
         );
-        assert_eq!(e.code(), Some("registration_closed"));
+        assert_eq!(e.code(), Some(ErrorCode::RegistrationClosed));
         // A registration token does not open it.
         expect_err(
             h.gateway
@@ -538,7 +539,7 @@ fn registrations_without_an_admin_key_are_limited_per_client_address() {
             register("one more".into(), Some(here)).await,
             ErrorKind::RateLimited,
         );
-        assert_eq!(refused.code(), Some("rate_limit_exceeded"));
+        assert_eq!(refused.code(), Some(ErrorCode::RateLimitExceeded));
         assert!(refused.retry_after().is_some());
         // The same address written as IPv4-mapped IPv6 is the same client.
         let mapped: IpAddr = "::ffff:81.2.69.160".parse().unwrap();

@@ -147,7 +147,7 @@ fn without_video<T: ?Sized>(_request: &T) -> molts_core::Error {
         "model",
         "the demo provider in this build makes no videos or renders (built without its `video` feature)",
     )
-    .with_code("unsupported_by_provider")
+    .with_code(molts_core::ErrorCode::UnsupportedByProvider)
 }
 
 /// How demo persona ids start.
@@ -249,7 +249,7 @@ mod without_video {
         });
         for e in errors {
             let e = e.ok_or_else(|| molts_core::Error::internal("accepted without video"))?;
-            assert_eq!(e.code(), Some("unsupported_by_provider"));
+            assert_eq!(e.code(), Some(molts_core::ErrorCode::UnsupportedByProvider));
             assert!(e.message().contains("`video` feature"));
         }
         Ok(())

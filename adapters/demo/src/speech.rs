@@ -1,6 +1,7 @@
 //! Demo speech: a real 16-bit mono WAV (written by `hound`) whose length follows the text —
 //! one soft tone per word — so the quota can charge seconds measured from real audio.
 
+use molts_core::ErrorCode;
 use std::io::Cursor;
 
 use bytes::Bytes;
@@ -36,7 +37,7 @@ pub(crate) fn synthesise(request: &SpeechRequest) -> Result<SpeechResponse> {
         if format != "wav" {
             return Err(
                 Error::invalid("response_format", "the demo speech model makes wav only")
-                    .with_code("unsupported_format"),
+                    .with_code(ErrorCode::UnsupportedFormat),
             );
         }
     }

@@ -8,7 +8,8 @@
 //! operator's private services nor a cloud metadata endpoint (docs/deploy/cloudflare.md).
 
 use async_trait::async_trait;
-use molts_core::net::{ADDRESS_REFUSED, host_is_refused};
+use molts_core::ErrorCode;
+use molts_core::net::host_is_refused;
 use molts_core::ports::{HttpRequest, HttpResponse, RequestOptions};
 use molts_core::{Error, HttpClient, Result};
 
@@ -41,7 +42,7 @@ impl TextCheckedFetch {
         }
     }
 
-    /// The public-only client: the same check, with the code `molts_core::net::ADDRESS_REFUSED`.
+    /// The public-only client: the same check, with the code `molts_core::ErrorCode::AddressRefused`.
     pub fn public_only(allowed_hosts: Vec<String>) -> Self {
         Self {
             allowed_hosts,
@@ -63,11 +64,11 @@ impl TextCheckedFetch {
             Role::Webhooks => Error::forbidden(
                 "webhook_url points at a loopback, private, link-local or internal address",
             )
-            .with_code("webhook_url_refused"),
+            .with_code(ErrorCode::WebhookAddressRefused),
             Role::PublicOnly => Error::forbidden(
                 "the host is a loopback, private, link-local or other internal address",
             )
-            .with_code(ADDRESS_REFUSED),
+            .with_code(ErrorCode::AddressRefused),
         })
     }
 }
@@ -112,7 +113,7 @@ mod tests {
             let Err(e) = client.check(&uri(refused)) else {
                 return Err(format!("{refused} was let through"));
             };
-            assert_eq!(e.code(), Some(ADDRESS_REFUSED), "{refused}");
+            assert_eq!(e.code(), Some(ErrorCode::AddressRefused), "{refused}");
         }
         for public in [
             "https://cdn.example.com/v.mp4",
@@ -132,7 +133,7 @@ mod tests {
         let Err(e) = allowed.check(&uri("http://localhost:9000/hook")) else {
             return Err("localhost is not on the list".into());
         };
-        assert_eq!(e.code(), Some("webhook_url_refused"));
+        assert_eq!(e.code(), Some(ErrorCode::WebhookAddressRefused));
         Ok(())
     }
 }

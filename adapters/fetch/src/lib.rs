@@ -16,6 +16,7 @@
 
 mod checked;
 
+use molts_core::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,7 +44,8 @@ impl FetchHttpClient {
 }
 
 fn unreachable_provider() -> Error {
-    Error::unavailable("could not connect to the provider").with_code("upstream_unreachable")
+    Error::unavailable("could not connect to the provider")
+        .with_code(ErrorCode::UpstreamUnreachable)
 }
 
 fn timed_out(what: &str, timeout: Duration) -> Error {
@@ -51,7 +53,7 @@ fn timed_out(what: &str, timeout: Duration) -> Error {
         "the provider {what} within {} ms",
         timeout.as_millis()
     ))
-    .with_code("upstream_timeout")
+    .with_code(ErrorCode::UpstreamTimeout)
 }
 
 /// The request as a Workers `Request`: method, headers and body as given, redirects manual.
@@ -128,7 +130,7 @@ fn idle_limited(stream: worker::ByteStream, abort: AbortOnDrop, idle: Duration) 
                 Either::Left((Some(Err(_)), _)) => Some(Err(Error::unavailable(
                     "the provider's response was cut off",
                 )
-                .with_code("upstream_broken_body"))),
+                .with_code(ErrorCode::UpstreamBrokenBody))),
                 Either::Left((None, _)) => None,
                 Either::Right(_) => Some(Err(timed_out("sent nothing mid-response", idle))),
             }

@@ -8,6 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
+use molts_core::ErrorCode;
 use molts_core::gateway::AdminPrincipal;
 use molts_core::{Error, ErrorKind};
 use serde::de::DeserializeOwned;
@@ -39,7 +40,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
         Some(_) => {
             return Err(
                 Error::new(ErrorKind::Invalid, "request body must be a JSON object")
-                    .with_code("invalid_json"),
+                    .with_code(ErrorCode::InvalidJson),
             );
         }
     };
@@ -58,7 +59,7 @@ fn classify(path: String, inner: serde_json::Error) -> Error {
             ErrorKind::Invalid,
             format!("request body is not valid JSON: {inner}"),
         )
-        .with_code("invalid_json"),
+        .with_code(ErrorCode::InvalidJson),
         _ => {
             let message = inner.to_string();
             // serde names an unknown field only in its message: `unknown field `x``.
@@ -68,9 +69,9 @@ fn classify(path: String, inner: serde_json::Error) -> Error {
                 .map(str::to_owned);
             // serde_path_to_error's path already ends at the unknown field itself.
             let (code, param) = match unknown {
-                Some(field) if path == "." || path.is_empty() => ("unknown_field", field),
-                Some(_) => ("unknown_field", path),
-                None => ("invalid_value", path),
+                Some(field) if path == "." || path.is_empty() => (ErrorCode::UnknownField, field),
+                Some(_) => (ErrorCode::UnknownField, path),
+                None => (ErrorCode::InvalidValue, path),
             };
             let mut err = Error::new(ErrorKind::Invalid, message).with_code(code);
             if param != "." && !param.is_empty() {
@@ -100,10 +101,10 @@ where
                     ErrorKind::Invalid,
                     "request body is larger than this server accepts",
                 )
-                .with_code("body_too_large")
+                .with_code(ErrorCode::BodyTooLarge)
             } else {
                 Error::new(ErrorKind::Invalid, "could not read the request body")
-                    .with_code("invalid_body")
+                    .with_code(ErrorCode::InvalidBody)
             }
         })?;
         if !bytes.is_empty() && !content_type.as_deref().is_some_and(is_json) {
@@ -111,7 +112,7 @@ where
                 ErrorKind::Invalid,
                 "send the body as JSON with content-type: application/json",
             )
-            .with_code("unsupported_media_type")
+            .with_code(ErrorCode::UnsupportedMediaType)
             .into());
         }
         Ok(Self(parse_json(&bytes)?))
@@ -136,10 +137,10 @@ where
 
 fn serde_urlencoded_like<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
     axum::extract::Query::<T>::try_from_uri(&format!("/?{query}").parse().map_err(|_| {
-        Error::new(ErrorKind::Invalid, "malformed query string").with_code("invalid_query")
+        Error::new(ErrorKind::Invalid, "malformed query string").with_code(ErrorCode::InvalidQuery)
     })?)
     .map(|q| q.0)
-    .map_err(|e| Error::new(ErrorKind::Invalid, e.body_text()).with_code("invalid_query"))
+    .map_err(|e| Error::new(ErrorKind::Invalid, e.body_text()).with_code(ErrorCode::InvalidQuery))
 }
 
 /// Path parameters parsed into `T`; one that is not UTF-8 (`/v1/jobs/%ff%fe`) or not of the
@@ -174,7 +175,8 @@ fn path_error(rejection: &PathRejection) -> Error {
         },
         _ => None,
     };
-    let error = Error::new(ErrorKind::Invalid, rejection.body_text()).with_code("invalid_path");
+    let error =
+        Error::new(ErrorKind::Invalid, rejection.body_text()).with_code(ErrorCode::InvalidPath);
     match key {
         Some(key) => error.with_param(key),
         None => error,
@@ -201,7 +203,7 @@ pub(crate) fn bearer(parts: &Parts) -> Result<Option<String>, Error> {
 pub(crate) fn required_bearer(parts: &Parts) -> Result<String, Error> {
     bearer(parts)?.ok_or_else(|| {
         Error::unauthorized("missing API key; send 'Authorization: Bearer <key>'")
-            .with_code("missing_api_key")
+            .with_code(ErrorCode::MissingApiKey)
     })
 }
 
@@ -240,17 +242,20 @@ mod tests {
     #[test]
     fn json_errors_name_what_is_wrong() {
         let syntax = parse_json::<Sample>(b"{\"name\":").err();
-        assert_eq!(syntax.as_ref().and_then(|e| e.code()), Some("invalid_json"));
+        assert_eq!(
+            syntax.as_ref().and_then(|e| e.code()),
+            Some(ErrorCode::InvalidJson)
+        );
         let unknown = parse_json::<Sample>(br#"{"name":"a","nmae":"b"}"#).err();
         assert_eq!(
             unknown.as_ref().and_then(|e| e.code()),
-            Some("unknown_field")
+            Some(ErrorCode::UnknownField)
         );
         assert_eq!(unknown.as_ref().and_then(|e| e.param()), Some("nmae"));
         let wrong_type = parse_json::<Sample>(br#"{"name":"a","count":"many"}"#).err();
         assert_eq!(
             wrong_type.as_ref().and_then(|e| e.code()),
-            Some("invalid_value")
+            Some(ErrorCode::InvalidValue)
         );
         assert_eq!(wrong_type.as_ref().and_then(|e| e.param()), Some("count"));
         let missing = parse_json::<Sample>(b"").err();
@@ -258,11 +263,14 @@ mod tests {
         let trailing = parse_json::<Sample>(br#"{"name":"a"} x"#).err();
         assert_eq!(
             trailing.as_ref().and_then(|e| e.code()),
-            Some("invalid_json")
+            Some(ErrorCode::InvalidJson)
         );
         assert!(parse_json::<Sample>(br#"{"name":"a","count":3}"#).is_ok());
         let array = parse_json::<Sample>(br#"["a", 3]"#).err();
-        assert_eq!(array.as_ref().and_then(|e| e.code()), Some("invalid_json"));
+        assert_eq!(
+            array.as_ref().and_then(|e| e.code()),
+            Some(ErrorCode::InvalidJson)
+        );
     }
 
     #[test]
@@ -333,7 +341,7 @@ mod tests {
                 limit: Option<u32>,
             }
             if let Err(e) = serde_urlencoded_like::<Page>(&query) {
-                prop_assert_eq!(e.code(), Some("invalid_query"));
+                prop_assert_eq!(e.code(), Some(ErrorCode::InvalidQuery));
             }
         }
 

@@ -14,6 +14,7 @@ mod routes;
 mod sse;
 mod views;
 
+use molts_core::ErrorCode;
 use std::time::Duration;
 
 use axum::Router;
@@ -66,17 +67,14 @@ pub fn router(state: ApiState) -> Router {
 }
 
 async fn not_found() -> ApiError {
-    ApiError(Error::new(ErrorKind::NotFound, "no such route").with_code("route_not_found"))
+    ApiError(Error::new(ErrorKind::NotFound, "no such route").with_code(ErrorCode::RouteNotFound))
 }
 
-async fn method_not_allowed() -> Response {
-    let mut response = ApiError(
-        Error::new(ErrorKind::Invalid, "this route does not accept that method")
-            .with_code("method_not_allowed"),
-    )
-    .into_response();
-    *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
-    response
+async fn method_not_allowed() -> ApiError {
+    ApiError(Error::coded(
+        ErrorCode::MethodNotAllowed,
+        "this route does not accept that method",
+    ))
 }
 
 fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -5,6 +5,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
+use molts_core::ErrorCode;
 use molts_core::{Gateway, GatewayConfig, Ports};
 use molts_http_api::{ApiState, router};
 use serde_json::{Value, json};
@@ -195,7 +196,7 @@ async fn quota_errors_tell_openai_clients_not_to_retry() -> Result<(), String> {
         molts_core::ErrorKind::QuotaExceeded,
         "monthly video limit reached",
     )
-    .with_code("quota_exceeded");
+    .with_code(ErrorCode::QuotaExceeded);
     let response = axum::response::IntoResponse::into_response(molts_http_api::ApiError(e));
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(response.headers()["x-should-retry"], "false");

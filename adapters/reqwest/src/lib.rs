@@ -23,6 +23,7 @@
 mod egress;
 mod resolve;
 
+use molts_core::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use molts_core::Error;
 use molts_core::Result;
-use molts_core::net::{ADDRESS_REFUSED, host_is_refused};
+use molts_core::net::host_is_refused;
 use molts_core::ports::{HttpRequest, HttpResponse, RequestOptions};
 use molts_core::providers::Sleeper;
 
@@ -53,16 +54,12 @@ struct PublicOnly {
     refusal: fn() -> Error,
 }
 
-/// The error code of a webhook target refused for what its name resolves to: the gateway's URL
-/// guard uses the same one, and a delivery failing with it is not retried.
-const REFUSED: &str = "webhook_url_refused";
-
 /// A webhook target on an internal address.
 fn webhook_refusal() -> Error {
     Error::forbidden(
         "webhook_url's host resolves only to loopback, private, link-local or other internal addresses",
     )
-    .with_code(REFUSED)
+    .with_code(ErrorCode::WebhookAddressRefused)
 }
 
 /// A provider destination (a tenant's base URL, an output URL) on an internal address: the
@@ -71,7 +68,7 @@ fn provider_refusal() -> Error {
     Error::forbidden(
         "the provider's host resolves only to loopback, private, link-local or other internal addresses",
     )
-    .with_code(ADDRESS_REFUSED)
+    .with_code(ErrorCode::AddressRefused)
 }
 
 impl ReqwestHttpClient {
@@ -112,7 +109,7 @@ impl ReqwestHttpClient {
     /// The client for provider destinations the operator did not choose — a tenant's own base
     /// URL, the output URLs providers answer with (`Gateway::with_public_only_http`): public-only
     /// like [`ReqwestHttpClient::for_webhooks`], with the same allow-list and egress proxy, a
-    /// refusal answered as `Forbidden` with the code `molts_core::net::ADDRESS_REFUSED`.
+    /// refusal answered as `Forbidden` with the code `molts_core::ErrorCode::AddressRefused`.
     pub fn public_only(
         allowed_hosts: Vec<String>,
         egress_proxy: Option<&EgressProxy>,
@@ -214,20 +211,23 @@ fn transport_error(error: reqwest::Error, peer: &str, public_only: Option<&Publi
         return (filter.refusal)();
     }
     let (code, message) = if error.is_timeout() {
-        ("upstream_timeout", format!("{peer} did not answer in time"))
+        (
+            ErrorCode::UpstreamTimeout,
+            format!("{peer} did not answer in time"),
+        )
     } else if error.is_connect() {
         (
-            "upstream_unreachable",
+            ErrorCode::UpstreamUnreachable,
             format!("could not connect to {peer}"),
         )
     } else if error.is_body() || error.is_decode() {
         (
-            "upstream_broken_body",
+            ErrorCode::UpstreamBrokenBody,
             format!("{peer}'s response was cut off"),
         )
     } else {
         (
-            "upstream_unreachable",
+            ErrorCode::UpstreamUnreachable,
             format!("the request to {peer} failed"),
         )
     };
@@ -265,7 +265,7 @@ impl molts_core::HttpClient for ReqwestHttpClient {
                         self.peer,
                         options.timeout.as_millis()
                     ))
-                    .with_code("upstream_timeout"));
+                    .with_code(ErrorCode::UpstreamTimeout));
                 }
             };
         let mut builder = http::Response::builder()
@@ -302,7 +302,7 @@ fn idle_limited(
                     "{peer} sent nothing for {} ms mid-response",
                     idle.as_millis()
                 ))
-                .with_code("upstream_timeout")),
+                .with_code(ErrorCode::UpstreamTimeout)),
                 None,
             )),
         }

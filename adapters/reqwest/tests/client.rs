@@ -3,6 +3,7 @@
 //! messages hold neither the query nor any header.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use molts_core::ErrorCode;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -144,7 +145,7 @@ async fn a_slow_head_is_unavailable_without_query_or_headers_in_the_message() {
     let error = client.send(request, opts(200)).await.err().unwrap();
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(error.kind(), ErrorKind::Unavailable);
-    assert_eq!(error.code(), Some("upstream_timeout"));
+    assert_eq!(error.code(), Some(ErrorCode::UpstreamTimeout));
     let shown = error.to_string();
     assert!(!shown.contains("sekrit"), "{shown}");
 }
@@ -160,7 +161,7 @@ async fn a_refused_connection_is_unavailable_and_keeps_its_cause() {
     let url = format!("http://127.0.0.1:{port}/x?key=sekrit-query");
     let error = client.send(get_req(&url), opts(2_000)).await.err().unwrap();
     assert_eq!(error.kind(), ErrorKind::Unavailable);
-    assert_eq!(error.code(), Some("upstream_unreachable"));
+    assert_eq!(error.code(), Some(ErrorCode::UpstreamUnreachable));
     assert!(std::error::Error::source(&error).is_some());
     let mut chain = error.to_string();
     let mut source = std::error::Error::source(&error);
@@ -190,7 +191,7 @@ async fn a_body_that_stalls_mid_way_fails_after_the_timeout_but_a_steady_one_doe
     assert_eq!(body.next().await.unwrap().unwrap().as_ref(), b"piece0");
     let error = body.next().await.unwrap().unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable);
-    assert_eq!(error.code(), Some("upstream_timeout"));
+    assert_eq!(error.code(), Some(ErrorCode::UpstreamTimeout));
     assert!(body.next().await.is_none());
 
     // Three pieces 50 ms apart take longer than nothing but never pause for 120 ms.

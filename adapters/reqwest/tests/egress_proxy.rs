@@ -8,6 +8,7 @@
 
 mod common;
 
+use molts_core::ErrorCode;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -19,7 +20,6 @@ use axum::routing::get;
 use bytes::Bytes;
 use common::{get_request, opts};
 use molts_core::ErrorKind;
-use molts_core::net::ADDRESS_REFUSED;
 use molts_core::ports::HttpClientExt;
 use molts_reqwest::{EgressProxy, ReqwestHttpClient};
 
@@ -152,7 +152,7 @@ async fn internal_literals_and_names_are_refused_before_the_proxy_sees_them() {
             .await
             .expect_err("an internal destination must be refused");
         assert_eq!(error.kind(), ErrorKind::Forbidden, "{host}: {error}");
-        assert_eq!(error.code(), Some(ADDRESS_REFUSED), "{host}");
+        assert_eq!(error.code(), Some(ErrorCode::AddressRefused), "{host}");
     }
     assert!(
         seen.targets().is_empty(),

@@ -9,6 +9,7 @@
 
 mod common;
 
+use molts_core::ErrorCode;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,7 +26,6 @@ use molts_core::gateway::{
     VideoSubmission, WebhookSettings,
 };
 use molts_core::memory::MemoryBlobStore;
-use molts_core::net::ADDRESS_REFUSED;
 use molts_core::ports::HttpClientExt;
 use molts_core::providers::{
     Call, ChatMessage, Credentials, JobProgress, ProviderAdapter, Role, SubmittedJob, TextRequest,
@@ -95,7 +95,7 @@ async fn internal_names_literals_and_rebound_names_are_refused_before_sending() 
             .await
             .expect_err("an internal address must be refused");
         assert_eq!(error.kind(), ErrorKind::Forbidden, "{host}: {error}");
-        assert_eq!(error.code(), Some(ADDRESS_REFUSED), "{host}");
+        assert_eq!(error.code(), Some(ErrorCode::AddressRefused), "{host}");
         let shown = format!("{error} {error:?}");
         for leak in ["127.0.0.1", "s3cret", "cdn.provider"] {
             assert!(!shown.contains(leak), "the error shows {leak}: {shown}");
@@ -250,7 +250,11 @@ async fn a_tenants_base_url_resolving_to_loopback_is_refused_and_the_operators_i
         .await
         .expect_err("the tenant's base URL resolves to loopback");
     assert_eq!(refused.kind(), ErrorKind::Unavailable, "{refused}");
-    assert_eq!(refused.code(), Some("base_url_refused"), "{refused}");
+    assert_eq!(
+        refused.code(),
+        Some(ErrorCode::ProviderBaseUrlRefused),
+        "{refused}"
+    );
     assert!(!refused.message().contains("127.0.0.1"), "{refused}");
     assert_eq!(
         hits.load(Ordering::SeqCst),

@@ -9,6 +9,7 @@
 
 mod common;
 
+use molts_core::ErrorCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -71,7 +72,7 @@ async fn a_name_resolving_to_loopback_is_refused_and_nothing_is_sent() {
             .await
             .expect_err("an internal target must be refused");
         assert_eq!(error.kind(), ErrorKind::Forbidden, "{error}");
-        assert_eq!(error.code(), Some("webhook_url_refused"));
+        assert_eq!(error.code(), Some(ErrorCode::WebhookAddressRefused));
         let shown = format!("{error} {error:?}");
         for leak in ["127.0.0.1", "10.0.0.1", "::1", "s3cret"] {
             assert!(!shown.contains(leak), "the error shows {leak}: {shown}");
@@ -103,7 +104,7 @@ async fn an_unknown_name_is_unreachable_not_refused() {
         .await
         .expect_err("an unknown name cannot be reached");
     assert_eq!(error.kind(), ErrorKind::Unavailable);
-    assert_eq!(error.code(), Some("upstream_unreachable"));
+    assert_eq!(error.code(), Some(ErrorCode::UpstreamUnreachable));
     assert_eq!(error.message(), "could not connect to the webhook endpoint");
 }
 

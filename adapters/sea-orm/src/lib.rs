@@ -35,6 +35,7 @@ mod settle_batch;
 mod sqlite_ledger;
 mod webhooks;
 
+use molts_core::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -281,9 +282,14 @@ impl SeaOrmStore {
 
     /// Applies every pending migration of `molts-migrations`; applying twice is a no-op.
     pub async fn migrate(&self) -> Result<()> {
-        Migrator::up(&self.db, None)
-            .await
-            .map_err(|e| error::from_db(e).with_code("migration_failed"))
+        Migrator::up(&self.db, None).await.map_err(|e| {
+            let cause = error::from_db(e);
+            molts_core::Error::coded(
+                ErrorCode::MigrationFailed,
+                format!("database migrations failed: {}", cause.message()),
+            )
+            .with_source(cause)
+        })
     }
 
     /// The underlying connection pool.

@@ -2,6 +2,7 @@
 //! time-limited URL the object store signs), and their own files — voice samples, SOUL.md
 //! backups — uploaded under a name and kept as numbered versions.
 
+use crate::ErrorCode;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -387,7 +388,7 @@ impl Gateway {
                         "body",
                         format!("an upload may be at most {MAX_UPLOAD_BYTES} bytes"),
                     )
-                    .with_code("body_too_large"));
+                    .with_code(ErrorCode::BodyTooLarge));
                 }
                 Ok(chunk)
             })

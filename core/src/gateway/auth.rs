@@ -1,6 +1,7 @@
 //! Authentication of agents and admins by bearer secret, admin scope checks, and per-agent rate
 //! limiting (an agent's keys share one budget).
 
+use crate::ErrorCode;
 use std::time::Duration;
 
 use crate::domain::{AdminKey, AdminScope, Agent, AgentStatus, Instance, Tier};
@@ -129,7 +130,9 @@ impl Gateway {
             .await?
             .ok_or_else(|| Error::unauthorized("invalid or expired API key"))?;
         if agent.status == AgentStatus::Suspended {
-            return Err(Error::forbidden("this agent is suspended").with_code("agent_suspended"));
+            return Err(
+                Error::forbidden("this agent is suspended").with_code(ErrorCode::AgentSuspended)
+            );
         }
         let tier = self.tier_of(&agent).await?;
         let instance = self
@@ -196,7 +199,7 @@ impl Gateway {
             ErrorKind::RateLimited,
             format!("rate limit of {limit} requests per minute reached; retry later"),
         )
-        .with_code("rate_limit_exceeded")
+        .with_code(ErrorCode::RateLimitExceeded)
         .with_retry_after(retry);
         Err((error, Some(decision)))
     }

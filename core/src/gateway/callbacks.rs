@@ -7,6 +7,7 @@
 //! - HeyGen's account webhooks reach `/v1/callbacks/heygen`, signed with HMAC-SHA256 of the raw
 //!   body under the endpoint's secret (`HEYGEN_WEBHOOK_SECRET`), hex in `Signature`.
 
+use crate::ErrorCode;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -16,7 +17,7 @@ use crate::error::{Error, Result};
 use super::Gateway;
 
 fn refused(why: &str) -> Error {
-    Error::unauthorized(format!("callback refused: {why}")).with_code("callback_refused")
+    Error::unauthorized(format!("callback refused: {why}")).with_code(ErrorCode::CallbackRefused)
 }
 
 impl Gateway {

@@ -12,6 +12,7 @@
 //!
 //! [`Sleeper`]: crate::providers::Sleeper
 
+use crate::ErrorCode;
 use std::future::Future;
 use std::time::Duration;
 
@@ -40,7 +41,7 @@ impl Gateway {
                 "{what} did not finish within {} ms",
                 limit.as_millis()
             ))
-            .with_code("upstream_timeout")),
+            .with_code(ErrorCode::UpstreamTimeout)),
         }
     }
 }

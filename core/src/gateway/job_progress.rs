@@ -14,6 +14,7 @@
 //!   crash cannot lose the event and a repeat cannot double it; a delivery whose job did not end
 //!   the way the event says is dropped by the sender.
 
+use crate::ErrorCode;
 use futures::StreamExt;
 
 use crate::domain::{Artifact, ArtifactKind, Job, JobError, JobKind, JobStatus};
@@ -424,7 +425,7 @@ impl Gateway {
             .collect();
         check_output(declared.as_deref(), served, &first, held).map_err(|message| {
             Error::unavailable(format!("provider '{}' {message}", job.provider.as_str()))
-                .with_code("provider_bad_response")
+                .with_code(ErrorCode::ProviderBadResponse)
         })?;
         let key = format!("jobs/{}/{}/output.{ext}", job.agent_id, job.id);
         let mut seen = 0u64;

@@ -9,6 +9,7 @@
 //! A submission with an `Idempotency-Key` stores its job first and holds after, so its
 //! concurrent copies never hold quota (`jobs/claim.rs`).
 
+use crate::ErrorCode;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -344,7 +345,7 @@ impl Gateway {
                     return Err(Error::conflict(
                         "this Idempotency-Key was used for a different request",
                     )
-                    .with_code("idempotency_key_reused"));
+                    .with_code(ErrorCode::IdempotencyKeyReused));
                 }
                 if let Some(refusal) = quota_refusal(&earlier) {
                     return Err(refusal);
@@ -550,9 +551,8 @@ impl Gateway {
         {
             // The provider refused the request itself (a bad avatar id, say): the caller's
             // mistake, answered as such; the job stays on record as failed and refunded.
-            return Err(
-                Error::invalid("request", error.message.clone()).with_code("provider_rejected")
-            );
+            return Err(Error::invalid("request", error.message.clone())
+                .with_code(ErrorCode::ProviderRejected));
         }
         Ok(Submitted {
             job: self.job_view(&job, &agent.name),
@@ -581,7 +581,7 @@ impl Gateway {
         if earlier.kind != kind || &earlier.input != input {
             return Err(
                 Error::conflict("this Idempotency-Key was used for a different request")
-                    .with_code("idempotency_key_reused"),
+                    .with_code(ErrorCode::IdempotencyKeyReused),
             );
         }
         if let Some(refusal) = quota_refusal(&earlier) {

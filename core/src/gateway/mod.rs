@@ -30,6 +30,7 @@ pub mod settings;
 mod webhooks;
 mod wiring;
 
+use crate::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -256,7 +257,7 @@ impl Gateway {
     pub(crate) fn blobs(&self) -> crate::Result<&Arc<dyn BlobStore>> {
         self.inner.blobs.as_ref().ok_or_else(|| {
             crate::Error::unavailable("no artifact store is configured on this molts")
-                .with_code("artifacts_not_configured")
+                .with_code(ErrorCode::ArtifactsNotConfigured)
         })
     }
 

@@ -1,5 +1,6 @@
 //! What an agent may use: listing its instance's models and resolving a request's `model`.
 
+use crate::ErrorCode;
 use crate::domain::{Instance, Modality, ModelConfig, ModelFilter, Provider};
 use crate::error::{Error, Result};
 
@@ -32,7 +33,7 @@ impl Gateway {
     ) -> Result<ModelConfig> {
         let not_found = || {
             Error::not_found("model", requested)
-                .with_code("model_not_found")
+                .with_code(ErrorCode::ModelNotFound)
                 .with_param("model")
         };
         let usable = |m: &ModelConfig| m.enabled && instance.settings.allows_model(&m.id);
@@ -177,7 +178,7 @@ impl Gateway {
                         modality.as_str()
                     ),
                 )
-                .with_code("model_required")
+                .with_code(ErrorCode::ModelRequired)
             })
     }
 }

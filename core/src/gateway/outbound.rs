@@ -22,6 +22,7 @@
 //! and fetches from Cloudflare's network rather than the operator's), the URL-text checks are
 //! what remains: a tenant's base URL when it is set, a provider's URL here.
 
+use crate::ErrorCode;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ use async_trait::async_trait;
 
 use crate::domain::{ModelConfig, Provider};
 use crate::error::{Error, Result};
-use crate::net::{ADDRESS_REFUSED, host_is_refused};
+use crate::net::host_is_refused;
 use crate::ports::{HttpClient, HttpRequest, HttpResponse, RequestOptions};
 use crate::providers::{Credentials, ProviderAdapter, http_adapters};
 
@@ -37,9 +38,6 @@ use super::Gateway;
 
 /// The HTTP providers' adapters over the public-only client, by provider.
 pub(super) type PublicAdapters = HashMap<Provider, Arc<dyn ProviderAdapter>>;
-
-/// The error code of a provider-given URL molts will not fetch.
-const OUTPUT_URL_REFUSED: &str = "output_url_refused";
 
 /// A provider's credentials for one instance, and whether the instance chose where they send.
 #[derive(Debug, Clone)]
@@ -73,7 +71,7 @@ fn output_refused() -> Error {
         "the provider answered with a URL on a loopback, private, link-local or other internal \
          address, which molts does not fetch",
     )
-    .with_code(OUTPUT_URL_REFUSED)
+    .with_code(ErrorCode::OutputUrlRefused)
 }
 
 impl Gateway {
@@ -81,7 +79,7 @@ impl Gateway {
     /// calls to a tenant's own `base_url`, downloads of URLs providers answer with — through
     /// `http`: a client that refuses internal addresses unless allow-listed (the native
     /// runtimes' `ReqwestHttpClient::public_only`), answering a refusal with the code
-    /// `crate::net::ADDRESS_REFUSED`. The HTTP providers' adapters are built a second time over
+    /// `ErrorCode::AddressRefused`. The HTTP providers' adapters are built a second time over
     /// it. Without one, those requests use the unfiltered clients, after the URL-text checks.
     #[must_use]
     pub fn with_public_only_http(mut self, http: Arc<dyn HttpClient>) -> Self {
@@ -193,7 +191,7 @@ pub(super) struct ProviderUrlClient(Arc<dyn HttpClient>);
 impl HttpClient for ProviderUrlClient {
     async fn send(&self, request: HttpRequest, options: RequestOptions) -> Result<HttpResponse> {
         self.0.send(request, options).await.map_err(|e| {
-            if e.code() == Some(ADDRESS_REFUSED) {
+            if e.code() == Some(ErrorCode::AddressRefused) {
                 output_refused()
             } else {
                 e
@@ -206,7 +204,7 @@ impl HttpClient for ProviderUrlClient {
 /// provider is misconfigured for this instance (`Unavailable`, so routing moves on to a
 /// fallback), and its admin or the operator can fix that.
 pub(super) fn tenant_refusal(error: Error, provider: Provider) -> Error {
-    if error.code() != Some(ADDRESS_REFUSED) {
+    if error.code() != Some(ErrorCode::AddressRefused) {
         return error;
     }
     Error::unavailable(format!(
@@ -215,5 +213,5 @@ pub(super) fn tenant_refusal(error: Error, provider: Provider) -> Error {
          can allow-list the host)",
         provider.as_str()
     ))
-    .with_code("base_url_refused")
+    .with_code(ErrorCode::ProviderBaseUrlRefused)
 }

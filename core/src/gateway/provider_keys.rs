@@ -4,6 +4,7 @@
 //! to it goes through the public-only client (`outbound.rs`), which also judges what the name
 //! resolves to; one the operator set is the operator's choice, recorded in the sealed key.
 
+use crate::ErrorCode;
 use serde::Deserialize;
 
 use crate::domain::{AdminScope, Instance, InstanceProviderKey, Provider};
@@ -67,7 +68,7 @@ impl Gateway {
                 "base_url",
                 "base_url points at a loopback, private, link-local or internal address",
             )
-            .with_code("base_url_refused"));
+            .with_code(ErrorCode::BaseUrlRefused));
         }
         Ok(())
     }
@@ -75,7 +76,7 @@ impl Gateway {
     fn secret_box(&self) -> Result<&SecretBox> {
         self.inner.secret_box.as_deref().ok_or_else(|| {
             Error::invalid("api_key", "this server stores no tenant provider keys: the operator must set MOLTS_SECRET_KEY")
-                .with_code("secret_key_not_configured")
+                .with_code(ErrorCode::SecretKeyNotConfigured)
         })
     }
 
@@ -206,7 +207,7 @@ impl Gateway {
             Some(key) => {
                 let secret_box = self.inner.secret_box.as_deref().ok_or_else(|| {
                     Error::unavailable("this instance's provider key cannot be opened: MOLTS_SECRET_KEY is not set")
-                        .with_code("provider_not_configured")
+                        .with_code(ErrorCode::ProviderNotConfigured)
                 })?;
                 // Opened under the operator's binding of this very URL: the operator chose it.
                 let by_operator = key.base_url.as_deref().and_then(|url| {

@@ -1,5 +1,6 @@
 //! Quota use cases: holding units before work, settling or refunding after, and usage reports.
 
+use crate::ErrorCode;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -270,7 +271,7 @@ impl Gateway {
                     tier.id
                 ),
             )
-            .with_code("quota_exceeded")),
+            .with_code(ErrorCode::QuotaExceeded)),
         }
     }
 

@@ -2,6 +2,7 @@
 //! Registrations without an admin key are rate limited per client address, since each one is
 //! a new agent with a fresh allowance (and may start a persona).
 
+use crate::ErrorCode;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -81,7 +82,7 @@ impl Gateway {
                  retry later"
             ),
         )
-        .with_code("rate_limit_exceeded")
+        .with_code(ErrorCode::RateLimitExceeded)
         .with_retry_after(decision.reset_after.max(Duration::from_secs(1))))
     }
 
@@ -121,7 +122,7 @@ impl Gateway {
                 RegistrationMode::Token => {
                     let presented = request.registration_token.as_deref().ok_or_else(|| {
                         Error::forbidden("this instance needs a registration_token")
-                            .with_code("registration_token_required")
+                            .with_code(ErrorCode::RegistrationTokenRequired)
                             .with_param("registration_token")
                     })?;
                     let ok = instance
@@ -131,7 +132,7 @@ impl Gateway {
                         .is_some_and(|h| secret::verify(presented, h));
                     if !ok {
                         return Err(Error::forbidden("registration_token is not valid")
-                            .with_code("registration_token_invalid")
+                            .with_code(ErrorCode::RegistrationTokenInvalid)
                             .with_param("registration_token"));
                     }
                 }
@@ -139,7 +140,7 @@ impl Gateway {
                     return Err(Error::forbidden(
                         "agents on this instance are created by its admins",
                     )
-                    .with_code("registration_closed"));
+                    .with_code(ErrorCode::RegistrationClosed));
                 }
             },
         }

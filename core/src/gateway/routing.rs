@@ -2,6 +2,7 @@
 //! exponential backoff that honour a provider's `Retry-After`, then the next fallback. Every
 //! attempt is logged with its provider, model and outcome.
 
+use crate::Retry;
 use std::time::Duration;
 
 use crate::domain::{Modality, ModelConfig};
@@ -158,14 +159,7 @@ impl Gateway {
                         // A refused or missing key, or a tenant's base URL on an internal
                         // address, will not fix itself in a moment: go straight to the next
                         // fallback instead of retrying this provider.
-                        let hopeless = matches!(
-                            e.code(),
-                            Some(
-                                "provider_auth_failed"
-                                    | "provider_not_configured"
-                                    | "base_url_refused"
-                            )
-                        );
+                        let hopeless = e.retry() == Retry::Fallback;
                         last = Some(e);
                         if attempt == policy.attempts_per_model || hopeless {
                             break;

@@ -11,6 +11,7 @@
 //! (`Gateway::with_webhook_http`; the native runtimes' `ReqwestHttpClient::for_webhooks`), with
 //! the same `webhook_url_refused` code, and such a delivery fails at once like a refused URL.
 
+use crate::ErrorCode;
 use std::time::Duration;
 
 use base64::Engine;
@@ -86,16 +87,13 @@ pub fn sign_webhook(secret: &str, id: &str, timestamp: i64, body: &str) -> Resul
         STANDARD.encode(mac.finalize().into_bytes())
     ))
 }
-
-/// The error code of a refused target, from the URL guard or the webhook client's resolver.
-const REFUSED: &str = "webhook_url_refused";
-
 impl Gateway {
     /// Checks a webhook target: an absolute http(s) URL to a host that is not internal, unless
     /// allow-listed. Answers the URL as given.
     pub(super) fn check_webhook_url(&self, raw: &str) -> Result<String> {
         let refuse = |why: &str| {
-            Error::invalid("webhook_url", format!("webhook_url {why}")).with_code(REFUSED)
+            Error::invalid("webhook_url", format!("webhook_url {why}"))
+                .with_code(ErrorCode::WebhookUrlRefused)
         };
         if raw.len() > MAX_URL_LEN {
             return Err(refuse("is too long"));
@@ -355,7 +353,10 @@ impl Gateway {
                     Err(e) => (
                         None,
                         e.message().to_owned(),
-                        e.code() == Some(REFUSED) || e.message().starts_with("webhook_url"),
+                        matches!(
+                            e.code(),
+                            Some(ErrorCode::WebhookUrlRefused | ErrorCode::WebhookAddressRefused)
+                        ),
                     ),
                 };
                 let wait = schedule.get(claimed.attempts as usize - 1).copied();
@@ -391,7 +392,10 @@ impl Gateway {
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
             .body(bytes::Bytes::from(delivery.payload.clone()))
-            .map_err(|_| Error::invalid("webhook_url", "webhook_url is not a valid URL"))?;
+            .map_err(|_| {
+                Error::invalid("webhook_url", "webhook_url is not a valid URL")
+                    .with_code(ErrorCode::WebhookUrlRefused)
+            })?;
         // The client's timeout bounds each wait; the deadline bounds the whole attempt.
         let timeout = self.inner.config.webhooks.timeout;
         let sending =
@@ -454,7 +458,7 @@ mod tests {
             let refused = strict.check_webhook_url(url).err();
             assert_eq!(
                 refused.as_ref().and_then(|e| e.code()),
-                Some(REFUSED),
+                Some(ErrorCode::WebhookUrlRefused),
                 "{url}"
             );
         }

@@ -27,7 +27,7 @@ pub struct Outbound {
     pub webhooks: Arc<dyn HttpClient>,
     /// Tenants' own base URLs and the URLs providers answer with, off the operator's origins:
     /// refuses internal addresses unless allow-listed, with the code
-    /// [`crate::net::ADDRESS_REFUSED`].
+    /// [`crate::ErrorCode::AddressRefused`].
     pub public_only: Arc<dyn HttpClient>,
 }
 

@@ -2,6 +2,8 @@
 //! HTTP providers implement it as pure mapping over the `HttpClient` port; the offline demo
 //! providers implement it without any network.
 
+use crate::ErrorCode;
+use crate::Retry;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +12,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 
 use crate::domain::{ModelConfig, Provider};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 
 use super::types::{
     GeneratedImage, ImageRequest, JobProgress, PersonaRequest, RenderRequest, SpeechRequest,
@@ -56,7 +58,7 @@ impl Call<'_> {
                 "provider '{}' has no API key configured (set {variable})",
                 self.model.provider.as_str()
             ))
-            .with_code("provider_not_configured")
+            .with_code(ErrorCode::ProviderNotConfigured)
         })
     }
 
@@ -78,7 +80,7 @@ fn unsupported(call: &Call<'_>, what: &str) -> Error {
             call.model.provider.as_str()
         ),
     )
-    .with_code("unsupported_by_provider")
+    .with_code(ErrorCode::UnsupportedByProvider)
 }
 
 /// One provider's adapter. Every method has a default that refuses with `Invalid`, so an
@@ -223,10 +225,7 @@ impl std::fmt::Debug for Download {
 /// Whether a failed attempt may be retried or handed to a fallback: rate limits, outages,
 /// timeouts and connection errors; never the caller's own mistakes.
 pub fn is_retryable(error: &Error) -> bool {
-    matches!(
-        error.kind(),
-        ErrorKind::RateLimited | ErrorKind::Unavailable
-    )
+    matches!(error.retry(), Retry::Backoff | Retry::Fallback)
 }
 
 /// Waiting, for retry backoff. Core has no timer of its own: the runtime lends one
@@ -332,7 +331,7 @@ impl ProviderRegistry {
                 "provider '{}' is not enabled on this server",
                 provider.as_str()
             ))
-            .with_code("provider_not_configured")
+            .with_code(ErrorCode::ProviderNotConfigured)
         })
     }
 

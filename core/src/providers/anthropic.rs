@@ -2,6 +2,7 @@
 //! (the API requires it), and streaming over named SSE events whose `error` event mid-stream is
 //! an error rather than an end.
 
+use crate::ErrorCode;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -147,12 +148,12 @@ fn stream_error(call: &Call<'_>, data: &str) -> Error {
     let text = format!("provider 'anthropic' failed mid-stream: {message}");
     match kind {
         "rate_limit_error" => {
-            Error::new(ErrorKind::RateLimited, text).with_code("provider_rate_limited")
+            Error::new(ErrorKind::RateLimited, text).with_code(ErrorCode::ProviderRateLimited)
         }
         "invalid_request_error" | "request_too_large" | "not_found_error" => {
-            Error::new(ErrorKind::Invalid, text).with_code("provider_rejected")
+            Error::new(ErrorKind::Invalid, text).with_code(ErrorCode::ProviderRejected)
         }
-        _ => Error::unavailable(text).with_code("provider_unavailable"),
+        _ => Error::unavailable(text).with_code(ErrorCode::ProviderUnavailable),
     }
 }
 

@@ -3,6 +3,7 @@
 //! last chunk carries the finish reason and the token counts. Veo video configs are served
 //! through the same adapter (see `veo`).
 
+use crate::ErrorCode;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -196,7 +197,7 @@ impl Response {
                     call.model.provider.as_str()
                 ),
             )
-            .with_code("provider_rejected")
+            .with_code(ErrorCode::ProviderRejected)
         })
     }
 }
@@ -326,7 +327,7 @@ impl ProviderAdapter for GeminiAdapter {
         images.truncate(request.n as usize);
         if images.is_empty() {
             return Err(Error::unavailable("provider 'gemini' returned no image")
-                .with_code("provider_no_output"));
+                .with_code(ErrorCode::ProviderNoOutput));
         }
         Ok(images)
     }

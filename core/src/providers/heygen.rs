@@ -4,6 +4,7 @@
 //! pending|waiting|processing|completed|failed with the `video_url` (valid 7 days) and
 //! `duration`. Errors come as `{"data":null,"error":{"code","message"}}`.
 
+use crate::ErrorCode;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -139,7 +140,7 @@ impl<T> Envelope<T> {
                     error_text(call, error)
                 ),
             )
-            .with_code("provider_rejected")),
+            .with_code(ErrorCode::ProviderRejected)),
             None => Err(wire::bad_response(call, "no data")),
         }
     }

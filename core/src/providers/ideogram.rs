@@ -3,6 +3,7 @@
 //! `V_2A`…) the legacy endpoint, as JSON `{"image_request": …}`. Both answer with temporary
 //! URLs; images withheld as unsafe come back without one and are dropped.
 
+use crate::ErrorCode;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -171,7 +172,7 @@ impl ProviderAdapter for IdeogramAdapter {
                 ErrorKind::Invalid,
                 "provider 'ideogram' withheld every image as unsafe",
             )
-            .with_code("provider_rejected"));
+            .with_code(ErrorCode::ProviderRejected));
         }
         Ok(images)
     }

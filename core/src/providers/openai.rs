@@ -1,6 +1,7 @@
 //! OpenAI (and any server speaking its API): chat completions with SSE streaming and usage,
 //! image generation as inline bytes, and speech whose length is measured from the audio.
 
+use crate::ErrorCode;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -65,7 +66,7 @@ impl OpenAiAdapter {
                         "provider 'openai_compatible' has no base URL configured \
                          (set OPENAI_COMPATIBLE_BASE_URL)",
                     )
-                    .with_code("provider_not_configured")
+                    .with_code(ErrorCode::ProviderNotConfigured)
                 })?
         } else {
             call.base_url(OPENAI_BASE_URL)
@@ -193,7 +194,7 @@ impl StreamMapper for ChatStream {
                 "provider '{}' failed mid-stream: {message}",
                 call.model.provider.as_str()
             ))
-            .with_code("provider_unavailable"));
+            .with_code(ErrorCode::ProviderUnavailable));
         }
         let chunk: Completion = serde_json::from_value(value).map_err(|e| {
             wire::bad_response(&call, "a stream chunk is not the expected JSON").with_source(e)

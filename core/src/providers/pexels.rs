@@ -1,6 +1,7 @@
 //! Pexels: photo search (`/v1/search`) and video search (`/videos/search`, no `/v1`), both
 //! normalised to [`StockItem`]; a video's URL is its largest progressive file.
 
+use crate::ErrorCode;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -151,7 +152,7 @@ impl ProviderAdapter for PexelsAdapter {
                 crate::error::Error::unavailable(
                     "the provider URL is not valid (check PEXELS_BASE_URL)",
                 )
-                .with_code("provider_not_configured")
+                .with_code(ErrorCode::ProviderNotConfigured)
             })?;
         {
             let mut q = url.query_pairs_mut();

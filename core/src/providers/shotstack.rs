@@ -3,6 +3,7 @@
 //! queued|fetching|rendering|saving|done|failed, the output `url` (valid 24 hours) and its
 //! `duration`. Rate limits come from the API gateway as 429 with `x-amzn-ErrorType`.
 
+use crate::ErrorCode;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -93,7 +94,7 @@ impl<T> Envelope<T> {
                 "provider 'shotstack' failed: {}",
                 wire::redact(&message, call.credentials.api_key.as_deref())
             ))
-            .with_code("provider_unavailable"));
+            .with_code(ErrorCode::ProviderUnavailable));
         }
         self.response
             .ok_or_else(|| wire::bad_response(call, "no response object"))

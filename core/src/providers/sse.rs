@@ -1,6 +1,7 @@
 //! Server-Sent Events: splitting a streamed body into events, and running a provider's
 //! [`StreamMapper`] over them to make a [`TextStream`] that ends with an error when cut short.
 
+use crate::ErrorCode;
 use std::collections::VecDeque;
 
 use futures::StreamExt;
@@ -137,7 +138,7 @@ fn too_large(what: &str) -> Error {
         "the provider's stream sent {what} longer than {} KiB",
         MAX_SSE_LINE_BYTES >> 10
     ))
-    .with_code("provider_bad_response")
+    .with_code(ErrorCode::ProviderBadResponse)
 }
 
 /// A provider's streaming protocol: turns events into chunks and says when the stream is done.
@@ -155,7 +156,7 @@ pub(crate) fn cut_short(call: &Call<'_>) -> Error {
         "provider '{}' ended the stream before it was complete",
         call.model.provider.as_str()
     ))
-    .with_code("provider_stream_cut")
+    .with_code(ErrorCode::ProviderStreamCut)
 }
 
 /// Maps an SSE body through `mapper` into a text stream. After the first error nothing follows.

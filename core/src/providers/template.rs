@@ -16,6 +16,7 @@
 //! placeholder with no value is a 400 naming it — never a literal `"{name}"` sent upstream.
 //! `{api_key}` is the configured key of the provider named by `key_from`.
 
+use crate::ErrorCode;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -134,13 +135,13 @@ fn placeholders(s: &str) -> Vec<&str> {
 fn missing(name: &str) -> Error {
     if name == "api_key" {
         return Error::unavailable("this template model has no key configured (set payload_mapping.key_from and that provider's key)")
-            .with_code("provider_not_configured");
+            .with_code(ErrorCode::ProviderNotConfigured);
     }
     Error::invalid(
         "payload",
         format!("the model needs a value for '{name}' and none was given"),
     )
-    .with_code("missing_template_value")
+    .with_code(ErrorCode::MissingTemplateValue)
     .with_param(name.to_owned())
 }
 

@@ -3,6 +3,7 @@
 //! timeout, mapping provider error statuses to molts errors (keeping the provider's message,
 //! never its secrets), and decoding JSON bodies.
 
+use crate::ErrorCode;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -33,7 +34,7 @@ pub(crate) fn secret_header(value: &str) -> Result<HeaderValue> {
     let mut value = HeaderValue::from_str(value).map_err(|_| {
         // The key itself must not appear in the message.
         Error::unavailable("the configured API key is not a valid HTTP header value")
-            .with_code("provider_not_configured")
+            .with_code(ErrorCode::ProviderNotConfigured)
     })?;
     value.set_sensitive(true);
     Ok(value)
@@ -96,7 +97,7 @@ fn build(
     builder.body(body).map_err(|_| {
         // The URL may carry a configured base URL; say which setting to check, not its value.
         Error::unavailable("the provider URL is not valid (check the provider's base URL setting)")
-            .with_code("provider_not_configured")
+            .with_code(ErrorCode::ProviderNotConfigured)
     })
 }
 
@@ -170,7 +171,7 @@ pub(crate) fn bad_response(call: &Call<'_>, what: &str) -> Error {
         "provider '{}' sent a malformed response: {what}",
         call.model.provider.as_str()
     ))
-    .with_code("provider_bad_response")
+    .with_code(ErrorCode::ProviderBadResponse)
 }
 
 /// The provider's own error message from any of the shapes providers use.
@@ -306,13 +307,13 @@ pub(crate) fn status_error(
             ErrorKind::Invalid,
             format!("provider '{provider}' rejected the request: {message}"),
         )
-        .with_code("provider_rejected"),
+        .with_code(ErrorCode::ProviderRejected),
         429 => {
             let error = Error::new(
                 ErrorKind::RateLimited,
                 format!("provider '{provider}' is rate limiting: {message}"),
             )
-            .with_code("provider_rate_limited");
+            .with_code(ErrorCode::ProviderRateLimited);
             match retry_after(headers) {
                 Some(after) => error.with_retry_after(after),
                 None => error,
@@ -321,7 +322,7 @@ pub(crate) fn status_error(
         _ => Error::unavailable(format!(
             "provider '{provider}' failed (HTTP {code}): {message}"
         ))
-        .with_code("provider_unavailable"),
+        .with_code(ErrorCode::ProviderUnavailable),
     }
 }
 
@@ -331,7 +332,7 @@ fn auth_failed(provider: &str, message: &str) -> Error {
     Error::unavailable(format!(
         "provider '{provider}' refused the configured credentials: {message}"
     ))
-    .with_code("provider_auth_failed")
+    .with_code(ErrorCode::ProviderAuthFailed)
 }
 
 /// The MIME type of encoded image bytes, from their magic number (PNG when unknown).

@@ -1,6 +1,7 @@
 //! Provider callbacks: the job's own token makes the gateway check the job at once; a wrong
 //! token, an unknown job or an unsigned HeyGen event is refused, and a duplicate changes nothing.
 
+use molts_core::ErrorCode;
 use molts_core::ErrorKind;
 use molts_core::domain::JobStatus;
 
@@ -23,7 +24,7 @@ fn a_callback_with_the_jobs_token_checks_it_now_and_others_are_refused() {
             w.gw.job_callback(&job.id, "wrong").await,
             ErrorKind::Unauthorized,
         );
-        assert_eq!(err.code(), Some("callback_refused"));
+        assert_eq!(err.code(), Some(ErrorCode::CallbackRefused));
         expect_err(
             w.gw.job_callback("job_missing", &token).await,
             ErrorKind::Unauthorized,

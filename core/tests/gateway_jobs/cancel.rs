@@ -2,6 +2,7 @@
 //! it confirms it stopped the job; charged when it cannot cancel; never for a ready job; and a
 //! cancel that wins against the job's completion leaves no output to download.
 
+use molts_core::ErrorCode;
 use molts_core::ErrorKind;
 use molts_core::domain::{JobStatus, ReservationState};
 use molts_core::error::Error;
@@ -38,7 +39,7 @@ fn a_job_the_provider_accepted_and_cannot_cancel_is_charged_once_and_cannot_be_c
             );
             assert_eq!(hold_state(&w, &job.id).await, ReservationState::Settled);
             let again = expect_err(w.gw.cancel_job(&agent, &job.id).await, ErrorKind::Conflict);
-            assert_eq!(again.code(), Some("job_finished"));
+            assert_eq!(again.code(), Some(ErrorCode::JobFinished));
             assert_eq!(w.videos_used(&agent).await, n + 1);
         }
         assert_eq!(
@@ -50,7 +51,7 @@ fn a_job_the_provider_accepted_and_cannot_cancel_is_charged_once_and_cannot_be_c
             w.gw.submit_video(&agent, video("eleventh"), None).await,
             ErrorKind::QuotaExceeded,
         );
-        assert_eq!(refused.code(), Some("quota_exceeded"));
+        assert_eq!(refused.code(), Some(ErrorCode::QuotaExceeded));
 
         // A canceled job is never checked again, and a late result changes nothing.
         let checks = w.provider.script().checks;
@@ -116,7 +117,7 @@ fn a_ready_job_is_never_refunded() {
             JobStatus::Ready
         );
         let err = expect_err(w.gw.cancel_job(&agent, &job.id).await, ErrorKind::Conflict);
-        assert_eq!(err.code(), Some("job_finished"));
+        assert_eq!(err.code(), Some(ErrorCode::JobFinished));
         assert_eq!(w.videos_used(&agent).await, 1);
         assert_eq!(hold_state(&w, &job.id).await, ReservationState::Settled);
         assert!(w.provider.script().cancel_requests.is_empty());
@@ -215,7 +216,7 @@ fn a_job_being_handed_to_its_provider_cannot_be_canceled_until_the_answer_is_kno
             w.gw.cancel_job(&agent, &job.id).await,
             ErrorKind::Unavailable,
         );
-        assert_eq!(busy.code(), Some("job_busy"));
+        assert_eq!(busy.code(), Some(ErrorCode::JobBusy));
         assert_eq!(
             w.videos_used(&agent).await,
             1,

@@ -5,6 +5,7 @@
 //! another. Here the job store yields once before every call, so all the copies look their key
 //! up before any of them has stored the job: the window real concurrent requests race in.
 
+use molts_core::ErrorCode;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
@@ -155,7 +156,7 @@ fn copies_refused_for_quota_are_all_refused_and_nothing_is_charged() {
                 }
                 Err(e) => {
                     assert_eq!(e.kind(), ErrorKind::QuotaExceeded, "{e}");
-                    assert_eq!(e.code(), Some("quota_exceeded"));
+                    assert_eq!(e.code(), Some(ErrorCode::QuotaExceeded));
                     refused += 1;
                 }
             }

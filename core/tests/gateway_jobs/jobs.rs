@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use futures::StreamExt;
+use molts_core::ErrorCode;
 use molts_core::domain::{JobStatus, Period, ReservationState, Unit};
 use molts_core::gateway::{RenderSubmission, VideoSubmission};
 use molts_core::providers::JobProgress;
@@ -198,7 +199,7 @@ fn an_idempotency_key_returns_the_same_job_and_charges_once() {
                 .await,
             ErrorKind::Conflict,
         );
-        assert_eq!(err.code(), Some("idempotency_key_reused"));
+        assert_eq!(err.code(), Some(ErrorCode::IdempotencyKeyReused));
 
         // Racing retries with one key: one job, one charge.
         let racers = (0..10).map(|_| w.gw.submit_video(&agent, video("Race"), Some("key-2")));
@@ -284,7 +285,7 @@ fn quota_is_checked_before_anything_is_stored() {
             w.gw.submit_video(&agent, video("one too many"), None).await,
             ErrorKind::QuotaExceeded,
         );
-        assert_eq!(err.code(), Some("quota_exceeded"));
+        assert_eq!(err.code(), Some(ErrorCode::QuotaExceeded));
         let all =
             w.gw.list_jobs(&agent, None, None, None, Some(100))
                 .await
@@ -323,7 +324,7 @@ fn bad_submissions_are_refused() {
             w.gw.submit_video(&agent, internal, None).await,
             ErrorKind::Invalid,
         );
-        assert_eq!(err.code(), Some("webhook_url_refused"));
+        assert_eq!(err.code(), Some(ErrorCode::WebhookUrlRefused));
         let no_tracks = RenderSubmission {
             model: None,
             timeline: serde_json::json!({"tracks": []}),

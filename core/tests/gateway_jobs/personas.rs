@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use futures::StreamExt;
+use molts_core::ErrorCode;
 use molts_core::ErrorKind;
 use molts_core::domain::JobStatus;
 use molts_core::gateway::VideoSubmission;
@@ -133,7 +134,7 @@ fn personas_are_metered_and_refused_past_the_tiers_limit() {
             w.gw.submit_persona(&agent, request(), None).await,
             ErrorKind::QuotaExceeded,
         );
-        assert_eq!(refused.code(), Some("quota_exceeded"));
+        assert_eq!(refused.code(), Some(ErrorCode::QuotaExceeded));
         assert!(refused.message().contains("persona"), "{refused}");
         assert_eq!(personas_used(&w, &agent).await, 2);
         assert_eq!(w.videos_used(&agent).await, 0);

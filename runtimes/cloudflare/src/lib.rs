@@ -14,6 +14,7 @@ pub mod config;
 mod contract;
 mod wiring;
 
+use molts_core::ErrorCode;
 use std::cell::RefCell;
 
 use axum::Router;
@@ -66,7 +67,7 @@ fn not_configured(cause: &str) -> axum::response::Response {
             ErrorKind::Unavailable,
             "molts is not configured correctly; the Worker's logs say why",
         )
-        .with_code("not_configured"),
+        .with_code(ErrorCode::NotConfigured),
     )
     .into_response()
 }

@@ -342,7 +342,10 @@ fn renders_draw_the_timeline() -> Result<()> {
             .submit_render(call(&model), &render_request(tall))
             .await
             .err();
-        assert_eq!(e.as_ref().and_then(Error::code), Some("unsupported_format"));
+        assert_eq!(
+            e.as_ref().and_then(Error::code),
+            Some(molts_core::ErrorCode::UnsupportedFormat)
+        );
         Ok(())
     })
 }

@@ -2,6 +2,7 @@
 //! what Shotstack would refuse (or the demo cannot make) with an `Invalid` that names the field,
 //! so a caller who tries the demo first is not surprised when they switch to Shotstack.
 
+use molts_core::ErrorCode;
 use molts_core::{Error, Result};
 use serde_json::{Map, Value};
 
@@ -95,7 +96,7 @@ pub(crate) fn parse(edit: &Value) -> Result<RenderSpec> {
                 "edit.output.format '{}' is not offered by the demo renderer, which makes mp4 only",
                 other.chars().take(20).collect::<String>()
             ))
-            .with_code("unsupported_format"));
+            .with_code(ErrorCode::UnsupportedFormat));
         }
         None => return Err(invalid("edit.output.format must be \"mp4\"".to_owned())),
     }

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use molts_core::ErrorCode;
 use molts_core::domain::{Modality, ModelConfig, ModelFilter, ModelStatus, Provider};
 use molts_core::gateway::ModelPatch;
 use molts_core::{Error, ErrorKind};
@@ -29,7 +30,7 @@ fn bad(param: &'static str, allowed: &str) -> Error {
         ErrorKind::Invalid,
         format!("{param} must be one of: {allowed}"),
     )
-    .with_code("invalid_value")
+    .with_code(ErrorCode::InvalidValue)
     .with_param(param)
 }
 

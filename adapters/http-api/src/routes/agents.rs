@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::{Extension, Json};
+use molts_core::ErrorCode;
 use molts_core::domain::NewAgent;
 use molts_core::gateway::{AgentPrincipal, NewKeyRequest, PersonaSubmission, UsageReport};
 
@@ -27,7 +28,7 @@ pub(super) async fn register(
         Some(value) => Some(
             serde_json::from_value::<PersonaSubmission>(value).map_err(|e| {
                 molts_core::Error::invalid("persona", format!("persona: {e}"))
-                    .with_code("invalid_value")
+                    .with_code(ErrorCode::InvalidValue)
             })?,
         ),
     };
@@ -60,7 +61,7 @@ pub(super) async fn register(
         view["persona"] = match outcome {
             Ok(submitted) => serde_json::to_value(submitted.job).unwrap_or_default(),
             Err(e) => {
-                serde_json::json!({"error": {"message": e.message(), "code": e.code(), "param": e.param()}})
+                serde_json::json!({"error": {"message": e.message(), "code": e.code().map(|c| c.as_str()), "param": e.param()}})
             }
         };
     }

@@ -1,6 +1,7 @@
 //! Stored files over HTTP: artifacts (job outputs and uploads) with streamed, range-aware
 //! downloads and store-signed URLs, and agents' own named, versioned files.
 
+use molts_core::ErrorCode;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -125,7 +126,7 @@ async fn serve(
                 "Range",
                 format!("the range is outside the file's {} bytes", artifact.size),
             )
-            .with_code("range_not_satisfiable");
+            .with_code(ErrorCode::RangeNotSatisfiable);
             let mut response = crate::error::ApiError(error).into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", artifact.size)) {
                 response.headers_mut().insert(header::CONTENT_RANGE, v);
@@ -260,9 +261,9 @@ pub(super) async fn upload(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_owned();
-    let stream = body
-        .into_data_stream()
-        .map_err(|_| Error::invalid("body", "could not read the upload").with_code("invalid_body"));
+    let stream = body.into_data_stream().map_err(|_| {
+        Error::invalid("body", "could not read the upload").with_code(ErrorCode::InvalidBody)
+    });
     let stored = state
         .gateway
         .upload_file(&principal, &name, &content_type, Box::pin(stream))

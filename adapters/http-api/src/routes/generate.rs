@@ -154,13 +154,13 @@ pub(super) async fn text(
 
 /// The error format as a JSON value, for errors that happen inside a stream.
 pub(super) fn error_json(e: &Error) -> Value {
-    let (_, kind) = crate::error::status_and_type(e.kind());
+    let (_, kind) = crate::error::status_and_type(e.kind(), e.code());
     let message = if e.kind() == ErrorKind::Internal {
         "internal error"
     } else {
         e.message()
     };
-    json!({"error": {"message": message, "type": kind, "code": e.code(), "param": e.param()}})
+    json!({"error": {"message": message, "type": kind, "code": e.code().map(|c| c.as_str()), "param": e.param()}})
 }
 
 #[derive(Deserialize)]

@@ -9,6 +9,7 @@
 //! won leaves nothing to download. A canceled job is final, so canceling again is 409 and
 //! cannot be repeated into refunds.
 
+use crate::ErrorCode;
 use crate::domain::{Job, JobStatus};
 use crate::error::{Error, Result};
 use crate::providers::{Call, Cancel};
@@ -59,7 +60,7 @@ impl Gateway {
                     "job '{id}' is already {}",
                     job.status.as_str()
                 ))
-                .with_code("job_finished"));
+                .with_code(ErrorCode::JobFinished));
             }
             let close = match stage(&job) {
                 Stage::NotSent => Close::Refund,
@@ -67,7 +68,7 @@ impl Gateway {
                     return Err(Error::unavailable(
                         "the job is being handed to its provider; try again in a few seconds",
                     )
-                    .with_code("job_busy"));
+                    .with_code(ErrorCode::JobBusy));
                 }
                 Stage::Accepted(provider_job_id) => {
                     match self.ask_provider_to_cancel(&job, provider_job_id).await? {
@@ -105,7 +106,7 @@ impl Gateway {
             }
             // A worker moved it meanwhile (it may have finished): look again.
         }
-        Err(Error::unavailable("the job is busy; try again").with_code("job_busy"))
+        Err(Error::unavailable("the job is busy; try again").with_code(ErrorCode::JobBusy))
     }
 
     /// The job's provider's answer to canceling it. Its errors (an outage) leave the job as it

@@ -24,6 +24,7 @@
 //! A copy that reads the job between its claim and a quota refusal answers it queued; it then
 //! reads failed with `quota_exceeded`.
 
+use crate::ErrorCode;
 use crate::domain::{Job, JobError, JobStatus, ReservationState};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -37,9 +38,6 @@ pub(super) enum Claimed {
     /// Another copy had the key, or the job ended before its hold was confirmed: the answer.
     Answered(Submitted),
 }
-
-/// The code a keyed job refused for quota fails with.
-const QUOTA_EXCEEDED: &str = "quota_exceeded";
 
 impl Gateway {
     /// Stores `job` under `key`, then holds its quota (see the module comment).
@@ -74,7 +72,7 @@ impl Gateway {
             .await;
         if let Err(e) = held {
             let code = if e.kind() == ErrorKind::QuotaExceeded {
-                QUOTA_EXCEEDED
+                ErrorCode::QuotaExceeded.as_str()
             } else {
                 "submission_failed"
             };
@@ -177,7 +175,10 @@ impl Gateway {
 /// The refusal a keyed job refused for quota answers its copies and retries with.
 pub(super) fn quota_refusal(job: &Job) -> Option<Error> {
     let error = job.error.as_ref()?;
-    (job.status == JobStatus::Failed && error.code == QUOTA_EXCEEDED).then(|| {
-        Error::new(ErrorKind::QuotaExceeded, error.message.clone()).with_code(QUOTA_EXCEEDED)
-    })
+    (job.status == JobStatus::Failed && error.code == ErrorCode::QuotaExceeded.as_str()).then(
+        || {
+            Error::new(ErrorKind::QuotaExceeded, error.message.clone())
+                .with_code(ErrorCode::QuotaExceeded)
+        },
+    )
 }

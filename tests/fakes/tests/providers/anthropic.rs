@@ -1,6 +1,7 @@
 //! Anthropic through the real adapter: system text lifted into `system`, named SSE events, an
 //! `event: error` mid-stream, `retry-after-ms`, 529, and every error class.
 
+use molts_core::ErrorCode;
 use std::time::Duration;
 
 use molts_core::ErrorKind;
@@ -89,14 +90,14 @@ async fn retry_after_ms_and_overloaded() {
     let e = expect(
         env.run(&model, Op::Text, How::default()).await,
         ErrorKind::RateLimited,
-        "provider_rate_limited",
+        ErrorCode::ProviderRateLimited,
     );
     assert_eq!(e.retry_after(), Some(Duration::from_millis(1500)));
     env.fake.push_fault("anthropic", "status=529", 1).unwrap();
     let e = expect(
         env.run(&model, Op::Text, How::default()).await,
         ErrorKind::Unavailable,
-        "provider_unavailable",
+        ErrorCode::ProviderUnavailable,
     );
     assert!(e.message().contains("529"), "{e}");
 }

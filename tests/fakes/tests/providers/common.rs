@@ -2,6 +2,7 @@
 //! chosen key and timeout, canned requests per operation, and the error matrix every provider
 //! must pass.
 
+use molts_core::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -267,7 +268,7 @@ pub(crate) async fn post_json(
 }
 
 #[track_caller]
-pub(crate) fn expect(result: Result<()>, kind: ErrorKind, code: &str) -> Error {
+pub(crate) fn expect(result: Result<()>, kind: ErrorKind, code: ErrorCode) -> Error {
     let error = result.expect_err("the call should fail");
     assert_eq!(error.kind(), kind, "{error}");
     assert_eq!(error.code(), Some(code), "{error}");
@@ -284,7 +285,7 @@ pub(crate) async fn error_matrix(provider: &str, model: &ModelConfig, op: Op) {
     let e = expect(
         env.run(model, op, How::default()).await,
         ErrorKind::RateLimited,
-        "provider_rate_limited",
+        ErrorCode::ProviderRateLimited,
     );
     assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));
 
@@ -292,7 +293,7 @@ pub(crate) async fn error_matrix(provider: &str, model: &ModelConfig, op: Op) {
     expect(
         env.run(model, op, How::default()).await,
         ErrorKind::Unavailable,
-        "provider_unavailable",
+        ErrorCode::ProviderUnavailable,
     );
 
     env.fake.push_fault(provider, "delay-ms=1500", 1).unwrap();
@@ -303,7 +304,7 @@ pub(crate) async fn error_matrix(provider: &str, model: &ModelConfig, op: Op) {
     expect(
         env.run(model, op, slow).await,
         ErrorKind::Unavailable,
-        "upstream_timeout",
+        ErrorCode::UpstreamTimeout,
     );
 
     let wrong = "wrong-key-0123456789abcdef";
@@ -314,7 +315,7 @@ pub(crate) async fn error_matrix(provider: &str, model: &ModelConfig, op: Op) {
     let e = expect(
         env.run(model, op, bad).await,
         ErrorKind::Unavailable,
-        "provider_auth_failed",
+        ErrorCode::ProviderAuthFailed,
     );
     assert!(!e.to_string().contains("0123456789"), "the key leaked: {e}");
 
@@ -325,7 +326,7 @@ pub(crate) async fn error_matrix(provider: &str, model: &ModelConfig, op: Op) {
     let e = expect(
         env.run(model, op, none).await,
         ErrorKind::Unavailable,
-        "provider_not_configured",
+        ErrorCode::ProviderNotConfigured,
     );
     assert!(e.message().contains("_API_KEY"), "{e}");
 
@@ -333,14 +334,14 @@ pub(crate) async fn error_matrix(provider: &str, model: &ModelConfig, op: Op) {
     expect(
         env.run(model, op, How::default()).await,
         ErrorKind::Unavailable,
-        "provider_bad_response",
+        ErrorCode::ProviderBadResponse,
     );
 
     env.fake.push_fault(provider, "status=400", 1).unwrap();
     expect(
         env.run(model, op, How::default()).await,
         ErrorKind::Invalid,
-        "provider_rejected",
+        ErrorCode::ProviderRejected,
     );
 
     // After the faults, the same call succeeds.

@@ -2,6 +2,7 @@
 //! `POST /_fake/faults`, the `x-fake-fault` header, a `[[fake-fault:…]]` marker in a prompt, the
 //! request log, and the image URLs the image endpoints hand out.
 
+use molts_core::ErrorCode;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -72,7 +73,7 @@ async fn faults_queue_over_http_and_are_spent_in_order() {
     expect(
         env.run(&model, Op::Text, How::default()).await,
         ErrorKind::Unavailable,
-        "provider_unavailable",
+        ErrorCode::ProviderUnavailable,
     );
     assert_eq!(send("GET", &url, &[], None).await.1, json!({"openai": 1}));
     assert_eq!(send("DELETE", &url, &[], None).await.0, 204);
@@ -119,7 +120,7 @@ async fn a_header_or_a_prompt_marker_injects_a_fault_for_one_request() {
         )
         .await
         .map(|_| ());
-    expect(e, ErrorKind::Unavailable, "provider_unavailable");
+    expect(e, ErrorKind::Unavailable, ErrorCode::ProviderUnavailable);
 }
 
 #[tokio::test]

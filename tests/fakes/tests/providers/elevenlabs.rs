@@ -1,6 +1,7 @@
 //! ElevenLabs through the real adapter: the default voice and `output_format`, durations
 //! measured from MP3 and WAV, voices, an unknown voice, a cut audio body, and every error class.
 
+use molts_core::ErrorCode;
 use std::time::Duration;
 
 use molts_core::ErrorKind;
@@ -74,7 +75,7 @@ async fn voices_unknown_voices_and_cut_audio() {
     let e = expect(
         adapter.speech(call, &unknown).await.map(|_| ()),
         ErrorKind::Invalid,
-        "provider_rejected",
+        ErrorCode::ProviderRejected,
     );
     assert!(e.message().contains("was not found"), "{e}");
 
@@ -88,7 +89,7 @@ async fn voices_unknown_voices_and_cut_audio() {
     expect(
         adapter.speech(call, &long).await.map(|_| ()),
         ErrorKind::Unavailable,
-        "upstream_broken_body",
+        ErrorCode::UpstreamBrokenBody,
     );
 }
 

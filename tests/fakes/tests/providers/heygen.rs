@@ -5,6 +5,7 @@
 //! once, and a video with it as the talking_photo character.
 
 use bytes::Bytes;
+use molts_core::ErrorCode;
 use molts_core::ErrorKind;
 use molts_core::domain::{ModelConfig, Provider};
 use molts_core::providers::{
@@ -113,7 +114,7 @@ async fn requests_are_checked_here_and_at_heygen() {
     let e = expect(
         env.submit_video(&model, &square_ish).await.map(|_| ()),
         ErrorKind::Invalid,
-        "invalid_value",
+        ErrorCode::InvalidValue,
     );
     assert_eq!(e.param(), Some("aspect_ratio"));
     assert!(env.fake.requests("heygen").is_empty());
@@ -122,7 +123,7 @@ async fn requests_are_checked_here_and_at_heygen() {
     let e = expect(
         env.submit_video(&model, &long).await.map(|_| ()),
         ErrorKind::Invalid,
-        "provider_rejected",
+        ErrorCode::ProviderRejected,
     );
     assert!(e.message().contains("input_text"), "{e}");
 }
@@ -198,7 +199,7 @@ async fn a_talking_photo_is_uploaded_as_the_photos_bytes_and_is_ready_at_once() 
             .await
             .map(|_| ()),
         ErrorKind::Unavailable,
-        "provider_bad_response",
+        ErrorCode::ProviderBadResponse,
     );
 }
 
@@ -241,7 +242,7 @@ async fn a_video_of_a_talking_photo_sends_the_talking_photo_character() {
     let e = expect(
         env.submit_video(&model, &stranger).await.map(|_| ()),
         ErrorKind::Invalid,
-        "provider_rejected",
+        ErrorCode::ProviderRejected,
     );
     assert!(e.message().contains("talking_photo_id"), "{e}");
 }
@@ -257,7 +258,7 @@ async fn a_photo_is_required_here_and_checked_at_heygen() {
     let e = expect(
         env.submit_persona(&model, &no_photo).await.map(|_| ()),
         ErrorKind::Invalid,
-        "invalid_value",
+        ErrorCode::InvalidValue,
     );
     assert_eq!(e.param(), Some("image_file"));
     assert!(env.fake.requests("heygen").is_empty());
@@ -275,7 +276,7 @@ async fn a_photo_is_required_here_and_checked_at_heygen() {
         let e = expect(
             env.submit_persona(&model, &request).await.map(|_| ()),
             ErrorKind::Invalid,
-            "provider_rejected",
+            ErrorCode::ProviderRejected,
         );
         assert!(e.message().contains(says), "{content_type}: {e}");
     }

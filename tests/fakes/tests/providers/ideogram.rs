@@ -3,6 +3,7 @@
 //! and answers a broken form with Ideogram's 400), withheld images are the prompt's fault, and
 //! every error class.
 
+use molts_core::ErrorCode;
 use std::time::Duration;
 
 use molts_core::ErrorKind;
@@ -140,7 +141,7 @@ async fn images_withheld_as_unsafe_are_the_prompts_fault() {
         .images(call, &request("something unsafe"))
         .await
         .map(|_| ());
-    expect(result, ErrorKind::Invalid, "provider_rejected");
+    expect(result, ErrorKind::Invalid, ErrorCode::ProviderRejected);
 }
 
 #[tokio::test]

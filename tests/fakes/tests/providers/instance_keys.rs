@@ -1,6 +1,7 @@
 //! Tenants' own provider keys over real HTTP: an instance with its own OpenAI key is served
 //! with it while the operator's key is wrong, and other instances still use the operator's.
 
+use molts_core::ErrorCode;
 use std::sync::Arc;
 
 use molts_core::domain::{NewAgent, Provider};
@@ -82,7 +83,7 @@ async fn an_instance_key_serves_that_instance_only() {
         .await
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable);
-    assert_eq!(error.code(), Some("provider_auth_failed"));
+    assert_eq!(error.code(), Some(ErrorCode::ProviderAuthFailed));
     assert!(
         !error.message().contains("operator-key-that-is-wrong"),
         "the key is redacted: {}",
@@ -98,5 +99,5 @@ async fn an_instance_key_serves_that_instance_only() {
         .generate_text(&own, "gpt-4o-mini", chat("again"))
         .await
         .unwrap_err();
-    assert_eq!(error.code(), Some("provider_auth_failed"));
+    assert_eq!(error.code(), Some(ErrorCode::ProviderAuthFailed));
 }

@@ -1,6 +1,7 @@
 //! Shared checks for the job-shaped providers (HeyGen, Tavus, Veo, Shotstack): submitting,
 //! polling a job to its end, and the error classes of a status poll.
 
+use molts_core::ErrorCode;
 use std::time::Duration;
 
 use molts_core::ErrorKind;
@@ -220,7 +221,7 @@ pub(crate) async fn progress_error_matrix(provider: &str, model: &ModelConfig, o
     let e = expect(
         env.poll_with(model, op, id, None).await.map(|_| ()),
         ErrorKind::RateLimited,
-        "provider_rate_limited",
+        ErrorCode::ProviderRateLimited,
     );
     assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
 
@@ -228,7 +229,7 @@ pub(crate) async fn progress_error_matrix(provider: &str, model: &ModelConfig, o
     expect(
         env.poll_with(model, op, id, None).await.map(|_| ()),
         ErrorKind::Unavailable,
-        "provider_unavailable",
+        ErrorCode::ProviderUnavailable,
     );
 
     let wrong = "wrong-key-0123456789abcdef";
@@ -237,7 +238,7 @@ pub(crate) async fn progress_error_matrix(provider: &str, model: &ModelConfig, o
             .await
             .map(|_| ()),
         ErrorKind::Unavailable,
-        "provider_auth_failed",
+        ErrorCode::ProviderAuthFailed,
     );
     assert!(!e.to_string().contains("0123456789"), "the key leaked: {e}");
 
@@ -245,7 +246,7 @@ pub(crate) async fn progress_error_matrix(provider: &str, model: &ModelConfig, o
     expect(
         env.poll_with(model, op, id, None).await.map(|_| ()),
         ErrorKind::Unavailable,
-        "provider_bad_response",
+        ErrorCode::ProviderBadResponse,
     );
 
     let unknown = if provider == "gemini" {
@@ -256,14 +257,14 @@ pub(crate) async fn progress_error_matrix(provider: &str, model: &ModelConfig, o
     expect(
         env.poll_with(model, op, &unknown, None).await.map(|_| ()),
         ErrorKind::Invalid,
-        "provider_rejected",
+        ErrorCode::ProviderRejected,
     );
     let e = expect(
         env.poll_with(model, op, "../../etc?x=1", None)
             .await
             .map(|_| ()),
         ErrorKind::Invalid,
-        "invalid_value",
+        ErrorCode::InvalidValue,
     );
     assert_eq!(e.param(), Some("provider_job_id"));
 

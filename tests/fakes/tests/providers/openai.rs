@@ -1,6 +1,7 @@
 //! OpenAI through the real adapter: chat (whole and streamed with usage), images as bytes,
 //! speech measured from the audio, the compatible variant, and every error class.
 
+use molts_core::ErrorCode;
 use std::time::Duration;
 
 use molts_core::ErrorKind;
@@ -201,7 +202,7 @@ async fn speech_is_measured_from_mp3_frames_and_wav_headers() {
         };
         adapter.speech(call, &long).await.map(|_| ())
     };
-    expect(cut, ErrorKind::Unavailable, "upstream_broken_body");
+    expect(cut, ErrorKind::Unavailable, ErrorCode::UpstreamBrokenBody);
 }
 
 #[tokio::test]
@@ -223,7 +224,7 @@ async fn the_compatible_adapter_needs_a_base_url_and_speaks_the_same_api() {
         timeout: Duration::from_secs(5),
     };
     let e = adapter.text(call, &chat("hi")).await.map(|_| ());
-    let e = expect(e, ErrorKind::Unavailable, "provider_not_configured");
+    let e = expect(e, ErrorKind::Unavailable, ErrorCode::ProviderNotConfigured);
     assert!(e.message().contains("OPENAI_COMPATIBLE_BASE_URL"));
 }
 
@@ -245,7 +246,7 @@ async fn a_provider_validation_error_is_invalid_with_the_providers_message() {
     let e = expect(
         adapter.speech(call, &too_long).await.map(|_| ()),
         ErrorKind::Invalid,
-        "provider_rejected",
+        ErrorCode::ProviderRejected,
     );
     assert!(e.message().contains("4096"), "{e}");
 }

@@ -2,6 +2,7 @@
 //! the work to its fallback, a retry waits out the provider's Retry-After (on tokio's timer), the
 //! quota is settled with the provider's own token count, and refunded when every provider fails.
 
+use molts_core::ErrorCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -227,7 +228,7 @@ async fn the_callers_own_mistake_is_not_retried_or_handed_on() {
         .await
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Invalid);
-    assert_eq!(error.code(), Some("provider_rejected"));
+    assert_eq!(error.code(), Some(ErrorCode::ProviderRejected));
     assert_eq!(w.fake.requests("openai").len(), 1);
     assert!(w.fake.requests("anthropic").is_empty());
     assert_eq!(tokens_used(&w).await, 0);

@@ -2,6 +2,7 @@
 //! queued through rendering to done (URL and duration), a failed render, poll counts set by the
 //! server or by a marker in the edit, validation on both sides, and every error class.
 
+use molts_core::ErrorCode;
 use molts_core::ErrorKind;
 use molts_core::domain::{ModelConfig, Provider};
 use molts_core::providers::JobProgress;
@@ -84,7 +85,7 @@ async fn edits_are_checked_here_and_at_shotstack() {
     let e = expect(
         env.submit_render(&model, &request).await.map(|_| ()),
         ErrorKind::Invalid,
-        "invalid_value",
+        ErrorCode::InvalidValue,
     );
     assert_eq!(e.param(), Some("edit"));
     assert!(env.fake.requests("shotstack").is_empty());
@@ -97,7 +98,7 @@ async fn edits_are_checked_here_and_at_shotstack() {
     let e = expect(
         env.submit_render(&model, &request).await.map(|_| ()),
         ErrorKind::Invalid,
-        "provider_rejected",
+        ErrorCode::ProviderRejected,
     );
     assert!(e.message().contains("clips[0].length"), "{e}");
 }

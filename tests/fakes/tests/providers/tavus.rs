@@ -4,6 +4,7 @@
 //! from a video URL, polled through training to completed; a failed training with Tavus'
 //! message; validation on both sides; every error class of the submit and the poll.
 
+use molts_core::ErrorCode;
 use molts_core::ErrorKind;
 use molts_core::domain::{ModelConfig, Provider};
 use molts_core::providers::{JobProgress, PersonaRequest, VideoRequest};
@@ -79,7 +80,7 @@ async fn a_replica_is_required() {
     let e = expect(
         env.submit_video(&model(), &request).await.map(|_| ()),
         ErrorKind::Invalid,
-        "invalid_value",
+        ErrorCode::InvalidValue,
     );
     assert_eq!(e.param(), Some("avatar_id"));
     assert!(e.message().contains("replica_id"), "{e}");
@@ -142,7 +143,7 @@ async fn a_replica_trains_over_polls_to_ready() {
     expect(
         env.progress(&model, &id).await.map(|_| ()),
         ErrorKind::Invalid,
-        "provider_rejected",
+        ErrorCode::ProviderRejected,
     );
     let unnamed = PersonaRequest {
         name: None,
@@ -217,7 +218,7 @@ async fn a_training_video_is_required_here_and_urls_are_checked_at_tavus() {
     let e = expect(
         env.submit_persona(&model, &no_video).await.map(|_| ()),
         ErrorKind::Invalid,
-        "invalid_value",
+        ErrorCode::InvalidValue,
     );
     assert_eq!(e.param(), Some("video_url"));
     assert!(env.fake.requests("tavus").is_empty());
@@ -230,7 +231,7 @@ async fn a_training_video_is_required_here_and_urls_are_checked_at_tavus() {
     let e = expect(
         env.submit_persona(&model, &bad_consent).await.map(|_| ()),
         ErrorKind::Invalid,
-        "provider_rejected",
+        ErrorCode::ProviderRejected,
     );
     assert!(e.message().contains("consent_video_url"), "{e}");
 

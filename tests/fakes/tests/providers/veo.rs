@@ -2,6 +2,7 @@
 //! operation polled until done with the video URI; an operation ending in an error; a sample
 //! withheld by the safety filter; ratios Veo does not make; every error class.
 
+use molts_core::ErrorCode;
 use molts_core::ErrorKind;
 use molts_core::domain::ModelConfig;
 use molts_core::providers::{JobProgress, VEO_DURATION_SECONDS, VideoRequest};
@@ -92,7 +93,7 @@ async fn ratios_veo_does_not_make_are_refused_before_any_call() {
     let e = expect(
         env.submit_video(&model(), &request).await.map(|_| ()),
         ErrorKind::Invalid,
-        "invalid_value",
+        ErrorCode::InvalidValue,
     );
     assert_eq!(e.param(), Some("aspect_ratio"));
     assert!(env.fake.requests("gemini").is_empty());
