@@ -101,8 +101,9 @@ impl Gateway {
         }
     }
 
-    /// Writes `next` over `current` (whose version it must still have); `None` if it lost.
-    async fn swap(&self, current: &Job, next: Job) -> Result<Option<Job>> {
+    /// Writes `next` over `current` (whose version it must still have), stamped now; the stored
+    /// job, or `None` if another writer moved it first.
+    pub(super) async fn swap(&self, current: &Job, next: Job) -> Result<Option<Job>> {
         let next = Job {
             updated_at: self.now(),
             ..next

@@ -77,25 +77,12 @@ impl Gateway {
                     }
                 }
             };
-            let now = self.now();
             let canceled = Job {
                 status: JobStatus::Canceled,
-                updated_at: now,
-                finished_at: Some(now),
+                finished_at: Some(self.now()),
                 ..job.clone()
             };
-            if self
-                .inner
-                .ports
-                .stores
-                .jobs
-                .update_job(&canceled, job.version)
-                .await?
-            {
-                let stored = Job {
-                    version: job.version + 1,
-                    ..canceled
-                };
+            if let Some(stored) = self.swap(&job, canceled).await? {
                 match close {
                     Close::Refund => self.refund_job_hold(&stored.reservation_id).await,
                     // Settled as a ready job would be (and as the hold's expiry would close it).

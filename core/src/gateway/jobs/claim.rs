@@ -84,14 +84,10 @@ impl Gateway {
         }
         let confirmed = Job {
             attempts: 1,
-            updated_at: self.now(),
             ..claim.clone()
         };
-        if jobs.update_job(&confirmed, claim.version).await? {
-            return Ok(Claimed::Held(Job {
-                version: claim.version + 1,
-                ..confirmed
-            }));
+        if let Some(held) = self.swap(&claim, confirmed).await? {
+            return Ok(Claimed::Held(held));
         }
         // Moved meanwhile: canceled or given up (it will never run, so the hold just taken
         // goes back), or taken over by a worker that found this hold (it runs on it).
@@ -150,19 +146,8 @@ impl Gateway {
             finished_at: Some(now),
             ..claim.clone()
         };
-        match self
-            .inner
-            .ports
-            .stores
-            .jobs
-            .update_job(&failed, claim.version)
-            .await
-        {
-            Ok(true) => Some(Job {
-                version: claim.version + 1,
-                ..failed
-            }),
-            Ok(false) => None,
+        match self.swap(claim, failed).await {
+            Ok(stored) => stored,
             Err(e) => {
                 // The claim stays unconfirmed: the next advance after its lease gives it up.
                 tracing::warn!(job = %claim.id, error = %e, "failing an unconfirmed claim failed");
