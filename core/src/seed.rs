@@ -17,27 +17,36 @@ fn limits(rows: &[(Unit, Period, LimitValue)]) -> TierLimits {
     out
 }
 
+/// A gibibyte, for the seeded tiers' storage caps.
+const GIB: u64 = 1024 * 1024 * 1024;
+
 /// The seeded tiers. Free keeps the predecessor's 10 videos a month.
 pub fn tiers() -> Vec<Tier> {
     use LimitValue::{Max, Unlimited};
     use Period::{Day, Month};
     use Unit::*;
-    let tier =
-        |id: &str, name: &str, description: &str, rpm, rows: &[(Unit, Period, LimitValue)]| Tier {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            description: description.to_owned(),
-            limits: limits(rows),
-            requests_per_minute: rpm,
-            created_at: Default::default(),
-            updated_at: Default::default(),
-        };
+    let tier = |id: &str,
+                name: &str,
+                description: &str,
+                rpm,
+                storage_bytes,
+                rows: &[(Unit, Period, LimitValue)]| Tier {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        description: description.to_owned(),
+        limits: limits(rows),
+        requests_per_minute: rpm,
+        storage_bytes,
+        created_at: Default::default(),
+        updated_at: Default::default(),
+    };
     vec![
         tier(
             "free",
             "Free",
             "10 videos a month and modest allowances for everything else.",
             Some(60),
+            Max(GIB),
             &[
                 (Video, Month, Max(10)),
                 (Image, Day, Max(20)),
@@ -55,6 +64,7 @@ pub fn tiers() -> Vec<Tier> {
             "Pro",
             "Unlimited videos; generous allowances for everything else.",
             Some(600),
+            Max(50 * GIB),
             &[
                 (Video, Month, Unlimited),
                 (Image, Month, Max(2_000)),
@@ -70,6 +80,7 @@ pub fn tiers() -> Vec<Tier> {
             "Enterprise",
             "No limits on units; custom terms.",
             Some(3_000),
+            Unlimited,
             &[
                 (Video, Month, Unlimited),
                 (Image, Month, Unlimited),

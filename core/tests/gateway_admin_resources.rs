@@ -28,6 +28,7 @@ fn tier(id: &str) -> Tier {
         description: "Three videos".to_owned(),
         limits,
         requests_per_minute: Some(30),
+        storage_bytes: LimitValue::Unlimited,
         created_at: Default::default(),
         updated_at: Default::default(),
     }
@@ -41,6 +42,7 @@ fn new_instance(id: &str) -> NewInstance {
         registration_token: None,
         default_tier: None,
         allowed_models: None,
+        storage_bytes: None,
     }
 }
 
@@ -435,6 +437,7 @@ fn tiers_are_validated_created_and_replaced() {
                 "starter",
                 Tier {
                     requests_per_minute: None,
+                    storage_bytes: LimitValue::Unlimited,
                     created_at: common::start_time() + Duration::days(99),
                     ..tier("starter")
                 },

@@ -8,7 +8,9 @@ mod common;
 use common::{Harness, expect_err, new_agent, new_agent_in, run};
 use molts_core::ErrorCode;
 use molts_core::ErrorKind;
-use molts_core::domain::{AgentPatch, AgentStatus, ModelFilter, RegistrationMode, Tier};
+use molts_core::domain::{
+    AgentPatch, AgentStatus, LimitValue, ModelFilter, RegistrationMode, Tier,
+};
 use molts_core::gateway::{
     AdminKeyRequest, AdminPrincipal, AgentListRequest, InstancePatch, ModelPatch, NewInstance,
     NewProject,
@@ -52,6 +54,7 @@ fn some_tier(id: &str) -> Tier {
         description: String::new(),
         limits: Default::default(),
         requests_per_minute: Some(10),
+        storage_bytes: LimitValue::Unlimited,
         created_at: Default::default(),
         updated_at: Default::default(),
     }
@@ -86,6 +89,43 @@ fn an_instance_admin_sees_only_its_own_instance() {
             );
             assert_eq!(e.code(), Some(ErrorCode::NotFound));
         }
+    });
+}
+
+/// An instance's storage cap is a commercial term: its own admin cannot raise it, the operator
+/// sets and lifts it.
+#[test]
+fn only_the_operator_sets_an_instances_storage_cap() {
+    run(async {
+        let t = tenants().await;
+        let cap = |value| InstancePatch {
+            storage_bytes: Some(value),
+            ..InstancePatch::default()
+        };
+        expect_err(
+            t.h.gateway
+                .admin_update_instance(&t.acme, "acme", cap(LimitValue::Unlimited))
+                .await,
+            ErrorKind::Forbidden,
+        );
+        let capped =
+            t.h.gateway
+                .admin_update_instance(&t.h.operator, "acme", cap(LimitValue::Max(1 << 30)))
+                .await
+                .expect("the operator sets it");
+        assert_eq!(capped.settings.storage_bytes, LimitValue::Max(1 << 30));
+        let read =
+            t.h.gateway
+                .admin_get_instance(&t.acme, "acme")
+                .await
+                .expect("get");
+        assert_eq!(read.settings.storage_bytes, LimitValue::Max(1 << 30));
+        let lifted =
+            t.h.gateway
+                .admin_update_instance(&t.h.operator, "acme", cap(LimitValue::Unlimited))
+                .await
+                .expect("and lifts it");
+        assert_eq!(lifted.settings.storage_bytes, LimitValue::Unlimited);
     });
 }
 
@@ -130,6 +170,7 @@ fn only_the_operator_creates_and_deletes_instances() {
             registration_token: None,
             default_tier: None,
             allowed_models: None,
+            storage_bytes: None,
         };
         expect_err(
             t.h.gateway
@@ -501,6 +542,7 @@ fn a_read_only_operator_reads_everything_and_writes_nothing() {
                     registration_token: None,
                     default_tier: None,
                     allowed_models: None,
+                    storage_bytes: None,
                 },
             )
             .await

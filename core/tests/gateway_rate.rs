@@ -10,7 +10,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use common::{Harness, run};
-use molts_core::domain::Tier;
+use molts_core::domain::{LimitValue, Tier};
 use molts_core::gateway::{AgentPrincipal, NewKeyRequest};
 use molts_core::ports::RateDecision;
 use molts_core::{ErrorKind, Gateway, GatewayConfig};
@@ -168,6 +168,7 @@ fn each_tier_has_its_own_rate_and_an_unmetered_tier_is_not_limited() {
                     description: String::new(),
                     limits: Default::default(),
                     requests_per_minute: None,
+                    storage_bytes: LimitValue::Unlimited,
                     created_at: Default::default(),
                     updated_at: Default::default(),
                 },

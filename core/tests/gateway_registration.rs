@@ -230,6 +230,7 @@ fn new_agents_get_their_instances_default_tier() {
                     registration_token: None,
                     default_tier: Some("pro".to_owned()),
                     allowed_models: None,
+                    storage_bytes: None,
                 },
             )
             .await
@@ -354,6 +355,7 @@ fn token_mode_needs_a_long_enough_token() {
             registration_token: token.map(str::to_owned),
             default_tier: None,
             allowed_models: None,
+            storage_bytes: None,
         };
         let e = expect_err(
             h.gateway

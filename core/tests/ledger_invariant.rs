@@ -295,6 +295,7 @@ fn tight_tier() -> Tier {
         description: "For the invariant test.".into(),
         limits,
         requests_per_minute: None,
+        storage_bytes: LimitValue::Unlimited,
         created_at: Default::default(),
         updated_at: Default::default(),
     }

@@ -15,6 +15,7 @@ mod m20261124_000002_jobs;
 mod m20261124_000003_ledger_indexes;
 mod m20261124_000004_rate_windows;
 mod m20261124_000005_rate_windows_expiry;
+mod m20261208_000006_storage;
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{DbBackend, Statement};
@@ -31,6 +32,8 @@ pub enum SchemaStatement {
     Index(IndexCreateStatement),
     /// `DROP INDEX`.
     DropIndex(IndexDropStatement),
+    /// `ALTER TABLE`, one change each (SQLite alters one column per statement).
+    Alter(TableAlterStatement),
     /// PostgreSQL-only SQL (a storage setting SQLite has no counterpart for): skipped on SQLite
     /// and absent from the D1 files.
     PostgresOnly(&'static str),
@@ -43,6 +46,7 @@ impl SchemaStatement {
             Self::Table(stmt) => backend.build(stmt),
             Self::Index(stmt) => backend.build(stmt),
             Self::DropIndex(stmt) => backend.build(stmt),
+            Self::Alter(stmt) => backend.build(stmt),
             Self::PostgresOnly(sql) => match backend {
                 DbBackend::Postgres => Statement::from_string(backend, *sql),
                 _ => return None,
@@ -56,6 +60,7 @@ impl SchemaStatement {
             Self::Table(stmt) => stmt.to_string(SqliteQueryBuilder),
             Self::Index(stmt) => stmt.to_string(SqliteQueryBuilder),
             Self::DropIndex(stmt) => stmt.to_string(SqliteQueryBuilder),
+            Self::Alter(stmt) => stmt.to_string(SqliteQueryBuilder),
             Self::PostgresOnly(_) => return None,
         })
     }
@@ -79,6 +84,7 @@ pub const STEPS: &[Step] = &[
     m20261124_000003_ledger_indexes::STEP,
     m20261124_000004_rate_windows::STEP,
     m20261124_000005_rate_windows_expiry::STEP,
+    m20261208_000006_storage::STEP,
 ];
 
 /// Every migration rendered as SQLite SQL: `(migration name, SQL script)`, oldest first. Each
@@ -289,6 +295,20 @@ mod tests {
         assert_eq!(sqlite.len(), 1, "only the table on SQLite: {sqlite:?}");
         let d1 = &sqlite_sql()[3].1;
         assert!(!d1.contains("UNLOGGED"), "{d1}");
+    }
+
+    #[test]
+    fn storage_caps_are_new_nullable_columns_and_usage_has_its_own_table() {
+        let (name, sql) = &sqlite_sql()[5];
+        assert_eq!(name, "m20261208_000006_storage");
+        for expected in [
+            "ALTER TABLE \"tiers\" ADD COLUMN \"storage_bytes\" bigint NULL",
+            "ALTER TABLE \"instances\" ADD COLUMN \"storage_bytes\" bigint NULL",
+            "CREATE TABLE IF NOT EXISTS \"storage_usage\"",
+            "CREATE INDEX IF NOT EXISTS \"idx_artifacts_kind_created\" ON \"artifacts\" (\"kind\", \"created_at\")",
+        ] {
+            assert!(sql.contains(expected), "no `{expected}` in:\n{sql}");
+        }
     }
 
     #[test]

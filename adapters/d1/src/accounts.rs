@@ -8,11 +8,11 @@ use molts_core::ports::{AgentQuery, AgentStore, InstanceStore, ProjectStore};
 use molts_core::{Error, Result};
 
 use crate::D1Store;
-use crate::rows::{AgentRow, InstanceRow, ProjectRow, all, ms, to_json};
+use crate::rows::{AgentRow, InstanceRow, ProjectRow, all, cap_column, ms, to_json};
 use crate::sql::{Stmt, V, params};
 
 const INSTANCE_COLS: &str = "id, name, registration_mode, registration_token_hash, default_tier, \
-                             allowed_models, created_at, updated_at";
+                             allowed_models, created_at, updated_at, storage_bytes";
 
 fn instance_params(i: &Instance) -> Result<Vec<V>> {
     Ok(params![
@@ -28,6 +28,7 @@ fn instance_params(i: &Instance) -> Result<Vec<V>> {
             .transpose()?,
         ms(i.created_at),
         ms(i.updated_at),
+        cap_column("storage_bytes", i.settings.storage_bytes)?,
     ])
 }
 
@@ -35,7 +36,7 @@ fn instance_params(i: &Instance) -> Result<Vec<V>> {
 impl InstanceStore for D1Store {
     async fn insert_instance(&self, i: &Instance) -> Result<()> {
         let sql =
-            format!("INSERT INTO instances ({INSTANCE_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)");
+            format!("INSERT INTO instances ({INSTANCE_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)");
         self.db
             .run(&sql, instance_params(i)?, |_| {
                 format!("instance '{}' already exists", i.id)
@@ -61,7 +62,7 @@ impl InstanceStore for D1Store {
     async fn update_instance(&self, i: &Instance) -> Result<()> {
         let sql = "UPDATE instances SET name = ?2, registration_mode = ?3, \
                    registration_token_hash = ?4, default_tier = ?5, allowed_models = ?6, \
-                   created_at = ?7, updated_at = ?8 WHERE id = ?1";
+                   created_at = ?7, updated_at = ?8, storage_bytes = ?9 WHERE id = ?1";
         let changed = self
             .db
             .run(sql, instance_params(i)?, |_| "instance conflict".to_owned())

@@ -6,11 +6,11 @@ use molts_core::ports::{ModelConfigStore, TierStore};
 use molts_core::{Error, Result};
 
 use crate::D1Store;
-use crate::rows::{ModelRow, TierRow, all, ms, to_json};
+use crate::rows::{ModelRow, TierRow, all, cap_column, ms, to_json};
 use crate::sql::{V, params};
 
 const TIER_COLS: &str =
-    "id, name, description, limits, requests_per_minute, created_at, updated_at";
+    "id, name, description, limits, requests_per_minute, created_at, updated_at, storage_bytes";
 
 fn tier_params(t: &Tier) -> Result<Vec<V>> {
     Ok(params![
@@ -21,13 +21,14 @@ fn tier_params(t: &Tier) -> Result<Vec<V>> {
         t.requests_per_minute.map(i64::from),
         ms(t.created_at),
         ms(t.updated_at),
+        cap_column("storage_bytes", t.storage_bytes)?,
     ])
 }
 
 #[async_trait]
 impl TierStore for D1Store {
     async fn insert_tier(&self, t: &Tier) -> Result<()> {
-        let sql = format!("INSERT INTO tiers ({TIER_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7)");
+        let sql = format!("INSERT INTO tiers ({TIER_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)");
         self.db
             .run(&sql, tier_params(t)?, |_| {
                 format!("tier '{}' already exists", t.id)
@@ -49,7 +50,8 @@ impl TierStore for D1Store {
 
     async fn update_tier(&self, t: &Tier) -> Result<()> {
         let sql = "UPDATE tiers SET name = ?2, description = ?3, limits = ?4, \
-                   requests_per_minute = ?5, created_at = ?6, updated_at = ?7 WHERE id = ?1";
+                   requests_per_minute = ?5, created_at = ?6, updated_at = ?7, storage_bytes = ?8 \
+                   WHERE id = ?1";
         let changed = self
             .db
             .run(sql, tier_params(t)?, |_| "tier conflict".to_owned())

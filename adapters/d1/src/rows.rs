@@ -5,7 +5,7 @@
 
 use molts_core::domain::{
     AdminKey, AdminScope, Agent, AgentStatus, ApiKey, Instance, InstanceProviderKey,
-    InstanceSettings, Modality, ModelConfig, ModelStatus, Period, Project, Provider,
+    InstanceSettings, LimitValue, Modality, ModelConfig, ModelStatus, Period, Project, Provider,
     RegistrationMode, Reservation, ReservationState, Tier, Unit, UsageCounter,
 };
 use molts_core::{Error, Result, Timestamp};
@@ -17,6 +17,19 @@ use serde::de::DeserializeOwned;
 pub(crate) fn corrupt(what: &'static str, detail: impl std::fmt::Display) -> Error {
     Error::internal("stored data is unreadable")
         .with_source(std::io::Error::other(format!("{what}: {detail}")))
+}
+
+/// A cap as a nullable column (NULL: unlimited); a cap a JS number cannot carry is refused.
+pub(crate) fn cap_column(param: &'static str, cap: LimitValue) -> Result<Option<i64>> {
+    cap.max().map(|n| crate::sql::checked(param, n)).transpose()
+}
+
+/// A nullable cap column read back.
+pub(crate) fn cap_value(what: &'static str, column: Option<i64>) -> Result<LimitValue> {
+    Ok(match column {
+        Some(n) => LimitValue::Max(count(what, n)?),
+        None => LimitValue::Unlimited,
+    })
 }
 
 pub(crate) fn ms(at: Timestamp) -> i64 {
@@ -66,6 +79,7 @@ pub(crate) struct InstanceRow {
     allowed_models: Option<String>,
     created_at: i64,
     updated_at: i64,
+    storage_bytes: Option<i64>,
 }
 
 impl InstanceRow {
@@ -84,6 +98,7 @@ impl InstanceRow {
                     .as_deref()
                     .map(|t| from_json("allowed models", t))
                     .transpose()?,
+                storage_bytes: cap_value("instance storage_bytes", self.storage_bytes)?,
             },
             created_at: time("instance created_at", self.created_at)?,
             updated_at: time("instance updated_at", self.updated_at)?,
@@ -217,6 +232,7 @@ pub(crate) struct TierRow {
     requests_per_minute: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    storage_bytes: Option<i64>,
 }
 
 impl TierRow {
@@ -227,6 +243,7 @@ impl TierRow {
                 .requests_per_minute
                 .map(|r| u32::try_from(r).map_err(|_| corrupt("requests per minute", r)))
                 .transpose()?,
+            storage_bytes: cap_value("tier storage_bytes", self.storage_bytes)?,
             created_at: time("tier created_at", self.created_at)?,
             updated_at: time("tier updated_at", self.updated_at)?,
             id: self.id,

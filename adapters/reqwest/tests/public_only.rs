@@ -166,6 +166,7 @@ async fn tenant(
                 registration_token: None,
                 default_tier: None,
                 allowed_models: None,
+                storage_bytes: None,
             },
         )
         .await

@@ -2,8 +2,8 @@
 //! u64 <-> BIGINT boundary. Reading never trusts the row: anything unparsable is `Corrupt`.
 
 use molts_core::domain::{
-    AdminKey, AdminScope, Agent, AgentStatus, ApiKey, Instance, InstanceSettings, Modality,
-    ModelConfig, ModelStatus, Period, Project, Provider, RegistrationMode, Reservation,
+    AdminKey, AdminScope, Agent, AgentStatus, ApiKey, Instance, InstanceSettings, LimitValue,
+    Modality, ModelConfig, ModelStatus, Period, Project, Provider, RegistrationMode, Reservation,
     ReservationState, Tier, Unit, UsageCounter,
 };
 use molts_core::{Error, Timestamp};
@@ -73,8 +73,22 @@ pub(crate) fn instance_row(i: &Instance) -> molts_core::Result<instance::Model> 
             .as_ref()
             .map(to_json)
             .transpose()?,
+        storage_bytes: cap_column("storage_bytes", i.settings.storage_bytes)?,
         created_at: ms(i.created_at),
         updated_at: ms(i.updated_at),
+    })
+}
+
+/// A cap as a nullable column: NULL is unlimited.
+pub(crate) fn cap_column(param: &'static str, cap: LimitValue) -> molts_core::Result<Option<i64>> {
+    cap.max().map(|n| count(param, n)).transpose()
+}
+
+/// A nullable cap column read back.
+pub(crate) fn cap_value(what: &'static str, column: Option<i64>) -> Read<LimitValue> {
+    Ok(match column {
+        Some(n) => LimitValue::Max(read_count(what, n)?),
+        None => LimitValue::Unlimited,
     })
 }
 
@@ -93,6 +107,7 @@ pub(crate) fn instance(m: instance::Model) -> Read<Instance> {
                 .as_deref()
                 .map(|t| from_json("allowed models", t))
                 .transpose()?,
+            storage_bytes: cap_value("instance storage_bytes", m.storage_bytes)?,
         },
         created_at: time("instance created_at", m.created_at)?,
         updated_at: time("instance updated_at", m.updated_at)?,
@@ -219,6 +234,7 @@ pub(crate) fn tier_row(t: &Tier) -> molts_core::Result<tier::Model> {
         description: t.description.clone(),
         limits: to_json(&t.limits)?,
         requests_per_minute: t.requests_per_minute.map(i64::from),
+        storage_bytes: cap_column("storage_bytes", t.storage_bytes)?,
         created_at: ms(t.created_at),
         updated_at: ms(t.updated_at),
     })
@@ -231,6 +247,7 @@ pub(crate) fn tier(m: tier::Model) -> Read<Tier> {
             .requests_per_minute
             .map(|r| u32::try_from(r).map_err(|_| StoreError::corrupt("requests per minute", r)))
             .transpose()?,
+        storage_bytes: cap_value("tier storage_bytes", m.storage_bytes)?,
         created_at: time("tier created_at", m.created_at)?,
         updated_at: time("tier updated_at", m.updated_at)?,
         id: m.id,

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::domain::LimitValue;
 
 /// A tenant of molts, with its own agents, admins and settings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,6 +32,9 @@ pub struct InstanceSettings {
     pub default_tier: String,
     /// Model config ids this instance may use; `None` means every enabled model.
     pub allowed_models: Option<Vec<String>>,
+    /// Bytes of uploaded files the instance's agents may keep together (each also under its
+    /// tier's own cap); set by the operator.
+    pub storage_bytes: LimitValue,
 }
 
 impl InstanceSettings {

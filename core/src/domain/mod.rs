@@ -8,6 +8,7 @@ mod key;
 mod model;
 mod provider_key;
 mod quota;
+mod storage;
 mod tier;
 mod webhook;
 
@@ -21,5 +22,6 @@ pub use provider_key::InstanceProviderKey;
 pub use quota::{
     PeriodLimit, Reservation, ReservationState, ReserveOutcome, ReserveRequest, UsageCounter,
 };
+pub use storage::{StorageLimits, StorageOutcome, StorageScope, StorageUsed};
 pub use tier::{LimitValue, Period, Tier, TierLimits, Unit};
 pub use webhook::{DeliveryStatus, WebhookDelivery, WebhookEndpoint};

@@ -161,12 +161,20 @@ pub struct Tier {
     /// Requests per minute per agent (all its keys together); `None` means unlimited.
     #[serde(default)]
     pub requests_per_minute: Option<u32>,
+    /// Bytes of uploaded files an agent may keep at once (`domain/storage.rs`); deleting a
+    /// file gives its bytes back.
+    #[serde(default = "crate::domain::tier::unlimited")]
+    pub storage_bytes: LimitValue,
     /// When it was created (set by molts).
     #[serde(default = "crate::domain::tier::epoch")]
     pub created_at: Timestamp,
     /// When it last changed (set by molts).
     #[serde(default = "crate::domain::tier::epoch")]
     pub updated_at: Timestamp,
+}
+
+pub(crate) fn unlimited() -> LimitValue {
+    LimitValue::Unlimited
 }
 
 pub(crate) fn epoch() -> Timestamp {

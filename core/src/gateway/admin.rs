@@ -5,7 +5,8 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::domain::{
-    AdminKey, AdminScope, AgentStatus, Instance, InstanceSettings, Project, RegistrationMode, Tier,
+    AdminKey, AdminScope, AgentStatus, Instance, InstanceSettings, LimitValue, Project,
+    RegistrationMode, Tier,
 };
 use crate::error::{Error, Result};
 use crate::ports::AgentQuery;
@@ -43,6 +44,9 @@ pub struct NewInstance {
     /// Allowed model ids; every enabled model when absent.
     #[serde(default)]
     pub allowed_models: Option<Vec<String>>,
+    /// Bytes of uploads the instance's agents may keep together (unlimited when absent).
+    #[serde(default)]
+    pub storage_bytes: Option<LimitValue>,
 }
 
 /// A change to an instance; absent fields stay. `allowed_models: null` lifts the allow-list.
@@ -64,6 +68,9 @@ pub struct InstancePatch {
     /// New allow-list; `Some(None)` (JSON null) removes it.
     #[serde(default, deserialize_with = "present")]
     pub allowed_models: Option<Option<Vec<String>>>,
+    /// New storage cap for the instance's uploads (a number of bytes or `"unlimited"`).
+    #[serde(default)]
+    pub storage_bytes: Option<LimitValue>,
 }
 
 /// Distinguishes a JSON `null` (Some(None)) from an absent field (None).
@@ -176,6 +183,7 @@ impl Gateway {
                 registration_token_hash: token_hash,
                 default_tier,
                 allowed_models: request.allowed_models,
+                storage_bytes: request.storage_bytes.unwrap_or(LimitValue::Unlimited),
             },
             created_at: now,
             updated_at: now,
@@ -216,9 +224,16 @@ impl Gateway {
                 "registration mode 'token' needs a registration_token",
             ));
         }
-        // The default tier and the model allow-list are commercial terms: operator only.
-        if patch.default_tier.is_some() || patch.allowed_models.is_some() {
+        // The default tier, the model allow-list and the storage cap are commercial terms:
+        // operator only.
+        if patch.default_tier.is_some()
+            || patch.allowed_models.is_some()
+            || patch.storage_bytes.is_some()
+        {
             admin.require_operator()?;
+        }
+        if let Some(storage_bytes) = patch.storage_bytes {
+            instance.settings.storage_bytes = storage_bytes;
         }
         if let Some(tier) = patch.default_tier {
             self.require_tier(&tier, "default_tier").await?;

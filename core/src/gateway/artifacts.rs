@@ -1,8 +1,7 @@
-//! Artifacts as agents see them: reading job outputs (whole, by byte range, or through a
-//! time-limited URL the object store signs), and their own files — voice samples, SOUL.md
-//! backups — uploaded under a name and kept as numbered versions.
+//! Artifacts as agents see them: keeping generated images and speech, reading job outputs and
+//! uploads (whole, by byte range, or through a time-limited URL the object store signs). The
+//! uploads themselves — named, versioned, under storage caps — are `files.rs`.
 
-use crate::ErrorCode;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -11,16 +10,12 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::domain::{Artifact, ArtifactKind, ArtifactQuery};
-use crate::error::{Error, ErrorKind, Result};
-use crate::ports::{BlobObject, ByteStream, HttpClientExt};
+use crate::error::{Error, Result};
+use crate::ports::{BlobObject, HttpClientExt};
 
 use super::admin::Page;
 use super::{AgentPrincipal, Gateway};
 
-/// Largest file an agent may upload.
-pub const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
-/// Longest file name.
-const MAX_NAME: usize = 128;
 /// Longest a signed URL may live.
 const MAX_URL_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -62,41 +57,6 @@ impl std::fmt::Debug for ArtifactContent {
         f.debug_struct("ArtifactContent")
             .field("artifact", &self.artifact)
             .finish_non_exhaustive()
-    }
-}
-
-fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_NAME
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "name",
-            format!(
-                "a file name is 1 to {MAX_NAME} letters, digits, '.', '_' or '-', not starting with '.'"
-            ),
-        ))
-    }
-}
-
-fn check_content_type(content_type: &str) -> Result<()> {
-    let ok = content_type.len() <= 255
-        && content_type.contains('/')
-        && content_type
-            .bytes()
-            .all(|b| b.is_ascii_graphic() || b == b' ');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "Content-Type",
-            "the upload needs a valid Content-Type",
-        ))
     }
 }
 
@@ -220,7 +180,7 @@ impl Gateway {
         }
     }
 
-    fn artifact_view(&self, a: &Artifact) -> ArtifactView {
+    pub(super) fn artifact_view(&self, a: &Artifact) -> ArtifactView {
         ArtifactView {
             id: a.id.clone(),
             kind: a.kind,
@@ -325,109 +285,5 @@ impl Gateway {
             data: rows.iter().map(|a| self.artifact_view(a)).collect(),
             has_more,
         })
-    }
-
-    /// The caller's upload `name`: the latest version, or the one asked for.
-    pub async fn file(
-        &self,
-        principal: &AgentPrincipal,
-        name: &str,
-        version: Option<u32>,
-    ) -> Result<ArtifactView> {
-        check_name(name)?;
-        let found = match version {
-            None => {
-                self.inner
-                    .ports
-                    .stores
-                    .artifacts
-                    .latest_upload(&principal.agent.id, name)
-                    .await?
-            }
-            Some(v) => self
-                .inner
-                .ports
-                .stores
-                .artifacts
-                .list_artifacts(&ArtifactQuery {
-                    agent_id: principal.agent.id.clone(),
-                    kind: Some(ArtifactKind::Upload),
-                    name: Some(name.to_owned()),
-                    before: None,
-                    limit: u32::MAX,
-                })
-                .await?
-                .into_iter()
-                .find(|a| a.version == v),
-        };
-        found
-            .map(|a| self.artifact_view(&a))
-            .ok_or_else(|| Error::not_found("file", name))
-    }
-
-    /// Stores a new version of the caller's file `name`.
-    pub async fn upload_file(
-        &self,
-        principal: &AgentPrincipal,
-        name: &str,
-        content_type: &str,
-        body: ByteStream,
-    ) -> Result<ArtifactView> {
-        check_name(name)?;
-        check_content_type(content_type)?;
-        let blobs = self.blobs()?;
-        let id = self.new_id("art");
-        let key = format!("uploads/{}/{id}", principal.agent.id);
-        let mut seen = 0u64;
-        let body = body
-            .map(move |chunk| {
-                let chunk = chunk?;
-                seen += chunk.len() as u64;
-                if seen > MAX_UPLOAD_BYTES {
-                    return Err(Error::invalid(
-                        "body",
-                        format!("an upload may be at most {MAX_UPLOAD_BYTES} bytes"),
-                    )
-                    .with_code(ErrorCode::BodyTooLarge));
-                }
-                Ok(chunk)
-            })
-            .boxed();
-        let meta = blobs.put(&key, content_type, body).await?;
-        let store = &self.inner.ports.stores.artifacts;
-        // Two uploads of one name may race for the next version: the store's uniqueness
-        // decides, and the loser takes the version after.
-        for _ in 0..10 {
-            let version = store
-                .latest_upload(&principal.agent.id, name)
-                .await?
-                .map_or(1, |a| a.version + 1);
-            let artifact = Artifact {
-                id: id.clone(),
-                instance_id: principal.agent.instance_id.clone(),
-                agent_id: principal.agent.id.clone(),
-                kind: ArtifactKind::Upload,
-                job_id: None,
-                name: name.to_owned(),
-                version,
-                blob_key: key.clone(),
-                content_type: content_type.to_owned(),
-                size: meta.size,
-                sha256: meta.sha256.clone(),
-                created_at: self.now(),
-            };
-            match store.insert_artifact(&artifact).await {
-                Ok(()) => return Ok(self.artifact_view(&artifact)),
-                Err(e) if e.kind() == ErrorKind::Conflict => continue,
-                Err(e) => {
-                    let _ = blobs.delete(&key).await;
-                    return Err(e);
-                }
-            }
-        }
-        let _ = blobs.delete(&key).await;
-        Err(Error::unavailable(
-            "too many concurrent uploads of this name; try again",
-        ))
     }
 }

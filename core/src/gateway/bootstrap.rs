@@ -2,7 +2,9 @@
 //! configs into an empty catalogue, create the default instance if missing, and make sure an
 //! operator admin key exists.
 
-use crate::domain::{AdminScope, Instance, InstanceSettings, ModelFilter, RegistrationMode};
+use crate::domain::{
+    AdminScope, Instance, InstanceSettings, LimitValue, ModelFilter, RegistrationMode,
+};
 use crate::error::{ErrorKind, Result};
 use crate::{secret, seed};
 
@@ -69,6 +71,7 @@ impl Gateway {
                     registration_token_hash: None,
                     default_tier: "free".to_owned(),
                     allowed_models: None,
+                    storage_bytes: LimitValue::Unlimited,
                 },
                 created_at: now,
                 updated_at: now,

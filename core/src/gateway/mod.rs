@@ -12,6 +12,7 @@ mod cache;
 mod callbacks;
 mod deadline;
 mod fair_order;
+mod files;
 mod generate;
 mod hold_size;
 mod job_progress;
@@ -24,6 +25,7 @@ mod profile;
 mod provider_keys;
 mod quota;
 mod register;
+mod retention;
 mod routing;
 mod scheduled;
 pub mod settings;
@@ -37,9 +39,10 @@ use std::time::Duration;
 pub use admin::{AdminKeyRequest, InstancePatch, NewInstance, NewProject, Page};
 pub use admin_agents::{AgentDetail, AgentListRequest};
 pub use admin_models::ModelPatch;
-pub use artifacts::{ArtifactContent, ArtifactView, MAX_UPLOAD_BYTES};
+pub use artifacts::{ArtifactContent, ArtifactView};
 pub use auth::{AdminPrincipal, AgentPrincipal, RateLimited};
 pub use bootstrap::BootstrapReport;
+pub use files::{DeletedFile, MAX_UPLOAD_BYTES};
 pub use generate::{Generated, MAX_IMAGES_PER_REQUEST, MAX_SPEECH_CHARS, estimate_tokens};
 pub use jobs::{
     JobAgent, JobTiming, JobView, MAX_SCRIPT_CHARS, PersonaSubmission, RenderSubmission, Submitted,
@@ -48,7 +51,7 @@ pub use jobs::{
 pub use keys::{IssuedAdminKey, IssuedKey, NewKeyRequest};
 pub use profile::AgentProfile;
 pub use provider_keys::ProviderKeyRequest;
-pub use quota::{HOLD_TTL, Hold, PeriodUsage, UnitUsage, UsageReport};
+pub use quota::{HOLD_TTL, Hold, PeriodUsage, StorageReport, UnitUsage, UsageReport};
 pub use register::{REGISTRATIONS_PER_WINDOW, Registered};
 pub use scheduled::{ScheduledReport, ScheduledSettings};
 pub use settings::Settings;
@@ -82,7 +85,13 @@ pub struct GatewayConfig {
     pub webhooks: WebhookSettings,
     /// How rounds of scheduled work are bounded (concurrency, time budget, deadlines).
     pub scheduled: ScheduledSettings,
+    /// How long generated outputs are kept before the scheduled work deletes them
+    /// (`retention.rs`); `None` keeps them forever. Uploads are never expired.
+    pub artifact_retention: Option<Duration>,
 }
+
+/// Outputs are kept 30 days unless configured otherwise.
+pub const DEFAULT_ARTIFACT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 impl Default for GatewayConfig {
     fn default() -> Self {
@@ -95,6 +104,7 @@ impl Default for GatewayConfig {
             jobs: JobTiming::default(),
             webhooks: WebhookSettings::default(),
             scheduled: ScheduledSettings::default(),
+            artifact_retention: Some(DEFAULT_ARTIFACT_RETENTION),
         }
     }
 }

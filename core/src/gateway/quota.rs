@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use crate::clock::{day_key, month_key};
 use crate::domain::{
-    LimitValue, Period, PeriodLimit, Reservation, ReserveOutcome, ReserveRequest, Tier, Unit,
+    Instance, LimitValue, Period, PeriodLimit, Reservation, ReserveOutcome, ReserveRequest,
+    StorageLimits, Tier, Unit,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -167,6 +168,20 @@ pub struct UsageReport {
     pub month: String,
     /// Every unit.
     pub units: Vec<UnitUsage>,
+    /// Bytes of uploaded files kept, against the storage caps.
+    pub storage: StorageReport,
+}
+
+/// An agent's uploaded bytes against its caps (`domain/storage.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StorageReport {
+    /// Bytes of uploads the agent keeps.
+    pub used_bytes: u64,
+    /// Its tier's cap, or `"unlimited"`.
+    pub limit: LimitValue,
+    /// Bytes it may still upload: the smaller of what its own cap and its instance's cap
+    /// leave, or `"unlimited"`.
+    pub remaining: LimitValue,
 }
 
 impl UsageReport {
@@ -372,10 +387,16 @@ impl Gateway {
 
     /// The caller's usage in the current day and month, against its tier.
     pub async fn usage(&self, principal: &AgentPrincipal) -> Result<UsageReport> {
-        self.usage_for(&principal.agent.id, &principal.tier).await
+        self.usage_for(&principal.agent.id, &principal.instance, &principal.tier)
+            .await
     }
 
-    pub(super) async fn usage_for(&self, agent_id: &str, tier: &Tier) -> Result<UsageReport> {
+    pub(super) async fn usage_for(
+        &self,
+        agent_id: &str,
+        instance: &Instance,
+        tier: &Tier,
+    ) -> Result<UsageReport> {
         // Calls already answered are reported settled, not held.
         self.inner.settles.wait(agent_id).await;
         let now = self.now();
@@ -405,11 +426,30 @@ impl Gateway {
                 month: period_usage(tier, unit, Period::Month, used(unit, Period::Month)),
             })
             .collect();
+        let limits = StorageLimits {
+            agent: tier.storage_bytes.max(),
+            instance: instance.settings.storage_bytes.max(),
+        };
+        let stored = self
+            .inner
+            .ports
+            .stores
+            .artifacts
+            .storage_used(agent_id, &instance.id)
+            .await?;
+        let storage = StorageReport {
+            used_bytes: stored.agent,
+            limit: tier.storage_bytes,
+            remaining: stored
+                .room(limits)
+                .map_or(LimitValue::Unlimited, LimitValue::Max),
+        };
         Ok(UsageReport {
             tier: tier.id.clone(),
             day,
             month,
             units,
+            storage,
         })
     }
 }

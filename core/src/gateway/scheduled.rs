@@ -2,7 +2,8 @@
 //! binary, a cron trigger on Workers, an EventBridge schedule on Lambda). Today it closes quota
 //! holds whose closing was lost (a client that hung up mid-stream, a crash between the provider
 //! call and the settle), charging them as held; pushes every due durable job forward; attempts
-//! due webhook deliveries; and has the rate limiter forget windows that have ended.
+//! due webhook deliveries; has the rate limiter forget windows that have ended; and deletes
+//! generated outputs past their retention (`retention.rs`).
 //!
 //! One round is fair and bounded, so no tenant can stall another's background work:
 //! - the due items (holds, jobs, deliveries) are taken round-robin across agents
@@ -37,6 +38,8 @@ pub struct ScheduledReport {
     pub holds_expired: u32,
     /// Finished rate-limit windows forgotten.
     pub rate_windows_forgotten: u64,
+    /// Generated outputs deleted for being older than the retention window.
+    pub outputs_expired: u32,
     /// Items that failed, panicked or were cut by their deadline (each is logged).
     pub items_failed: u32,
     /// Items left for the next round because this one's time budget was spent.
@@ -162,6 +165,15 @@ impl Gateway {
         {
             Ok(n) => report.rate_windows_forgotten = n,
             Err(e) => tracing::warn!(error = %e, "forgetting finished rate windows failed"),
+        }
+        if !self.budget_spent(started) {
+            match self.prune_expired_outputs(started).await {
+                Ok(pruned) => {
+                    report.outputs_expired = pruned.deleted;
+                    report.items_failed += pruned.failed;
+                }
+                Err(e) => tracing::warn!(error = %e, "looking for expired outputs failed"),
+            }
         }
         Ok(report)
     }

@@ -47,6 +47,8 @@ pub const SCHEDULED_CONCURRENCY: &str = "MOLTS_SCHEDULED_CONCURRENCY";
 pub const SCHEDULED_ROUND_SECONDS: &str = "MOLTS_SCHEDULED_ROUND_SECONDS";
 /// `MOLTS_SCHEDULED_ITEM_SECONDS`: the longest one item of the scheduled work may run.
 pub const SCHEDULED_ITEM_SECONDS: &str = "MOLTS_SCHEDULED_ITEM_SECONDS";
+/// `MOLTS_ARTIFACT_RETENTION_DAYS`: how long generated outputs are kept (0: forever).
+pub const ARTIFACT_RETENTION_DAYS: &str = "MOLTS_ARTIFACT_RETENTION_DAYS";
 /// `HEYGEN_WEBHOOK_SECRET`: the secret HeyGen signs its account webhooks with.
 pub const HEYGEN_WEBHOOK_SECRET: &str = "HEYGEN_WEBHOOK_SECRET";
 
@@ -68,6 +70,7 @@ pub const SHARED_SETTINGS: &[&str] = &[
     SCHEDULED_CONCURRENCY,
     SCHEDULED_ROUND_SECONDS,
     SCHEDULED_ITEM_SECONDS,
+    ARTIFACT_RETENTION_DAYS,
     HEYGEN_WEBHOOK_SECRET,
 ];
 
@@ -256,6 +259,12 @@ impl GatewayConfig {
             round_budget: get.seconds(SCHEDULED_ROUND_SECONDS, defaults.scheduled.round_budget)?,
             item_deadline: get.seconds(SCHEDULED_ITEM_SECONDS, defaults.scheduled.item_deadline)?,
         };
+        let artifact_retention =
+            match get.number::<u64>(ARTIFACT_RETENTION_DAYS, "a whole number of days")? {
+                None => defaults.artifact_retention,
+                Some(0) => None,
+                Some(days) => Some(Duration::from_secs(days.saturating_mul(24 * 3600))),
+            };
         Ok(Self {
             default_instance: get
                 .get(DEFAULT_INSTANCE)
@@ -264,6 +273,7 @@ impl GatewayConfig {
             jobs,
             webhooks,
             scheduled,
+            artifact_retention,
             ..defaults
         })
     }
@@ -314,6 +324,7 @@ mod tests {
             (SCHEDULED_CONCURRENCY, "3"),
             (SCHEDULED_ROUND_SECONDS, "20"),
             (SCHEDULED_ITEM_SECONDS, "90"),
+            (ARTIFACT_RETENTION_DAYS, "7"),
             (HEYGEN_WEBHOOK_SECRET, "hg-secret"),
         ])?;
         assert_eq!(
@@ -338,6 +349,17 @@ mod tests {
         assert_eq!(g.scheduled.concurrency, 3);
         assert_eq!(g.scheduled.round_budget, Duration::from_secs(20));
         assert_eq!(g.scheduled.item_deadline, Duration::from_secs(90));
+        assert_eq!(
+            g.artifact_retention,
+            Some(Duration::from_secs(7 * 24 * 3600))
+        );
+        assert_eq!(
+            read(&[(ARTIFACT_RETENTION_DAYS, "0")])?
+                .gateway
+                .artifact_retention,
+            None,
+            "0 keeps outputs forever"
+        );
         Ok(())
     }
 
@@ -357,6 +379,7 @@ mod tests {
             (JOB_SUBMIT_ATTEMPTS, "many"),
             (SCHEDULED_CONCURRENCY, "lots"),
             (SCHEDULED_ITEM_SECONDS, "-5"),
+            (ARTIFACT_RETENTION_DAYS, "30d"),
         ] {
             let Err(e) = read(&[(name, value)]) else {
                 return Err(format!("{name}={value} was accepted"));

@@ -5,13 +5,13 @@ use async_trait::async_trait;
 
 use crate::clock::Timestamp;
 use crate::domain::{
-    Artifact, ArtifactKind, ArtifactQuery, DeliveryStatus, Job, JobQuery, WebhookDelivery,
-    WebhookEndpoint,
+    Artifact, ArtifactKind, ArtifactQuery, DeliveryStatus, Job, JobQuery, StorageLimits,
+    StorageOutcome, StorageScope, StorageUsed, WebhookDelivery, WebhookEndpoint,
 };
 use crate::error::{Error, Result};
 use crate::ports::{ArtifactStore, JobStore, WebhookStore};
 
-use super::store::{MemoryStore, insert_new};
+use super::store::{MemoryStore, State, insert_new};
 
 /// Newest first, strictly before `before`, at most `limit`.
 fn page<'a, T: 'a>(
@@ -120,9 +120,42 @@ impl JobStore for MemoryStore {
     }
 }
 
+/// The owners an upload's bytes count for, in the order their caps are checked.
+fn storage_owners(a: &Artifact) -> [(StorageScope, String); 2] {
+    [
+        (StorageScope::Agent, a.agent_id.clone()),
+        (StorageScope::Instance, a.instance_id.clone()),
+    ]
+}
+
+impl State {
+    fn storage_used(&self, agent_id: &str, instance_id: &str) -> StorageUsed {
+        let used = |scope, owner: &str| {
+            self.storage
+                .get(&(scope, owner.to_owned()))
+                .copied()
+                .unwrap_or(0)
+        };
+        StorageUsed {
+            agent: used(StorageScope::Agent, agent_id),
+            instance: used(StorageScope::Instance, instance_id),
+        }
+    }
+}
+
 #[async_trait]
 impl ArtifactStore for MemoryStore {
     async fn insert_artifact(&self, artifact: &Artifact) -> Result<()> {
+        self.insert_upload(artifact, StorageLimits::NONE)
+            .await
+            .map(|_| ())
+    }
+
+    async fn insert_upload(
+        &self,
+        artifact: &Artifact,
+        limits: StorageLimits,
+    ) -> Result<StorageOutcome> {
         let mut state = self.lock();
         if state.artifacts.values().any(|a| {
             a.agent_id == artifact.agent_id
@@ -135,7 +168,29 @@ impl ArtifactStore for MemoryStore {
                 artifact.name, artifact.version
             )));
         }
-        insert_new(&mut state.artifacts, &artifact.id, artifact, "artifact")
+        let counted = artifact.kind == ArtifactKind::Upload;
+        if counted {
+            let used = state.storage_used(&artifact.agent_id, &artifact.instance_id);
+            if let Some((scope, max)) = used.exceeded_by(artifact.size, limits) {
+                return Ok(StorageOutcome::Exceeded {
+                    scope,
+                    max,
+                    used: used.of(scope),
+                });
+            }
+        }
+        insert_new(&mut state.artifacts, &artifact.id, artifact, "artifact")?;
+        if counted {
+            for owner in storage_owners(artifact) {
+                let bytes = state.storage.entry(owner).or_default();
+                *bytes = bytes.saturating_add(artifact.size);
+            }
+        }
+        Ok(StorageOutcome::Stored)
+    }
+
+    async fn storage_used(&self, agent_id: &str, instance_id: &str) -> Result<StorageUsed> {
+        Ok(self.lock().storage_used(agent_id, instance_id))
     }
 
     async fn get_artifact(&self, id: &str) -> Result<Option<Artifact>> {
@@ -169,8 +224,32 @@ impl ArtifactStore for MemoryStore {
             .cloned())
     }
 
+    async fn outputs_created_before(&self, before: Timestamp, limit: u32) -> Result<Vec<Artifact>> {
+        let mut old: Vec<Artifact> = self
+            .lock()
+            .artifacts
+            .values()
+            .filter(|a| a.kind == ArtifactKind::Output && a.created_at < before)
+            .cloned()
+            .collect();
+        old.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        old.truncate(limit as usize);
+        Ok(old)
+    }
+
     async fn delete_artifact(&self, id: &str) -> Result<bool> {
-        Ok(self.lock().artifacts.remove(id).is_some())
+        let mut state = self.lock();
+        let Some(gone) = state.artifacts.remove(id) else {
+            return Ok(false);
+        };
+        if gone.kind == ArtifactKind::Upload {
+            for owner in storage_owners(&gone) {
+                if let Some(bytes) = state.storage.get_mut(&owner) {
+                    *bytes = bytes.saturating_sub(gone.size);
+                }
+            }
+        }
+        Ok(true)
     }
 }
 

@@ -12,7 +12,7 @@ use crate::domain::{
     ReservationState, ReserveOutcome, ReserveRequest, Tier, Unit, UsageCounter,
 };
 use crate::domain::{
-    Artifact, InstanceProviderKey, Job, Provider, WebhookDelivery, WebhookEndpoint,
+    Artifact, InstanceProviderKey, Job, Provider, StorageScope, WebhookDelivery, WebhookEndpoint,
 };
 use crate::error::{Error, Result};
 use crate::ports::{
@@ -36,6 +36,8 @@ pub(super) struct State {
     provider_keys: BTreeMap<(String, Provider), InstanceProviderKey>,
     pub(super) jobs: BTreeMap<String, Job>,
     pub(super) artifacts: BTreeMap<String, Artifact>,
+    /// Upload bytes kept, by scope and owner id.
+    pub(super) storage: BTreeMap<(StorageScope, String), u64>,
     pub(super) webhook_endpoints: BTreeMap<String, WebhookEndpoint>,
     pub(super) webhook_deliveries: BTreeMap<String, WebhookDelivery>,
 }

@@ -17,7 +17,8 @@ use crate::clock::Timestamp;
 use crate::domain::{
     AdminKey, Agent, AgentStatus, ApiKey, Artifact, ArtifactQuery, Instance, InstanceProviderKey,
     Job, JobQuery, ModelConfig, ModelFilter, Period, Project, Provider, Reservation,
-    ReserveOutcome, ReserveRequest, Tier, UsageCounter, WebhookDelivery, WebhookEndpoint,
+    ReserveOutcome, ReserveRequest, StorageLimits, StorageOutcome, StorageUsed, Tier, UsageCounter,
+    WebhookDelivery, WebhookEndpoint,
 };
 use crate::error::Result;
 
@@ -218,17 +219,39 @@ pub trait JobStore: Send + Sync {
 /// This holds for outputs too, so each job output needs a name of its own per agent (two outputs
 /// both named `video.mp4`, version 1, clash). `list_artifacts` is newest first by id, `before`
 /// exclusive.
+///
+/// An upload's `size` is counted in its agent's and its instance's storage
+/// ([`StorageScope`](crate::domain::StorageScope)) from the step that records it to the step that
+/// forgets it, both atomic with the record: the counts always equal the sum of the recorded
+/// uploads' sizes, however many writers race. Outputs are never counted.
 #[async_trait]
 pub trait ArtifactStore: Send + Sync {
-    /// Records a stored file.
+    /// Records a stored file; an upload is counted with no limit (see `insert_upload`).
     async fn insert_artifact(&self, artifact: &Artifact) -> Result<()>;
+    /// Records an upload and counts its bytes, in one atomic step, if they fit under both of
+    /// `limits`; otherwise records and counts nothing and reports the first full scope (the
+    /// agent's before the instance's). N racing uploads never together pass a cap. `Conflict`
+    /// (nothing counted) when the id or the (agent, name, version) is taken.
+    async fn insert_upload(
+        &self,
+        artifact: &Artifact,
+        limits: StorageLimits,
+    ) -> Result<StorageOutcome>;
+    /// Bytes of uploads kept now by the agent and by the instance (0 when nothing was ever
+    /// counted).
+    async fn storage_used(&self, agent_id: &str, instance_id: &str) -> Result<StorageUsed>;
     /// One record.
     async fn get_artifact(&self, id: &str) -> Result<Option<Artifact>>;
     /// A page of an agent's records.
     async fn list_artifacts(&self, query: &ArtifactQuery) -> Result<Vec<Artifact>>;
     /// The highest version the agent has under `name` (uploads only).
     async fn latest_upload(&self, agent_id: &str, name: &str) -> Result<Option<Artifact>>;
-    /// Forgets a record.
+    /// Up to `limit` outputs (never uploads) of any agent created before `before`, oldest
+    /// first: what artifact retention deletes. Reads a bounded range of the time-ordered ids,
+    /// not the whole table.
+    async fn outputs_created_before(&self, before: Timestamp, limit: u32) -> Result<Vec<Artifact>>;
+    /// Forgets a record; an upload's bytes are given back in the same atomic step. Of racing
+    /// deletes of one record exactly one answers `true` (and gives the bytes back).
     async fn delete_artifact(&self, id: &str) -> Result<bool>;
 }
 

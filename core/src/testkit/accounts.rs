@@ -1,8 +1,8 @@
 //! Contract checks for instances, projects, agents and both kinds of keys.
 
 use crate::domain::{
-    AdminKey, AdminScope, Agent, AgentStatus, ApiKey, Instance, InstanceSettings, Project,
-    RegistrationMode,
+    AdminKey, AdminScope, Agent, AgentStatus, ApiKey, Instance, InstanceSettings, LimitValue,
+    Project, RegistrationMode,
 };
 use crate::error::{ErrorKind, Result};
 use crate::ports::{AgentQuery, Stores};
@@ -19,6 +19,7 @@ pub(crate) fn sample_instance() -> Instance {
             registration_token_hash: Some("ab".repeat(32)),
             default_tier: "free".to_owned(),
             allowed_models: Some(vec!["demo-text".to_owned(), "gpt-4o".to_owned()]),
+            storage_bytes: LimitValue::Max(5_000_000_000),
         },
         created_at: now,
         updated_at: now,

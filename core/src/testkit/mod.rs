@@ -16,6 +16,7 @@ mod catalog;
 mod jobs;
 mod quota;
 mod rate;
+mod storage;
 mod webhooks;
 
 pub use accounts::{admin_keys, agents, api_keys, instances, projects, provider_keys};
@@ -33,6 +34,7 @@ pub use quota::{
     quota_concurrent_exactness, quota_expiry, quota_invariant_random_mix, quota_ledger,
 };
 pub use rate::{rate_concurrent_exactness, rate_forget_finished, rate_windows, run_rate_suite};
+pub use storage::{outputs_by_age, storage_accounting, storage_concurrent_caps};
 pub use webhooks::{
     webhook_deliveries, webhook_deliveries_concurrent, webhook_deliveries_due, webhook_endpoints,
 };
@@ -66,6 +68,9 @@ pub async fn run_all(stores: &Stores) -> Result<()> {
     jobs_due(stores).await?;
     artifacts(stores).await?;
     artifacts_concurrent_versions(stores, 20).await?;
+    storage_accounting(stores).await?;
+    storage_concurrent_caps(stores, 30).await?;
+    outputs_by_age(stores).await?;
     webhook_endpoints(stores).await?;
     webhook_deliveries(stores).await?;
     webhook_deliveries_concurrent(stores, 20).await?;

@@ -199,6 +199,7 @@ impl Harness {
                     registration_token: token.map(str::to_owned),
                     default_tier: None,
                     allowed_models: None,
+                    storage_bytes: None,
                 },
             )
             .await

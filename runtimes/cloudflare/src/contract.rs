@@ -47,6 +47,9 @@ pub(crate) const CHECKS: &[&str] = &[
     "jobs_due",
     "artifacts",
     "artifacts_concurrent_versions",
+    "storage_accounting",
+    "storage_concurrent_caps",
+    "outputs_by_age",
     "webhook_endpoints",
     "webhook_deliveries",
     "webhook_deliveries_concurrent",
@@ -118,6 +121,9 @@ async fn run(name: &str, env: &Env) -> Result<()> {
         "artifacts_concurrent_versions" => {
             testkit::artifacts_concurrent_versions(&stores()?, 20).await
         }
+        "storage_accounting" => testkit::storage_accounting(&stores()?).await,
+        "storage_concurrent_caps" => testkit::storage_concurrent_caps(&stores()?, 30).await,
+        "outputs_by_age" => testkit::outputs_by_age(&stores()?).await,
         "webhook_endpoints" => testkit::webhook_endpoints(&stores()?).await,
         "webhook_deliveries" => testkit::webhook_deliveries(&stores()?).await,
         "webhook_deliveries_concurrent" => {

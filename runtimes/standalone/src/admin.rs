@@ -214,6 +214,7 @@ pub(crate) async fn run(settings: &Settings, command: AdminCommand) -> Result<()
                 registration_token,
                 default_tier,
                 allowed_models: None,
+                storage_bytes: None,
             };
             print(&g.admin_create_instance(&admin, request).await.map_err(e)?)
         }

@@ -120,6 +120,10 @@ pub(crate) struct ServeOptions {
     /// round (default 300).
     #[arg(long, env = "MOLTS_SCHEDULED_ITEM_SECONDS")]
     pub(crate) scheduled_item_seconds: Option<u64>,
+    /// Days generated outputs (videos, renders, images, speech) are kept before the scheduled
+    /// work deletes them (default 30; 0 keeps them forever). Uploads are never expired.
+    #[arg(long, env = "MOLTS_ARTIFACT_RETENTION_DAYS")]
+    pub(crate) artifact_retention_days: Option<u64>,
     /// Seconds one webhook delivery attempt may take (default 10).
     #[arg(long, env = "MOLTS_WEBHOOK_TIMEOUT_SECONDS")]
     pub(crate) webhook_timeout_seconds: Option<u64>,
@@ -161,6 +165,7 @@ struct FileConfig {
     scheduled_concurrency: Option<usize>,
     scheduled_round_seconds: Option<u64>,
     scheduled_item_seconds: Option<u64>,
+    artifact_retention_days: Option<u64>,
     webhook_timeout_seconds: Option<u64>,
     sqlite_checkpoint_ms: Option<u64>,
     worker_threads: Option<usize>,
@@ -241,6 +246,11 @@ fn shared_lookup<'a>(
         shared::SCHEDULED_ITEM_SECONDS => {
             text(serve.scheduled_item_seconds.or(file.scheduled_item_seconds))
         }
+        shared::ARTIFACT_RETENTION_DAYS => text(
+            serve
+                .artifact_retention_days
+                .or(file.artifact_retention_days),
+        ),
         shared::HEYGEN_WEBHOOK_SECRET => std::env::var(name).ok(),
         _ => None,
     }
@@ -423,6 +433,7 @@ mod tests {
             scheduled_concurrency = 4
             scheduled_round_seconds = 20
             scheduled_item_seconds = 90
+            artifact_retention_days = 7
             "#,
         )
         .map_err(|e| e.to_string())?;

@@ -13,7 +13,7 @@ use axum::{Extension, Json};
 use futures::TryStreamExt;
 use molts_core::Error;
 use molts_core::domain::ArtifactKind;
-use molts_core::gateway::{AgentPrincipal, ArtifactContent, ArtifactView};
+use molts_core::gateway::{AgentPrincipal, ArtifactContent, ArtifactView, DeletedFile};
 use serde::{Deserialize, Serialize};
 
 use crate::ApiState;
@@ -311,6 +311,22 @@ pub(super) async fn file(
         &base,
         state.gateway.file(&principal, &name, q.version).await?,
     )))
+}
+
+/// `DELETE /v1/files/{name}`: every version, or the one `?version=` names; their bytes are
+/// given back to the agent's storage.
+pub(super) async fn delete_file(
+    State(state): State<ApiState>,
+    Extension(principal): Extension<AgentPrincipal>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(q): ApiQuery<VersionQuery>,
+) -> ApiResult<Json<DeletedFile>> {
+    Ok(Json(
+        state
+            .gateway
+            .delete_file(&principal, &name, q.version)
+            .await?,
+    ))
 }
 
 pub(super) async fn file_content(

@@ -57,7 +57,9 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/v1/files", get(artifacts::list_files))
         .route(
             "/v1/files/{name}",
-            put(artifacts::upload).get(artifacts::file),
+            put(artifacts::upload)
+                .get(artifacts::file)
+                .delete(artifacts::delete_file),
         )
         .route("/v1/files/{name}/content", get(artifacts::file_content))
         .route_layer(from_fn_with_state(state.clone(), agent_auth));

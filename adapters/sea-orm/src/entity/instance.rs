@@ -13,6 +13,8 @@ pub struct Model {
     pub default_tier: String,
     /// JSON array of model ids; NULL means every enabled model.
     pub allowed_models: Option<String>,
+    /// Bytes of uploads allowed; NULL is unlimited.
+    pub storage_bytes: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }

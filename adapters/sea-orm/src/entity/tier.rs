@@ -12,6 +12,8 @@ pub struct Model {
     /// JSON object: unit -> period -> number or "unlimited".
     pub limits: String,
     pub requests_per_minute: Option<i64>,
+    /// Bytes of uploads allowed; NULL is unlimited.
+    pub storage_bytes: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -190,3 +190,100 @@ pub(super) async fn versions(ctx: &Ctx) -> CaseResult {
     .expect_error(401, None)?;
     Ok(())
 }
+
+/// `GET /v1/usage`'s `storage`.
+async fn storage(ctx: &Ctx, agent: &Agent) -> Result<serde_json::Value, String> {
+    let usage = ctx.get("/v1/usage", Some(&agent.key)).await?.expect(200)?;
+    Ok(usage.body.pointer("/storage").cloned().unwrap_or_default())
+}
+
+/// Storage caps and delete: an agent whose tier keeps 100 bytes of files stores 60, is refused
+/// 50 more (`429 quota_exceeded`, nothing kept), fits 40; `GET /v1/usage` counts them;
+/// `DELETE /v1/files/{name}?version=1` gives that version's bytes back, a bare delete every
+/// version; deleting what is gone is 404, a bad version 400, another agent's file 404.
+pub(super) async fn storage_caps_and_delete(ctx: &Ctx) -> CaseResult {
+    let (_, agent) = ctx.new_agent().await?;
+    let stranger = job_agent(ctx).await?;
+    let tier = ctx.new_tier(json!({"storage_bytes": 100})).await?;
+    ctx.set_tier(&agent.id, &tier).await?;
+    ensure!(
+        storage(ctx, &agent).await? == json!({"used_bytes": 0, "limit": 100, "remaining": 100}),
+        "a new agent's storage: {}",
+        storage(ctx, &agent).await?
+    );
+
+    put(ctx, &agent, "voice.wav", &[1; 60]).await?.expect(201)?;
+    put(ctx, &agent, "voice.wav", &[2; 50])
+        .await?
+        .expect_error(429, Some("quota_exceeded"))?;
+    let versions = ctx
+        .get("/v1/files?name=voice.wav", Some(&agent.key))
+        .await?
+        .expect(200)?
+        .list_ids()?;
+    ensure!(
+        versions.len() == 1,
+        "a refused upload must keep nothing: {versions:?}"
+    );
+    put(ctx, &agent, "voice.wav", &[3; 40])
+        .await?
+        .expect(201)?
+        .expect_at("/version", &json!(2))?;
+    ensure!(
+        storage(ctx, &agent).await? == json!({"used_bytes": 100, "limit": 100, "remaining": 0}),
+        "a full agent's storage: {}",
+        storage(ctx, &agent).await?
+    );
+    put(ctx, &agent, "note.txt", b"x")
+        .await?
+        .expect_error(429, Some("quota_exceeded"))?;
+
+    let one = ctx
+        .delete("/v1/files/voice.wav?version=1", Some(&agent.key))
+        .await?
+        .expect(200)?;
+    one.expect_at("/versions", &json!([1]))?;
+    one.expect_at("/freed_bytes", &json!(60))?;
+    ctx.get("/v1/files/voice.wav?version=1", Some(&agent.key))
+        .await?
+        .expect_error(404, None)?;
+    let latest = ctx
+        .get("/v1/files/voice.wav/content", Some(&agent.key))
+        .await?
+        .expect(200)?;
+    ensure!(
+        latest.bytes == [3; 40],
+        "version 2 must survive deleting version 1"
+    );
+    ensure!(
+        storage(ctx, &agent).await? == json!({"used_bytes": 40, "limit": 100, "remaining": 60}),
+        "after deleting version 1: {}",
+        storage(ctx, &agent).await?
+    );
+
+    put(ctx, &agent, "voice.wav", &[4; 50]).await?.expect(201)?;
+    ctx.delete("/v1/files/voice.wav", Some(&stranger.key))
+        .await?
+        .expect_error(404, None)?;
+    ctx.delete("/v1/files/voice.wav?version=two", Some(&agent.key))
+        .await?
+        .expect_error(400, None)?;
+    let all = ctx
+        .delete("/v1/files/voice.wav", Some(&agent.key))
+        .await?
+        .expect(200)?;
+    all.expect_at("/versions", &json!([3, 2]))?;
+    all.expect_at("/freed_bytes", &json!(90))?;
+    ctx.get("/v1/files/voice.wav", Some(&agent.key))
+        .await?
+        .expect_error(404, None)?;
+    ctx.delete("/v1/files/voice.wav", Some(&agent.key))
+        .await?
+        .expect_error(404, None)?;
+    ensure!(
+        storage(ctx, &agent).await? == json!({"used_bytes": 0, "limit": 100, "remaining": 100}),
+        "after deleting every version: {}",
+        storage(ctx, &agent).await?
+    );
+    Ok(())
+}

@@ -85,4 +85,5 @@ cases![
     jobs::webhook_delivered,
     jobs::provider_hosted_output,
     files::versions,
+    files::storage_caps_and_delete,
 ];

@@ -40,6 +40,7 @@ async fn an_instance_key_serves_that_instance_only() {
         registration_token: None,
         default_tier: None,
         allowed_models: None,
+        storage_bytes: None,
     };
     gateway
         .admin_create_instance(&operator, new_instance)
