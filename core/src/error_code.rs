@@ -77,6 +77,19 @@ macro_rules! codes {
     (@retry $kind:ident, $retry:ident) => { Retry::$retry };
 }
 
+impl ErrorCode {
+    /// Parses the wire string.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == s)
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 codes! {
     // 400
     /// The body is not JSON, or not the JSON the route takes.

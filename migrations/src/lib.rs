@@ -16,6 +16,7 @@ mod m20261124_000003_ledger_indexes;
 mod m20261124_000004_rate_windows;
 mod m20261124_000005_rate_windows_expiry;
 mod m20261208_000006_storage;
+mod m20261208_000007_request_log;
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{DbBackend, Statement};
@@ -85,6 +86,7 @@ pub const STEPS: &[Step] = &[
     m20261124_000004_rate_windows::STEP,
     m20261124_000005_rate_windows_expiry::STEP,
     m20261208_000006_storage::STEP,
+    m20261208_000007_request_log::STEP,
 ];
 
 /// Every migration rendered as SQLite SQL: `(migration name, SQL script)`, oldest first. Each

@@ -16,6 +16,7 @@ mod catalog;
 mod jobs;
 mod keys;
 mod quota;
+mod requests;
 mod rows;
 mod sql;
 mod webhooks;

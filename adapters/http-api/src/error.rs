@@ -81,6 +81,10 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
+        // For the request log, which sees only the response.
+        if let Some(code) = e.code() {
+            response.extensions_mut().insert(code);
+        }
         let headers = response.headers_mut();
         if let Some(after) = e.retry_after() {
             let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);

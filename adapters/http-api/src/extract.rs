@@ -218,7 +218,11 @@ impl FromRequestParts<ApiState> for Admin {
         state: &ApiState,
     ) -> Result<Self, Self::Rejection> {
         let token = required_bearer(parts)?;
-        Ok(Self(state.gateway.authenticate_admin(&token).await?))
+        let admin = state.gateway.authenticate_admin(&token).await?;
+        if let Some(caller) = parts.extensions.get::<crate::request_record::Caller>() {
+            caller.admin(&admin, &token);
+        }
+        Ok(Self(admin))
     }
 }
 

@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod middleware;
 mod request_log;
+mod request_record;
 mod routes;
 mod sse;
 mod views;

@@ -5,11 +5,13 @@ use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use molts_core::gateway::RequestNotes;
 use molts_core::ports::RateDecision;
 
 use crate::ApiState;
 use crate::error::ApiError;
 use crate::extract::required_bearer;
+use crate::request_record::Caller;
 
 /// Authenticates the bearer key, counts the request against the tier's rate, and hands the
 /// [`molts_core::gateway::AgentPrincipal`] to the handler as a request extension.
@@ -23,10 +25,17 @@ pub(crate) async fn agent_auth(
         Ok(t) => t,
         Err(e) => return ApiError(e).into_response(),
     };
-    let principal = match state.gateway.authenticate_agent(&token).await {
+    let mut principal = match state.gateway.authenticate_agent(&token).await {
         Ok(p) => p,
         Err(e) => return ApiError(e).into_response(),
     };
+    // The request log's notes and caller, when the request is being recorded.
+    if let Some(notes) = parts.extensions.get::<RequestNotes>() {
+        principal.notes = notes.clone();
+    }
+    if let Some(caller) = parts.extensions.get::<Caller>() {
+        caller.agent(&principal, &token);
+    }
     let decision = match state.gateway.check_rate(&principal).await {
         Ok(decision) => decision,
         Err((error, decision)) => {

@@ -30,6 +30,7 @@ mod keys;
 mod provider_keys;
 mod quota;
 mod rate_limiter;
+mod requests;
 mod reserve_sql;
 mod settle_batch;
 mod sqlite_ledger;

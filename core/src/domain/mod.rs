@@ -8,6 +8,7 @@ mod key;
 mod model;
 mod provider_key;
 mod quota;
+mod request_log;
 mod storage;
 mod tier;
 mod webhook;
@@ -21,6 +22,10 @@ pub use model::{Modality, ModelConfig, ModelFilter, ModelStatus, Provider};
 pub use provider_key::InstanceProviderKey;
 pub use quota::{
     PeriodLimit, Reservation, ReservationState, ReserveOutcome, ReserveRequest, UsageCounter,
+};
+pub use request_log::{
+    Caller, ProviderAttempt, RequestQuery, RequestRecord, StatusFilter, attempts_from_json,
+    attempts_to_json,
 };
 pub use storage::{StorageLimits, StorageOutcome, StorageScope, StorageUsed};
 pub use tier::{LimitValue, Period, Tier, TierLimits, Unit};

@@ -10,6 +10,7 @@ use crate::ports::RateDecision;
 use crate::secret;
 
 use super::Gateway;
+use super::request_notes::RequestNotes;
 
 /// An authenticated agent, with what every request needs loaded once.
 #[derive(Debug, Clone)]
@@ -24,6 +25,9 @@ pub struct AgentPrincipal {
     pub tier: Tier,
     /// Its instance.
     pub instance: Instance,
+    /// What serving this request noted, for the request log (off unless the HTTP layer set
+    /// recording notes on it).
+    pub notes: RequestNotes,
 }
 
 /// An authenticated admin.
@@ -149,6 +153,7 @@ impl Gateway {
             key_expires_at: key.expires_at,
             tier,
             instance,
+            notes: RequestNotes::default(),
         })
     }
 

@@ -7,13 +7,14 @@ use futures::StreamExt;
 use crate::domain::{Modality, ModelConfig, Unit};
 use crate::error::{Error, Result};
 use crate::providers::{
-    FinishReason, GeneratedImage, ImageData, ImageRequest, SpeechRequest, SpeechResponse,
+    FinishReason, GeneratedImage, ImageData, ImageRequest, Role, SpeechRequest, SpeechResponse,
     StockRequest, StockResponse, TextChunk, TextRequest, TextResponse, TextStream, Voice,
 };
 
 use super::artifacts::ArtifactView;
 use super::hold_size::{check_speed, completion_cap, speech_hold, text_hold};
 use super::quota::Hold;
+use super::request_notes::RequestNotes;
 use super::routing::{Output, Work};
 use super::{AgentPrincipal, Gateway};
 
@@ -72,13 +73,16 @@ impl Gateway {
         measure: impl FnOnce(&T) -> u64,
     ) -> Result<T> {
         let hold = self.reserve(principal, unit, estimate).await?;
+        principal.notes.held(unit, hold.amount);
         match work.await {
             Ok(output) => {
-                self.settle_after(&principal.agent.id, hold, measure(&output))
-                    .await;
+                let actual = measure(&output);
+                principal.notes.charged(actual.min(hold.amount));
+                self.settle_after(&principal.agent.id, hold, actual).await;
                 Ok(output)
             }
             Err(e) => {
+                principal.notes.charged(0);
                 self.refund_logged(&hold).await;
                 Err(e)
             }
@@ -116,6 +120,17 @@ impl Gateway {
         }
     }
 
+    /// Notes the conversation's last user message, when the operator keeps prompts.
+    fn note_prompt(&self, principal: &AgentPrincipal, request: &TextRequest) {
+        if !self.inner.config.request_log.keep_prompts || !principal.notes.is_recording() {
+            return;
+        }
+        let last = request.messages.iter().rev().find(|m| m.role == Role::User);
+        if let Some(message) = last {
+            principal.notes.prompt(true, &message.content);
+        }
+    }
+
     async fn refund_logged(&self, hold: &Hold) {
         if let Err(e) = self.refund(hold).await {
             tracing::error!(reservation = %hold.reservation_id, error = %e, "refund failed");
@@ -130,13 +145,19 @@ impl Gateway {
         request: TextRequest,
     ) -> Result<Generated<TextResponse>> {
         check_text(&request)?;
+        self.note_prompt(principal, &request);
         let chain = self.model_chain(principal, model, Modality::Text).await?;
         // The provider is sent the cap the hold was sized for, so it cannot write past it.
         let request = capped(request);
         let estimate = text_hold(&request);
         let work = async {
             match self
-                .route(&principal.instance, &chain, Work::Text(&request))
+                .route(
+                    &principal.instance,
+                    &principal.notes,
+                    &chain,
+                    Work::Text(&request),
+                )
                 .await?
             {
                 (model, Output::Text(output)) => Ok(Generated::new(model, output)),
@@ -158,6 +179,7 @@ impl Gateway {
         request: TextRequest,
     ) -> Result<Generated<TextStream>> {
         check_text(&request)?;
+        self.note_prompt(principal, &request);
         let chain = self.model_chain(principal, model, Modality::Text).await?;
         let request = capped(request);
         let prompt = prompt_estimate(&request);
@@ -165,21 +187,36 @@ impl Gateway {
         let hold = self
             .reserve(principal, Unit::TextToken, text_hold(&request))
             .await?;
+        principal.notes.held(Unit::TextToken, hold.amount);
         let (model, inner) = match self
-            .route(&principal.instance, &chain, Work::TextStream(&request))
+            .route(
+                &principal.instance,
+                &principal.notes,
+                &chain,
+                Work::TextStream(&request),
+            )
             .await
         {
             Ok((model, Output::TextStream(s))) => (model, s),
             Ok(_) => {
+                principal.notes.charged(0);
                 self.refund_logged(&hold).await;
                 return Err(unexpected());
             }
             Err(e) => {
+                principal.notes.charged(0);
                 self.refund_logged(&hold).await;
                 return Err(e);
             }
         };
-        let output = settle_when_done(self.clone(), hold, prompt, cap, inner);
+        let output = settle_when_done(
+            self.clone(),
+            principal.notes.clone(),
+            hold,
+            prompt,
+            cap,
+            inner,
+        );
         Ok(Generated::new(model, output))
     }
 
@@ -202,7 +239,12 @@ impl Gateway {
         let chain = self.model_chain(principal, model, Modality::Image).await?;
         let work = async {
             match self
-                .route(&principal.instance, &chain, Work::Images(&request))
+                .route(
+                    &principal.instance,
+                    &principal.notes,
+                    &chain,
+                    Work::Images(&request),
+                )
                 .await?
             {
                 (model, Output::Images(output)) if !output.is_empty() => {
@@ -268,7 +310,12 @@ impl Gateway {
         let estimate = speech_hold(&request);
         let work = async {
             match self
-                .route(&principal.instance, &chain, Work::Speech(&request))
+                .route(
+                    &principal.instance,
+                    &principal.notes,
+                    &chain,
+                    Work::Speech(&request),
+                )
                 .await?
             {
                 (model, Output::Speech(output)) => Ok(Generated::new(model, output)),
@@ -301,7 +348,12 @@ impl Gateway {
     ) -> Result<Generated<Vec<Voice>>> {
         let chain = self.model_chain(principal, model, Modality::Speech).await?;
         match self
-            .route(&principal.instance, &chain[..1], Work::Voices)
+            .route(
+                &principal.instance,
+                &principal.notes,
+                &chain[..1],
+                Work::Voices,
+            )
             .await?
         {
             (model, Output::Voices(output)) => Ok(Generated::new(model, output)),
@@ -328,7 +380,12 @@ impl Gateway {
         let chain = self.model_chain(principal, model, Modality::Stock).await?;
         let work = async {
             match self
-                .route(&principal.instance, &chain, Work::Stock(&request))
+                .route(
+                    &principal.instance,
+                    &principal.notes,
+                    &chain,
+                    Work::Stock(&request),
+                )
                 .await?
             {
                 (model, Output::Stock(output)) => Ok(Generated::new(model, output)),
@@ -365,6 +422,7 @@ fn check_text(request: &TextRequest) -> Result<()> {
 /// off with a `length` finish; what it wrote past the hold is never charged beyond a top-up.
 fn settle_when_done(
     gateway: Gateway,
+    notes: RequestNotes,
     hold: Hold,
     prompt_estimate: u64,
     completion_cap: u64,
@@ -372,6 +430,7 @@ fn settle_when_done(
 ) -> TextStream {
     struct State {
         gateway: Gateway,
+        notes: RequestNotes,
         hold: Option<Hold>,
         inner: TextStream,
         generated_chars: String,
@@ -385,12 +444,14 @@ fn settle_when_done(
                 let actual = usage.unwrap_or_else(|| {
                     self.prompt_estimate + estimate_tokens(&self.generated_chars)
                 });
+                self.notes.charged(actual.min(hold.amount));
                 self.gateway.settle_logged(&hold, actual).await;
             }
         }
     }
     let state = State {
         gateway,
+        notes,
         hold: Some(hold),
         inner,
         generated_chars: String::new(),

@@ -26,6 +26,7 @@ use super::Gateway;
 use super::jobs::chrono_of;
 use super::outbound::tenant_refusal;
 use super::output_check::{SNIFF_BYTES, check_output};
+use super::request_notes::RequestNotes;
 use super::routing::{Output, Work};
 
 /// Largest job output molts will copy (a long 4K video is well under this).
@@ -164,13 +165,23 @@ impl Gateway {
                         .default_persona(&job.agent_id, chain[0].provider)
                         .await?;
                 }
-                self.route(&instance, &chain, Work::SubmitVideo(&request))
-                    .await
+                self.route(
+                    &instance,
+                    &RequestNotes::default(),
+                    &chain,
+                    Work::SubmitVideo(&request),
+                )
+                .await
             }
             JobKind::Render => {
                 let request = Self::render_request(&job, callback_url);
-                self.route(&instance, &chain, Work::SubmitRender(&request))
-                    .await
+                self.route(
+                    &instance,
+                    &RequestNotes::default(),
+                    &chain,
+                    Work::SubmitRender(&request),
+                )
+                .await
             }
             JobKind::Persona => {
                 let request = match self.persona_request(&job, callback_url).await {
@@ -181,8 +192,13 @@ impl Gateway {
                     }
                     Err(e) => return Err(e),
                 };
-                self.route(&instance, &chain, Work::SubmitPersona(&request))
-                    .await
+                self.route(
+                    &instance,
+                    &RequestNotes::default(),
+                    &chain,
+                    Work::SubmitPersona(&request),
+                )
+                .await
             }
         };
         match routed {

@@ -450,7 +450,28 @@ impl Gateway {
             .and_then(|p| p.provider_job_id))
     }
 
+    /// Submits a job (or answers the one its idempotency key named), noting it for the
+    /// request log.
     async fn submit_job(
+        &self,
+        principal: &AgentPrincipal,
+        kind: JobKind,
+        model: Option<&str>,
+        input: serde_json::Value,
+        webhook_url: Option<String>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Submitted> {
+        if let Some(model) = model {
+            principal.notes.model(model);
+        }
+        let submitted = self
+            .store_and_start_job(principal, kind, model, input, webhook_url, idempotency_key)
+            .await?;
+        principal.notes.job(&submitted.job.id);
+        Ok(submitted)
+    }
+
+    async fn store_and_start_job(
         &self,
         principal: &AgentPrincipal,
         kind: JobKind,
@@ -615,6 +636,7 @@ impl Gateway {
     }
 
     pub(super) async fn own_job(&self, principal: &AgentPrincipal, id: &str) -> Result<Job> {
+        principal.notes.job(id);
         match self.inner.ports.stores.jobs.get_job(id).await? {
             Some(job) if job.agent_id == principal.agent.id => Ok(job),
             _ => Err(Error::not_found("job", id)),

@@ -25,6 +25,8 @@ mod profile;
 mod provider_keys;
 mod quota;
 mod register;
+mod request_log;
+mod request_notes;
 mod retention;
 mod routing;
 mod scheduled;
@@ -53,6 +55,8 @@ pub use profile::AgentProfile;
 pub use provider_keys::ProviderKeyRequest;
 pub use quota::{HOLD_TTL, Hold, PeriodUsage, StorageReport, UnitUsage, UsageReport};
 pub use register::{REGISTRATIONS_PER_WINDOW, Registered};
+pub use request_log::{MAX_QUERY_RANGE, RequestLogSettings};
+pub use request_notes::{MAX_NOTED_PROMPT, Noted, RequestNotes};
 pub use scheduled::{ScheduledReport, ScheduledSettings};
 pub use settings::Settings;
 pub use webhooks::{WebhookEndpointView, WebhookSettings, sign_webhook};
@@ -88,6 +92,8 @@ pub struct GatewayConfig {
     /// How long generated outputs are kept before the scheduled work deletes them
     /// (`retention.rs`); `None` keeps them forever. Uploads are never expired.
     pub artifact_retention: Option<Duration>,
+    /// Whether and how requests are logged (`request_log.rs`).
+    pub request_log: RequestLogSettings,
 }
 
 /// Outputs are kept 30 days unless configured otherwise.
@@ -105,6 +111,7 @@ impl Default for GatewayConfig {
             webhooks: WebhookSettings::default(),
             scheduled: ScheduledSettings::default(),
             artifact_retention: Some(DEFAULT_ARTIFACT_RETENTION),
+            request_log: RequestLogSettings::default(),
         }
     }
 }
@@ -165,6 +172,7 @@ struct Parts {
     heygen_webhook_secret: Option<Arc<str>>,
     spawner: Option<Arc<dyn Spawner>>,
     settles: Arc<quota::PendingSettles>,
+    log_queue: Arc<request_log::LogQueue>,
 }
 
 impl Gateway {
@@ -186,6 +194,7 @@ impl Gateway {
             heygen_webhook_secret: None,
             spawner: None,
             settles: Arc::default(),
+            log_queue: Arc::default(),
         };
         Self {
             inner: Arc::new(parts),

@@ -5,7 +5,8 @@
 use crate::Retry;
 use std::time::Duration;
 
-use crate::domain::{Modality, ModelConfig};
+use crate::ErrorCode;
+use crate::domain::{Modality, ModelConfig, ProviderAttempt};
 use crate::error::{Error, Result};
 use crate::providers::{
     Call, GeneratedImage, ImageRequest, PersonaRequest, ProviderAdapter, RenderRequest,
@@ -14,7 +15,13 @@ use crate::providers::{
 };
 
 use super::outbound::tenant_refusal;
+use super::request_notes::RequestNotes;
 use super::{AgentPrincipal, Gateway};
+
+/// Whole milliseconds from `from` to `to` (0 if the clock went back).
+pub(super) fn millis_since(from: crate::Timestamp, to: crate::Timestamp) -> u64 {
+    u64::try_from((to - from).num_milliseconds()).unwrap_or(0)
+}
 
 /// The work an attempt does.
 pub(super) enum Work<'r> {
@@ -77,6 +84,7 @@ impl Gateway {
         requested: &str,
         modality: Modality,
     ) -> Result<Vec<ModelConfig>> {
+        principal.notes.model(requested);
         // An alias is balanced by weight; its other members follow as fallbacks.
         let mut chain = match self
             .alias_members(&principal.instance, requested, modality)
@@ -113,6 +121,7 @@ impl Gateway {
     pub(super) async fn route(
         &self,
         instance: &crate::domain::Instance,
+        notes: &RequestNotes,
         chain: &[ModelConfig],
         work: Work<'_>,
     ) -> Result<(ModelConfig, Output)> {
@@ -141,9 +150,19 @@ impl Gateway {
                 timeout: self.inner.providers.timeout(model.provider),
             };
             for attempt in 1..=policy.attempts_per_model.max(1) {
+                let started = self.now();
                 let outcome = call_once(adapter.as_ref(), call, &work)
                     .await
                     .map_err(|e| tenant_refusal(e, model.provider));
+                notes.attempt(ProviderAttempt {
+                    provider: model.provider,
+                    model: model.id.clone(),
+                    error: outcome
+                        .as_ref()
+                        .err()
+                        .map(|e| e.code().unwrap_or(ErrorCode::InternalError)),
+                    latency_ms: millis_since(started, self.now()),
+                });
                 match outcome {
                     Ok(output) => {
                         tracing::info!(provider = model.provider.as_str(), model = %model.id, attempt, outcome = "ok", "provider attempt");

@@ -40,6 +40,8 @@ pub struct ScheduledReport {
     pub rate_windows_forgotten: u64,
     /// Generated outputs deleted for being older than the retention window.
     pub outputs_expired: u32,
+    /// Request log records forgotten for being older than their retention window.
+    pub requests_forgotten: u64,
     /// Items that failed, panicked or were cut by their deadline (each is logged).
     pub items_failed: u32,
     /// Items left for the next round because this one's time budget was spent.
@@ -165,6 +167,13 @@ impl Gateway {
         {
             Ok(n) => report.rate_windows_forgotten = n,
             Err(e) => tracing::warn!(error = %e, "forgetting finished rate windows failed"),
+        }
+        // Records a runtime without a spawner could not write yet (a stream's, answered after
+        // its flush) are written now.
+        self.flush_request_log().await;
+        match self.forget_old_requests(started).await {
+            Ok(n) => report.requests_forgotten = n,
+            Err(e) => tracing::warn!(error = %e, "forgetting old request records failed"),
         }
         if !self.budget_spent(started) {
             match self.prune_expired_outputs(started).await {

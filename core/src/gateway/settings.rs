@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::sealed::SecretBox;
 
-use super::{GatewayConfig, JobTiming, ScheduledSettings, WebhookSettings};
+use super::{GatewayConfig, JobTiming, RequestLogSettings, ScheduledSettings, WebhookSettings};
 
 /// `MOLTS_ADMIN_TOKEN`: the operator token.
 pub const ADMIN_TOKEN: &str = "MOLTS_ADMIN_TOKEN";
@@ -49,6 +49,12 @@ pub const SCHEDULED_ROUND_SECONDS: &str = "MOLTS_SCHEDULED_ROUND_SECONDS";
 pub const SCHEDULED_ITEM_SECONDS: &str = "MOLTS_SCHEDULED_ITEM_SECONDS";
 /// `MOLTS_ARTIFACT_RETENTION_DAYS`: how long generated outputs are kept (0: forever).
 pub const ARTIFACT_RETENTION_DAYS: &str = "MOLTS_ARTIFACT_RETENTION_DAYS";
+/// `MOLTS_REQUEST_LOG`: log every API request.
+pub const REQUEST_LOG: &str = "MOLTS_REQUEST_LOG";
+/// `MOLTS_REQUEST_LOG_PROMPTS`: keep prompts (truncated) in the request log.
+pub const REQUEST_LOG_PROMPTS: &str = "MOLTS_REQUEST_LOG_PROMPTS";
+/// `MOLTS_REQUEST_LOG_RETENTION_DAYS`: how long request records are kept (0: forever).
+pub const REQUEST_LOG_RETENTION_DAYS: &str = "MOLTS_REQUEST_LOG_RETENTION_DAYS";
 /// `HEYGEN_WEBHOOK_SECRET`: the secret HeyGen signs its account webhooks with.
 pub const HEYGEN_WEBHOOK_SECRET: &str = "HEYGEN_WEBHOOK_SECRET";
 
@@ -71,6 +77,9 @@ pub const SHARED_SETTINGS: &[&str] = &[
     SCHEDULED_ROUND_SECONDS,
     SCHEDULED_ITEM_SECONDS,
     ARTIFACT_RETENTION_DAYS,
+    REQUEST_LOG,
+    REQUEST_LOG_PROMPTS,
+    REQUEST_LOG_RETENTION_DAYS,
     HEYGEN_WEBHOOK_SECRET,
 ];
 
@@ -150,6 +159,15 @@ impl<F: Fn(&str) -> Option<String>> Lookup<F> {
         Ok(self
             .number::<u64>(name, "a whole number of seconds")?
             .map_or(fallback, |s| Duration::from_secs(s.max(1))))
+    }
+
+    /// Whole days as a retention window (`0`: keep forever), or `fallback` when unset.
+    fn days(&self, name: &'static str, fallback: Option<Duration>) -> Result<Option<Duration>> {
+        Ok(match self.number::<u64>(name, "a whole number of days")? {
+            None => fallback,
+            Some(0) => None,
+            Some(days) => Some(Duration::from_secs(days.saturating_mul(24 * 3600))),
+        })
     }
 
     fn flag(&self, name: &'static str, fallback: bool) -> Result<bool> {
@@ -265,6 +283,11 @@ impl GatewayConfig {
                 Some(0) => None,
                 Some(days) => Some(Duration::from_secs(days.saturating_mul(24 * 3600))),
             };
+        let request_log = RequestLogSettings {
+            enabled: get.flag(REQUEST_LOG, defaults.request_log.enabled)?,
+            keep_prompts: get.flag(REQUEST_LOG_PROMPTS, defaults.request_log.keep_prompts)?,
+            retention: get.days(REQUEST_LOG_RETENTION_DAYS, defaults.request_log.retention)?,
+        };
         Ok(Self {
             default_instance: get
                 .get(DEFAULT_INSTANCE)
@@ -274,6 +297,7 @@ impl GatewayConfig {
             webhooks,
             scheduled,
             artifact_retention,
+            request_log,
             ..defaults
         })
     }
@@ -325,6 +349,9 @@ mod tests {
             (SCHEDULED_ROUND_SECONDS, "20"),
             (SCHEDULED_ITEM_SECONDS, "90"),
             (ARTIFACT_RETENTION_DAYS, "7"),
+            (REQUEST_LOG, "false"),
+            (REQUEST_LOG_PROMPTS, "true"),
+            (REQUEST_LOG_RETENTION_DAYS, "0"),
             (HEYGEN_WEBHOOK_SECRET, "hg-secret"),
         ])?;
         assert_eq!(
@@ -360,6 +387,14 @@ mod tests {
             None,
             "0 keeps outputs forever"
         );
+        assert_eq!(
+            g.request_log,
+            RequestLogSettings {
+                enabled: false,
+                keep_prompts: true,
+                retention: None
+            }
+        );
         Ok(())
     }
 
@@ -380,6 +415,8 @@ mod tests {
             (SCHEDULED_CONCURRENCY, "lots"),
             (SCHEDULED_ITEM_SECONDS, "-5"),
             (ARTIFACT_RETENTION_DAYS, "30d"),
+            (REQUEST_LOG, "on"),
+            (REQUEST_LOG_RETENTION_DAYS, "-1"),
         ] {
             let Err(e) = read(&[(name, value)]) else {
                 return Err(format!("{name}={value} was accepted"));

@@ -4,6 +4,7 @@
 mod blob;
 mod jobs;
 mod rate_limiter;
+mod requests;
 mod store;
 
 pub use blob::MemoryBlobStore;

@@ -12,7 +12,8 @@ use crate::domain::{
     ReservationState, ReserveOutcome, ReserveRequest, Tier, Unit, UsageCounter,
 };
 use crate::domain::{
-    Artifact, InstanceProviderKey, Job, Provider, StorageScope, WebhookDelivery, WebhookEndpoint,
+    Artifact, InstanceProviderKey, Job, Provider, RequestRecord, StorageScope, WebhookDelivery,
+    WebhookEndpoint,
 };
 use crate::error::{Error, Result};
 use crate::ports::{
@@ -38,6 +39,8 @@ pub(super) struct State {
     pub(super) artifacts: BTreeMap<String, Artifact>,
     /// Upload bytes kept, by scope and owner id.
     pub(super) storage: BTreeMap<(StorageScope, String), u64>,
+    /// The request log, by (time-ordered) id.
+    pub(super) requests: BTreeMap<String, RequestRecord>,
     pub(super) webhook_endpoints: BTreeMap<String, WebhookEndpoint>,
     pub(super) webhook_deliveries: BTreeMap<String, WebhookDelivery>,
 }

@@ -14,5 +14,6 @@ pub use rate::{FixedWindow, RateDecision, RateLimiter};
 pub use spawn::Spawner;
 pub use store::{
     AdminKeyStore, AgentQuery, AgentStore, ApiKeyStore, ArtifactStore, InstanceStore, JobStore,
-    ModelConfigStore, ProjectStore, ProviderKeyStore, QuotaStore, Stores, TierStore, WebhookStore,
+    ModelConfigStore, ProjectStore, ProviderKeyStore, QuotaStore, RequestLogStore, Stores,
+    TierStore, WebhookStore,
 };

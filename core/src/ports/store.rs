@@ -16,9 +16,9 @@ use async_trait::async_trait;
 use crate::clock::Timestamp;
 use crate::domain::{
     AdminKey, Agent, AgentStatus, ApiKey, Artifact, ArtifactQuery, Instance, InstanceProviderKey,
-    Job, JobQuery, ModelConfig, ModelFilter, Period, Project, Provider, Reservation,
-    ReserveOutcome, ReserveRequest, StorageLimits, StorageOutcome, StorageUsed, Tier, UsageCounter,
-    WebhookDelivery, WebhookEndpoint,
+    Job, JobQuery, ModelConfig, ModelFilter, Period, Project, Provider, RequestQuery,
+    RequestRecord, Reservation, ReserveOutcome, ReserveRequest, StorageLimits, StorageOutcome,
+    StorageUsed, Tier, UsageCounter, WebhookDelivery, WebhookEndpoint,
 };
 use crate::error::Result;
 
@@ -255,6 +255,25 @@ pub trait ArtifactStore: Send + Sync {
     async fn delete_artifact(&self, id: &str) -> Result<bool>;
 }
 
+/// The request log (`domain/request_log.rs`).
+///
+/// # Contract
+/// `append_requests` stores every record of the batch or none (one transaction); a record whose
+/// id exists fails the batch with `Conflict`. `list_requests` answers the records passing every
+/// filter of the query ([`RequestQuery::accepts`](crate::domain::RequestQuery::accepts) is the
+/// reference), newest first by id. `forget_requests_before` deletes up to `limit` of the records
+/// that arrived before the cutoff, oldest first, answering how many; it reads a bounded range of
+/// the time-ordered ids, never the whole table.
+#[async_trait]
+pub trait RequestLogStore: Send + Sync {
+    /// Stores a batch of records.
+    async fn append_requests(&self, records: &[RequestRecord]) -> Result<()>;
+    /// A page of records, newest first.
+    async fn list_requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>>;
+    /// Deletes records that arrived before `before`, at most `limit`; how many went.
+    async fn forget_requests_before(&self, before: Timestamp, limit: u32) -> Result<u64>;
+}
+
 /// Outbound webhooks: agents' endpoints and the delivery outbox.
 ///
 /// # Contract
@@ -322,6 +341,8 @@ pub struct Stores {
     pub artifacts: Arc<dyn ArtifactStore>,
     /// Webhook endpoints and the delivery outbox.
     pub webhooks: Arc<dyn WebhookStore>,
+    /// The request log.
+    pub requests: Arc<dyn RequestLogStore>,
 }
 
 impl Stores {
@@ -340,6 +361,7 @@ impl Stores {
             + JobStore
             + ArtifactStore
             + WebhookStore
+            + RequestLogStore
             + 'static,
     {
         Self {
@@ -354,7 +376,8 @@ impl Stores {
             provider_keys: store.clone(),
             jobs: store.clone(),
             artifacts: store.clone(),
-            webhooks: store,
+            webhooks: store.clone(),
+            requests: store,
         }
     }
 }

@@ -16,6 +16,7 @@ mod catalog;
 mod jobs;
 mod quota;
 mod rate;
+mod requests;
 mod storage;
 mod webhooks;
 
@@ -34,6 +35,7 @@ pub use quota::{
     quota_concurrent_exactness, quota_expiry, quota_invariant_random_mix, quota_ledger,
 };
 pub use rate::{rate_concurrent_exactness, rate_forget_finished, rate_windows, run_rate_suite};
+pub use requests::request_log;
 pub use storage::{outputs_by_age, storage_accounting, storage_concurrent_caps};
 pub use webhooks::{
     webhook_deliveries, webhook_deliveries_concurrent, webhook_deliveries_due, webhook_endpoints,
@@ -71,6 +73,7 @@ pub async fn run_all(stores: &Stores) -> Result<()> {
     storage_accounting(stores).await?;
     storage_concurrent_caps(stores, 30).await?;
     outputs_by_age(stores).await?;
+    request_log(stores).await?;
     webhook_endpoints(stores).await?;
     webhook_deliveries(stores).await?;
     webhook_deliveries_concurrent(stores, 20).await?;

@@ -50,6 +50,7 @@ pub(crate) const CHECKS: &[&str] = &[
     "storage_accounting",
     "storage_concurrent_caps",
     "outputs_by_age",
+    "request_log",
     "webhook_endpoints",
     "webhook_deliveries",
     "webhook_deliveries_concurrent",
@@ -124,6 +125,7 @@ async fn run(name: &str, env: &Env) -> Result<()> {
         "storage_accounting" => testkit::storage_accounting(&stores()?).await,
         "storage_concurrent_caps" => testkit::storage_concurrent_caps(&stores()?, 30).await,
         "outputs_by_age" => testkit::outputs_by_age(&stores()?).await,
+        "request_log" => testkit::request_log(&stores()?).await,
         "webhook_endpoints" => testkit::webhook_endpoints(&stores()?).await,
         "webhook_deliveries" => testkit::webhook_deliveries(&stores()?).await,
         "webhook_deliveries_concurrent" => {

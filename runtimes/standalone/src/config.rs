@@ -124,6 +124,16 @@ pub(crate) struct ServeOptions {
     /// work deletes them (default 30; 0 keeps them forever). Uploads are never expired.
     #[arg(long, env = "MOLTS_ARTIFACT_RETENTION_DAYS")]
     pub(crate) artifact_retention_days: Option<u64>,
+    /// Record every API request in the request log (default true).
+    #[arg(long, env = "MOLTS_REQUEST_LOG")]
+    pub(crate) request_log: Option<bool>,
+    /// Keep each text request's last user message (cut at 1000 bytes) in the request log
+    /// (default false).
+    #[arg(long, env = "MOLTS_REQUEST_LOG_PROMPTS")]
+    pub(crate) request_log_prompts: Option<bool>,
+    /// Days request records are kept (default 30; 0 keeps them forever).
+    #[arg(long, env = "MOLTS_REQUEST_LOG_RETENTION_DAYS")]
+    pub(crate) request_log_retention_days: Option<u64>,
     /// Seconds one webhook delivery attempt may take (default 10).
     #[arg(long, env = "MOLTS_WEBHOOK_TIMEOUT_SECONDS")]
     pub(crate) webhook_timeout_seconds: Option<u64>,
@@ -166,6 +176,9 @@ struct FileConfig {
     scheduled_round_seconds: Option<u64>,
     scheduled_item_seconds: Option<u64>,
     artifact_retention_days: Option<u64>,
+    request_log: Option<bool>,
+    request_log_prompts: Option<bool>,
+    request_log_retention_days: Option<u64>,
     webhook_timeout_seconds: Option<u64>,
     sqlite_checkpoint_ms: Option<u64>,
     worker_threads: Option<usize>,
@@ -250,6 +263,13 @@ fn shared_lookup<'a>(
             serve
                 .artifact_retention_days
                 .or(file.artifact_retention_days),
+        ),
+        shared::REQUEST_LOG => text(serve.request_log.or(file.request_log)),
+        shared::REQUEST_LOG_PROMPTS => text(serve.request_log_prompts.or(file.request_log_prompts)),
+        shared::REQUEST_LOG_RETENTION_DAYS => text(
+            serve
+                .request_log_retention_days
+                .or(file.request_log_retention_days),
         ),
         shared::HEYGEN_WEBHOOK_SECRET => std::env::var(name).ok(),
         _ => None,
@@ -434,6 +454,9 @@ mod tests {
             scheduled_round_seconds = 20
             scheduled_item_seconds = 90
             artifact_retention_days = 7
+            request_log = true
+            request_log_prompts = false
+            request_log_retention_days = 14
             "#,
         )
         .map_err(|e| e.to_string())?;

@@ -9,6 +9,7 @@ mod callbacks;
 mod generate;
 mod health;
 mod jobs;
+mod logs;
 mod openai;
 
 use axum::Router;
@@ -17,6 +18,7 @@ use axum::routing::{delete, get, post, put};
 
 use crate::ApiState;
 use crate::middleware::agent_auth;
+use crate::request_record::record_request;
 
 pub(crate) fn routes(state: ApiState) -> Router {
     // Routes an agent calls with its key: authenticated and rate-limited together.
@@ -26,6 +28,7 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/v1/keys", get(agents::list_keys).post(agents::create_key))
         .route("/v1/keys/{id}", delete(agents::revoke_key))
         .route("/v1/usage", get(agents::usage))
+        .route("/v1/logs", get(logs::agent_logs))
         .route("/v1/models", get(agents::models))
         .route("/v1/models/{id}", get(agents::model))
         .route("/v1/text/generate", post(generate::text))
@@ -66,6 +69,7 @@ pub(crate) fn routes(state: ApiState) -> Router {
 
     let admin = Router::new()
         .route("/v1/admin/whoami", get(admin::whoami))
+        .route("/v1/admin/logs", get(logs::admin_logs))
         .route(
             "/v1/admin/instances",
             get(admin::list_instances).post(admin::create_instance),
@@ -140,5 +144,7 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/v1/callbacks/{job_id}/{token}", post(callbacks::job))
         .merge(agent)
         .merge(admin)
+        // Outermost of the route layers, so it sees the matched route and every answer.
+        .route_layer(from_fn_with_state(state.clone(), record_request))
         .with_state(state)
 }

@@ -19,6 +19,7 @@ pub(crate) mod model_config;
 pub(crate) mod project;
 pub(crate) mod quota_counter;
 pub(crate) mod quota_reservation;
+pub(crate) mod request_log;
 pub(crate) mod tier;
 pub(crate) mod webhook_delivery;
 pub(crate) mod webhook_endpoint;

@@ -10,6 +10,7 @@ mod generation;
 mod jobs;
 mod keys;
 mod limits;
+mod logs;
 mod models;
 mod tenancy;
 
@@ -86,4 +87,5 @@ cases![
     jobs::provider_hosted_output,
     files::versions,
     files::storage_caps_and_delete,
+    logs::request_log,
 ];
