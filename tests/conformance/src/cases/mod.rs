@@ -11,6 +11,7 @@ mod jobs;
 mod keys;
 mod limits;
 mod models;
+mod responses;
 mod tenancy;
 
 use crate::Case;
@@ -72,6 +73,11 @@ cases![
     generation::generation_errors,
     generation::quota_exact_under_concurrency,
     generation::aliases,
+    responses::plain,
+    responses::item_list,
+    responses::streaming,
+    responses::quota_refused,
+    responses::bad_inputs,
     jobs::video,
     jobs::video_seed_paths,
     jobs::render,
