@@ -78,6 +78,7 @@ cases![
     responses::streaming,
     responses::quota_refused,
     responses::bad_inputs,
+    responses::providers,
     jobs::video,
     jobs::video_seed_paths,
     jobs::render,

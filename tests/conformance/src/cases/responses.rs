@@ -2,7 +2,9 @@
 //! Response object for string and item-list input, the documented event sequence when
 //! streamed, the usage it reports being what is charged, the cap ending a reply as
 //! `incomplete`, an exhausted quota refused before any work, and what molts cannot do (images,
-//! files, tools, `previous_response_id`) refused naming the parameter.
+//! files, tools, `previous_response_id`) refused naming the parameter. Then the real OpenAI and
+//! Anthropic adapters behind it, against the fake providers the suite runs (which needs the
+//! server's `MOLTS_SECRET_KEY`, as `jobs::provider_hosted_output` does).
 
 use serde_json::{Value, json};
 
@@ -313,6 +315,125 @@ pub(super) async fn bad_inputs(ctx: &Ctx) -> CaseResult {
     ensure!(
         charged == 0,
         "refused responses charged {charged} text_token"
+    );
+    Ok(())
+}
+
+/// The (event, data) pairs of a streamed Response, each data parsed.
+fn stream_events(s: &Resp) -> Result<Vec<(String, Value)>, String> {
+    events(s)
+        .into_iter()
+        .map(|(event, raw)| {
+            let value = serde_json::from_str(&raw).map_err(|e| format!("{e}: {raw}"))?;
+            Ok((event.unwrap_or_default(), value))
+        })
+        .collect()
+}
+
+/// Real provider adapters behind the Responses API: OpenAI's and Anthropic's, pointed at the
+/// fake providers the suite runs. `instructions` reaches each as its system text, the cap as its
+/// token limit, plain and streamed replies agree, and a provider's error mid-stream ends the
+/// stream with `error` then `response.failed`.
+pub(super) async fn providers(ctx: &Ctx) -> CaseResult {
+    let fake = molts_fakes::FakeServer::start()
+        .await
+        .map_err(|e| format!("cannot start the fake providers: {e}"))?;
+    let (instance, agent) = ctx.new_agent().await?;
+    let tier = ctx
+        .new_tier(json!({"limits": {"text_token": {"month": 1_000_000}}}))
+        .await?;
+    ctx.set_tier(&agent.id, &tier).await?;
+    for provider in ["openai", "anthropic"] {
+        let key =
+            json!({"api_key": molts_fakes::key(provider), "base_url": fake.base_url(provider)});
+        let put = ctx
+            .put(
+                &format!("/v1/admin/instances/{instance}/provider-keys/{provider}"),
+                Some(ctx.admin()),
+                &key,
+            )
+            .await?;
+        ensure!(
+            put.status == 200,
+            "setting the instance's {provider} key needs MOLTS_SECRET_KEY on the server; got {}",
+            put.quote()
+        );
+    }
+    for (model, provider) in [("gpt-4o-mini", "openai"), ("claude-3-5-haiku", "anthropic")] {
+        let body = json!({
+            "model": model, "instructions": "answer kindly", "max_output_tokens": 50,
+            "input": [{"role": "user", "content": [{"type": "input_text", "text": "hello lighthouse keeper"}]}],
+        });
+        let r = ctx.post(PATH, Some(&agent.key), &body).await?.expect(200)?;
+        r.expect_at("/model", &json!(model))?;
+        let text = output_text(&r.what, &r.body, "completed")?;
+        // The fakes answer "echo:" and the last user message's words.
+        ensure!(
+            text == "echo: hello lighthouse keeper",
+            "{model}: unexpected reply {text:?}"
+        );
+        usage_of(&r.what, &r.body)?;
+        let sent = fake
+            .requests(provider)
+            .into_iter()
+            .rev()
+            .find(|q| q.body["model"].is_string())
+            .ok_or(format!("the fake {provider} received no request"))?
+            .body;
+        let (system, cap) = match provider {
+            "openai" => (
+                sent["messages"][0]["content"].clone(),
+                sent["max_completion_tokens"]
+                    .as_u64()
+                    .or(sent["max_tokens"].as_u64()),
+            ),
+            _ => (sent["system"].clone(), sent["max_tokens"].as_u64()),
+        };
+        ensure!(
+            system == "answer kindly" && cap == Some(50),
+            "{provider} was not sent the instructions as system text and the cap: {sent}"
+        );
+
+        let mut streamed = body.clone();
+        streamed["stream"] = json!(true);
+        let s = ctx
+            .post(PATH, Some(&agent.key), &streamed)
+            .await?
+            .expect(200)?;
+        let evs = stream_events(&s)?;
+        let deltas: String = evs
+            .iter()
+            .filter(|(e, _)| e == "response.output_text.delta")
+            .filter_map(|(_, d)| d["delta"].as_str())
+            .collect();
+        let last = evs.last().map(|(e, _)| e.as_str());
+        ensure!(
+            deltas == text && last == Some("response.completed"),
+            "{model}: streamed {deltas:?} ending with {last:?}, plain {text:?}"
+        );
+    }
+
+    // The fake OpenAI sends two events, then its in-stream error.
+    let failing = json!({"model": "gpt-4o-mini", "stream": true,
+        "input": "tell me more [[fake-fault:error-event-after=2]]"});
+    let s = ctx
+        .post(PATH, Some(&agent.key), &failing)
+        .await?
+        .expect(200)?;
+    let evs = stream_events(&s)?;
+    let names: Vec<&str> = evs.iter().map(|(e, _)| e.as_str()).collect();
+    ensure!(
+        names.ends_with(&["error", "response.failed"]) && !names.contains(&"response.completed"),
+        "a provider error mid-stream should end with error, response.failed: {names:?}"
+    );
+    let (_, error) = &evs[evs.len() - 2];
+    let (_, failed) = &evs[evs.len() - 1];
+    ensure!(
+        error["code"].is_string()
+            && error["message"].as_str().is_some_and(|m| !m.is_empty())
+            && failed["response"]["status"] == "failed"
+            && failed["response"]["error"]["code"] == error["code"],
+        "error and response.failed should carry one code: {error} / {failed}"
     );
     Ok(())
 }
