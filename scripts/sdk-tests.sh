@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs the official OpenAI SDKs, unmodified, against the molts binary: the Python suite
-# (tests/sdk/python, pytest) and the JavaScript one (tests/sdk/js, node --test).
+# (tests/sdk/python, pytest) and the JavaScript ones (tests/sdk/js, node --test: the OpenAI SDK
+# and the Vercel AI SDK's OpenAI provider).
 #
 # Keeps everything it installs outside the clone, so later runs are fast and offline: a Python
 # venv with tests/sdk/python/requirements.txt in ~/.cache/molts/sdk-venv, the npm packages of
 # tests/sdk/js/package-lock.json in ~/.cache/molts/sdk-js, and build output in CARGO_TARGET_DIR
-# (default ~/.cache/molts/target). Each is reinstalled only when its pin file changes. Starts
+# (default ~/.cache/molts/target). Each is reinstalled only when its pin file changes, so two
+# clones with different pins on one machine should each set MOLTS_SDK_CACHE (default
+# ~/.cache/molts) to a directory of their own, or each run reinstalls the other's. Starts
 # `molts serve` on a free loopback port with a throwaway SQLite database and stops it at the end.
 # With CI=true a missing python3, node or npm is a failure; otherwise that suite is skipped
 # with a warning. Exits non-zero if anything failed.
@@ -14,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/molts/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-cache="$HOME/.cache/molts"
+cache="${MOLTS_SDK_CACHE:-$HOME/.cache/molts}"
 venv="$cache/sdk-venv"
 jsdir="$cache/sdk-js"
 mkdir -p "$cache" "$CARGO_TARGET_DIR"
@@ -133,9 +136,11 @@ if $python_ready; then
 fi
 
 if $js_ready; then
-  # The suite runs from the install directory so that `import 'openai'` resolves there.
-  cp tests/sdk/js/*.test.mjs "$jsdir/"
-  step "OpenAI JavaScript SDK $(node -p "require('$jsdir/node_modules/openai/package.json').version") (node --test)"
+  # The suites (and their shared molts.mjs) run from the install directory, so that
+  # `import 'openai'` resolves there.
+  cp tests/sdk/js/*.mjs "$jsdir/"
+  version() { node -p "require('$jsdir/node_modules/$1/package.json').version"; }
+  step "OpenAI JavaScript SDK $(version openai), AI SDK $(version ai) with @ai-sdk/openai $(version @ai-sdk/openai) (node --test)"
   if ! (cd "$jsdir" && timeout 600 node --test --test-reporter=tap ./*.test.mjs); then
     failed+=("javascript")
   fi

@@ -402,3 +402,67 @@ async fn anonymous_registrations_are_limited_per_client_address() -> Result<(), 
     assert_eq!(r.status(), StatusCode::CREATED);
     Ok(())
 }
+
+#[tokio::test]
+async fn responses_refusals_answer_in_the_error_format_naming_the_param() -> Result<(), String> {
+    let app = app().await?;
+    let key = agent_key(&app).await?;
+    for (body, code, param) in [
+        (
+            r#"{"model":"demo-text","input":"hi","previous_response_id":"resp_1"}"#,
+            "invalid_value",
+            "previous_response_id",
+        ),
+        (
+            r#"{"model":"demo-text","input":[{"role":"user","content":[{"type":"input_image","image_url":"https://example.com/a.png"}]}]}"#,
+            "invalid_value",
+            "input[0].content[0]",
+        ),
+        (
+            r#"{"model":"demo-text","input":"hi","tools":[{"type":"function","name":"f"}]}"#,
+            "invalid_value",
+            "tools",
+        ),
+        (
+            r#"{"model":"demo-text","input":5}"#,
+            "invalid_value",
+            "input",
+        ),
+        (r#"{"model":"demo-text"}"#, "invalid_value", "input"),
+        (
+            r#"{"model":"no-such-model","input":"hi"}"#,
+            "model_not_found",
+            "model",
+        ),
+    ] {
+        let r = send(
+            &app,
+            "POST",
+            "/v1/responses",
+            Some(&key),
+            Some(Body::from(body)),
+            true,
+        )
+        .await?;
+        let status = if code == "model_not_found" {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        assert_error_shape(&r, status, code);
+        assert_eq!(r.body["error"]["param"], param, "{body}");
+    }
+    let r = send(
+        &app,
+        "POST",
+        "/v1/responses",
+        Some(&key),
+        Some(Body::from("{\"input\":")),
+        true,
+    )
+    .await?;
+    assert_error_shape(&r, StatusCode::BAD_REQUEST, "invalid_json");
+    let r = send(&app, "POST", "/v1/responses", None, None, false).await?;
+    assert_error_shape(&r, StatusCode::UNAUTHORIZED, "missing_api_key");
+    Ok(())
+}

@@ -6,75 +6,16 @@
 // `node --test` by scripts/sdk-tests.sh, from a directory where `npm ci` installed package.json.
 
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 
 import OpenAI from 'openai';
+
+import { ADMIN_TOKEN, BASE, call, newTier, register, setTier, unique, usedThisMonth } from './molts.mjs';
 
 const PROMPT = [
   { role: 'system', content: 'be brief' },
   { role: 'user', content: 'Tell me about lighthouses' },
 ];
-
-function env(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} must be set (scripts/sdk-tests.sh sets it)`);
-  return value;
-}
-
-const BASE = env('MOLTS_BASE_URL').replace(/\/+$/, '');
-const ADMIN_TOKEN = env('MOLTS_ADMIN_TOKEN');
-
-const unique = (stem) => `sdk-js-${stem}-${randomUUID().slice(0, 10)}`;
-
-/** Calls molts' own API with plain fetch; returns [status, parsed body]. */
-async function call(method, path, { token, body } = {}) {
-  const headers = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`${BASE}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return [res.status, text ? JSON.parse(text) : null, text];
-}
-
-async function register(instance) {
-  const body = { name: unique('agent') };
-  if (instance) body.instance = instance;
-  const [status, registered, text] = await call('POST', '/v1/agents/register', { body });
-  assert.equal(status, 201, text);
-  assert.match(registered.api_key, /^ml_/);
-  return registered;
-}
-
-async function newTier(limits, extra = {}) {
-  const id = unique('tier');
-  const [status, , text] = await call('POST', '/v1/admin/tiers', {
-    token: ADMIN_TOKEN,
-    body: { id, name: `Tier ${id}`, limits, ...extra },
-  });
-  assert.equal(status, 201, text);
-  return id;
-}
-
-async function setTier(agentId, tier) {
-  const [status, agent, text] = await call('PATCH', `/v1/admin/agents/${agentId}`, {
-    token: ADMIN_TOKEN,
-    body: { tier },
-  });
-  assert.equal(status, 200, text);
-  assert.equal(agent.tier_id, tier);
-}
-
-async function usedThisMonth(key, unit) {
-  const [status, usage, text] = await call('GET', '/v1/usage', { token: key });
-  assert.equal(status, 200, text);
-  const row = usage.units.find((u) => u.unit === unit);
-  assert.ok(row, `no ${unit} in ${text}`);
-  return row.month.used;
-}
 
 const sdk = (apiKey, options = {}) => new OpenAI({ baseURL: `${BASE}/v1`, apiKey, ...options });
 
@@ -164,6 +105,109 @@ describe('chat completions', () => {
     assert.equal(final.choices[0].message.content, plain.choices[0].message.content);
     assert.equal(final.choices[0].finish_reason, 'stop');
     assert.equal(await runner.finalContent(), plain.choices[0].message.content);
+  });
+});
+
+describe('responses', () => {
+  const INPUT = 'Tell me about lighthouses';
+
+  test('responses.create answers one completed message with usage', async () => {
+    const response = await client.responses.create({
+      model: 'demo-text',
+      instructions: 'be brief',
+      input: INPUT,
+      metadata: { suite: 'js' },
+    });
+    assert.equal(response.object, 'response');
+    assert.match(response.id, /^resp_/);
+    assert.equal(response.status, 'completed');
+    assert.equal(response.model, 'demo-text');
+    assert.deepEqual(response.metadata, { suite: 'js' });
+    assert.equal(response.output.length, 1);
+    const [message] = response.output;
+    assert.equal(message.type, 'message');
+    assert.equal(message.role, 'assistant');
+    assert.match(message.id, /^msg_/);
+    // The SDK's own convenience property, read from output[].content[].
+    assert.ok(response.output_text.includes(INPUT), response.output_text);
+    const { usage } = response;
+    assert.ok(usage.input_tokens > 0 && usage.output_tokens > 0);
+    assert.equal(usage.total_tokens, usage.input_tokens + usage.output_tokens);
+  });
+
+  test('a streamed response is the documented event sequence', async () => {
+    const plainResponse = await client.responses.create({ model: 'demo-text', input: INPUT });
+    const stream = await client.responses.create({ model: 'demo-text', input: INPUT, stream: true });
+    const types = [];
+    let text = '';
+    let completed = null;
+    for await (const event of stream) {
+      assert.equal(event.sequence_number, types.length);
+      types.push(event.type);
+      if (event.type === 'response.output_text.delta') text += event.delta;
+      if (event.type === 'response.completed') completed = event.response;
+    }
+    const head = types.slice(0, 4);
+    assert.deepEqual(head, [
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+    ]);
+    assert.deepEqual(types.slice(-4), [
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    assert.ok(types.slice(4, -4).every((t) => t === 'response.output_text.delta'));
+    assert.equal(text, plainResponse.output_text);
+    assert.ok(completed, 'no response.completed');
+    assert.equal(completed.status, 'completed');
+    assert.deepEqual(completed.usage, plainResponse.usage);
+  });
+
+  test('the stream helper accumulates the final response', async () => {
+    const stream = client.responses.stream({ model: 'demo-text', input: INPUT });
+    let deltas = '';
+    stream.on('response.output_text.delta', (event) => {
+      deltas += event.delta;
+    });
+    const final = await stream.finalResponse();
+    assert.equal(final.status, 'completed');
+    // This SDK version adds `output_text` only to responses.create's answer, not here.
+    assert.equal(final.output[0].content[0].text, deltas);
+    assert.ok(deltas.includes(INPUT), deltas);
+  });
+
+  test('previous_response_id is a BadRequestError naming it', async () => {
+    await assert.rejects(
+      client.responses.create({ model: 'demo-text', input: INPUT, previous_response_id: 'resp_1' }),
+      (err) => {
+        assert.ok(err instanceof OpenAI.BadRequestError, String(err));
+        assert.equal(err.param, 'previous_response_id');
+        assert.equal(err.code, 'invalid_value');
+        return true;
+      },
+    );
+  });
+
+  test('an exhausted quota is a RateLimitError, plain and streamed', async () => {
+    const agent = await register();
+    await setTier(agent.agent_id, await newTier({ text_token: { month: 1 } }));
+    const exhausted = sdk(agent.api_key);
+    for (const stream of [false, true]) {
+      await assert.rejects(
+        exhausted.responses.create({ model: 'demo-text', input: INPUT, stream }),
+        (err) => {
+          assert.ok(err instanceof OpenAI.RateLimitError, String(err));
+          assert.equal(err.code, 'quota_exceeded');
+          assert.equal(err.headers.get('x-should-retry'), 'false');
+          return true;
+        },
+      );
+    }
+    assert.equal(await usedThisMonth(agent.api_key, 'text_token'), 0);
   });
 });
 

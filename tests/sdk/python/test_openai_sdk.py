@@ -197,6 +197,118 @@ def test_async_client_streams(base_url, agent, client):
     assert asyncio.run(run()) == plain.choices[0].message.content
 
 
+# --- responses --------------------------------------------------------------------------------
+
+INPUT = "Tell me about lighthouses"
+
+
+def test_responses_create(client):
+    response = client.responses.create(
+        model="demo-text",
+        instructions="be brief",
+        input=INPUT,
+        metadata={"suite": "python"},
+    )
+    assert response.object == "response"
+    assert response.id.startswith("resp_")
+    assert response.status == "completed"
+    assert response.model == "demo-text"
+    assert response.metadata == {"suite": "python"}
+    assert len(response.output) == 1
+    message = response.output[0]
+    assert message.type == "message" and message.role == "assistant"
+    assert message.id.startswith("msg_")
+    # The SDK's own convenience property, read from output[].content[].
+    assert INPUT in response.output_text
+    usage = response.usage
+    assert usage is not None
+    assert usage.input_tokens > 0 and usage.output_tokens > 0
+    assert usage.total_tokens == usage.input_tokens + usage.output_tokens
+
+
+def test_responses_item_list_input(client):
+    response = client.responses.create(
+        model="demo-text",
+        input=[
+            {"role": "developer", "content": "answer in one line"},
+            {"role": "user", "content": [{"type": "input_text", "text": "first"}]},
+            {"role": "assistant", "content": "an answer"},
+            {"role": "user", "content": [{"type": "input_text", "text": "second"}]},
+        ],
+    )
+    assert response.status == "completed"
+    assert '"second"' in response.output_text
+
+
+def test_responses_stream_is_the_documented_event_sequence(client):
+    plain = client.responses.create(model="demo-text", input=INPUT)
+    events = list(client.responses.create(model="demo-text", input=INPUT, stream=True))
+    types = [e.type for e in events]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert types[:4] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    assert types[-4:] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert len(deltas) == len(types) - 8 and len(deltas) > 2
+    assert "".join(deltas) == plain.output_text
+    completed = events[-1].response
+    assert completed.status == "completed"
+    assert completed.usage.total_tokens == plain.usage.total_tokens
+
+
+def test_responses_stream_helper_gives_the_final_response(client):
+    with client.responses.stream(model="demo-text", input=INPUT) as stream:
+        deltas = "".join(
+            e.delta for e in stream if e.type == "response.output_text.delta"
+        )
+        final = stream.get_final_response()
+    assert final.status == "completed"
+    assert final.output_text == deltas
+    assert INPUT in deltas
+
+
+def test_responses_refusals_name_the_parameter(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(
+            model="demo-text", input=INPUT, previous_response_id="resp_1"
+        )
+    assert caught.value.param == "previous_response_id"
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(
+            model="demo-text",
+            input=[
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "input_image", "image_url": "https://example.com/a.png"}
+                    ],
+                }
+            ],
+        )
+    assert caught.value.param == "input[0].content[0]"
+
+
+def test_responses_exhausted_quota_is_a_rate_limit_error(base_url, admin):
+    registered = register(base_url)
+    set_tier(admin, registered["agent_id"], new_tier(admin, {"text_token": {"month": 1}}))
+    exhausted = OpenAI(base_url=f"{base_url}/v1", api_key=registered["api_key"])
+    for stream in (False, True):
+        with pytest.raises(openai.RateLimitError) as caught:
+            exhausted.responses.create(model="demo-text", input=INPUT, stream=stream)
+        assert caught.value.code == "quota_exceeded"
+        assert caught.value.response.headers["x-should-retry"] == "false"
+    assert usage_used(base_url, registered["api_key"], "text_token") == 0
+
+
 # --- models -----------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ mod health;
 mod jobs;
 mod logs;
 mod openai;
+mod responses;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -36,6 +37,7 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/v1/audio/voices", get(generate::voices))
         .route("/v1/stock/search", post(generate::stock))
         .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/responses", post(responses::create))
         .route("/v1/images/generations", post(openai::image_generations))
         .route("/v1/audio/speech", post(openai::speech))
         .route("/v1/videos/generate", post(jobs::generate_video))

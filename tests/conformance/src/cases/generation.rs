@@ -31,7 +31,7 @@ pub(super) async fn used(ctx: &Ctx, key: &str, unit: &str) -> Result<u64, String
 }
 
 /// Parses an SSE body into (event name, data) pairs.
-fn events(r: &Resp) -> Vec<(Option<String>, String)> {
+pub(super) fn events(r: &Resp) -> Vec<(Option<String>, String)> {
     r.text
         .split("\n\n")
         .filter(|block| !block.trim().is_empty())
@@ -50,7 +50,7 @@ fn events(r: &Resp) -> Vec<(Option<String>, String)> {
         .collect()
 }
 
-fn content_type(r: &Resp) -> &str {
+pub(super) fn content_type(r: &Resp) -> &str {
     r.header("content-type").unwrap_or("")
 }
 

@@ -12,6 +12,7 @@ mod keys;
 mod limits;
 mod logs;
 mod models;
+mod responses;
 mod tenancy;
 
 use crate::Case;
@@ -73,6 +74,12 @@ cases![
     generation::generation_errors,
     generation::quota_exact_under_concurrency,
     generation::aliases,
+    responses::plain,
+    responses::item_list,
+    responses::streaming,
+    responses::quota_refused,
+    responses::bad_inputs,
+    responses::providers,
     jobs::video,
     jobs::video_seed_paths,
     jobs::render,
