@@ -156,7 +156,7 @@ pub(crate) async fn record_request(
     let Some(route) = route.filter(|_| gateway.request_log_enabled()) else {
         return next.run(request).await;
     };
-    if route.ends_with("/health") {
+    if route.ends_with("/health") || route == "/health/ready" {
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();

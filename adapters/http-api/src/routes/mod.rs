@@ -140,6 +140,7 @@ pub(crate) fn routes(state: ApiState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/v1/health", get(health::health))
+        .route("/health/ready", get(health::ready))
         .route("/v1/agents/register", post(agents::register))
         .route("/agents/register", post(agents::register))
         .route("/v1/callbacks/heygen", post(callbacks::heygen))

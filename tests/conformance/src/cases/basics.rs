@@ -8,7 +8,8 @@ use crate::CaseResult;
 use crate::client::{Body, Ctx, ensure};
 use crate::fixtures::Agent;
 
-/// `GET /health` (and `/v1/health`) answers `200 {"status":"ok"}`.
+/// `GET /health` (and `/v1/health`) answers `200 {"status":"ok"}`; `GET /health/ready` checks
+/// the store and the blob store, both up on every runtime.
 pub(super) async fn health(ctx: &Ctx) -> CaseResult {
     for path in ["/health", "/v1/health"] {
         let r = ctx.get(path, None).await?.expect(200)?;
@@ -19,6 +20,10 @@ pub(super) async fn health(ctx: &Ctx) -> CaseResult {
             "GET {path}: content-type {ct:?}, expected JSON"
         );
     }
+    let ready = ctx.get("/health/ready", None).await?.expect(200)?;
+    ready.expect_at("/status", &Value::from("ready"))?;
+    ready.expect_at("/checks/store/status", &Value::from("ok"))?;
+    ready.expect_at("/checks/blobs/status", &Value::from("ok"))?;
     Ok(())
 }
 
