@@ -8,6 +8,7 @@ mod base_url;
 mod client;
 mod error;
 mod extract;
+mod metrics;
 mod middleware;
 mod request_log;
 mod request_record;

@@ -153,7 +153,8 @@ pub(crate) async fn record_request(
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
-    let Some(route) = route.filter(|_| gateway.request_log_enabled()) else {
+    // Built whether or not the log is on: the metrics come from the same record.
+    let Some(route) = route else {
         return next.run(request).await;
     };
     if route.ends_with("/health") || route == "/health/ready" {
@@ -200,7 +201,7 @@ pub(crate) async fn record_request(
     match body.size_hint().exact() {
         // A whole answer: recorded now (and, where nothing may run after the answer, written).
         Some(size) if !streamed => {
-            gateway.log_request(pending.record(status, error_code, false, size));
+            finished(&gateway, pending.record(status, error_code, false, size));
             gateway.finish_request_log().await;
             Response::from_parts(parts, body)
         }
@@ -216,6 +217,12 @@ pub(crate) async fn record_request(
     }
 }
 
+/// A finished request: counted in the metrics, queued for the log.
+fn finished(gateway: &Gateway, record: RequestRecord) {
+    crate::metrics::observe(&record);
+    gateway.log_request(record);
+}
+
 /// A response body that counts its bytes and queues the record when it ends or is dropped.
 struct Counted<S> {
     inner: S,
@@ -227,7 +234,10 @@ impl<S> Counted<S> {
     fn finish(&mut self) {
         if let Some((pending, status, error_code, streamed)) = self.finish.take() {
             let gateway = pending.gateway.clone();
-            gateway.log_request(pending.record(status, error_code, streamed, self.bytes));
+            finished(
+                &gateway,
+                pending.record(status, error_code, streamed, self.bytes),
+            );
         }
     }
 }

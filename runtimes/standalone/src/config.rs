@@ -86,6 +86,10 @@ pub(crate) struct ServeOptions {
     /// internal addresses itself.
     #[arg(long, env = "MOLTS_EGRESS_PROXY", hide_env_values = true)]
     pub(crate) egress_proxy: Option<String>,
+    /// A bearer token that may read `GET /metrics` (besides an operator admin key), for a
+    /// Prometheus that should hold no admin key.
+    #[arg(long, env = "MOLTS_METRICS_TOKEN", hide_env_values = true)]
+    pub(crate) metrics_token: Option<String>,
     /// Seconds between runs of the scheduled work (jobs, webhook deliveries, expired holds).
     #[arg(long, env = "MOLTS_SCHEDULE_SECONDS")]
     pub(crate) schedule_seconds: Option<u64>,
@@ -166,6 +170,7 @@ struct FileConfig {
     public_url: Option<String>,
     webhook_allow_hosts: Option<Vec<String>>,
     egress_proxy: Option<String>,
+    metrics_token: Option<String>,
     schedule_seconds: Option<u64>,
     job_first_check_seconds: Option<u64>,
     job_max_check_seconds: Option<u64>,
@@ -197,6 +202,8 @@ pub(crate) struct Settings {
     pub(crate) max_body_bytes: usize,
     /// The proxy the public-only clients send through, if the operator named one.
     pub(crate) egress_proxy: Option<EgressProxy>,
+    /// The token `GET /metrics` also accepts (`MOLTS_METRICS_TOKEN`).
+    pub(crate) metrics_token: Option<crate::metrics::MetricsToken>,
     pub(crate) schedule_every: std::time::Duration,
     /// How the database is opened.
     pub(crate) store: StoreOptions,
@@ -335,6 +342,13 @@ impl Settings {
                 .or(file.egress_proxy)
                 .filter(|text| !text.trim().is_empty())
                 .map(|text| EgressProxy::parse(&text).map_err(|e| e.message().to_owned()))
+                .transpose()?,
+            metrics_token: serve
+                .metrics_token
+                .clone()
+                .or(file.metrics_token)
+                .filter(|t| !t.trim().is_empty())
+                .map(crate::metrics::MetricsToken::new)
                 .transpose()?,
             schedule_every: std::time::Duration::from_secs(
                 serve

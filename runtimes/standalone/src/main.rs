@@ -7,6 +7,7 @@
 mod admin;
 mod artifacts;
 mod config;
+mod metrics;
 mod serve;
 mod wiring;
 

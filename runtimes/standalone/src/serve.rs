@@ -58,13 +58,20 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
         );
     }
     let ticker = tokio::spawn(scheduled_work(gateway.clone(), settings.schedule_every));
+    let metrics = crate::metrics::install().map(|handle| {
+        crate::metrics::routes(handle, gateway.clone(), settings.metrics_token.clone())
+    });
     let state = ApiState {
         max_body_bytes: settings.max_body_bytes,
         ..ApiState::new(gateway)
     };
     // One line per request at info: method, path, status, latency; never headers, queries or a
     // callback's token (the shared `request_log`, the same on Lambda).
-    let app = router(state)
+    let mut app = router(state);
+    if let Some(metrics) = metrics {
+        app = app.merge(metrics);
+    }
+    let app = app
         .layer(request_log())
         .layer(axum::middleware::map_request(tell_client_address));
     let listener = tokio::net::TcpListener::bind(settings.listen)

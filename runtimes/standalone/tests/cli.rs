@@ -272,3 +272,75 @@ fn logs_never_contain_a_key() -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `GET /metrics`: Prometheus text counting the requests served (by route template, status,
+/// model and provider), the provider attempts and the units charged; readable with the
+/// operator's key or `MOLTS_METRICS_TOKEN`, refused to an agent's key and to no key.
+#[test]
+fn metrics_are_scraped_with_the_operator_key_or_the_metrics_token() -> Result<(), String> {
+    let (url, _dir) = sqlite_url()?;
+    let metrics_token = "metrics-token-0123456789abcdefghij";
+    let server = support::serve_with_env(
+        &url,
+        Some(support::ADMIN_TOKEN),
+        &[("MOLTS_METRICS_TOKEN", metrics_token)],
+    )?;
+    let client = reqwest::blocking::Client::new();
+    let registered: Value = client
+        .post(format!("{}/v1/agents/register", server.base_url))
+        .json(&serde_json::json!({"name": "Scraped"}))
+        .send()
+        .and_then(|r| r.json())
+        .map_err(|e| e.to_string())?;
+    let key = registered["api_key"].as_str().ok_or("no key")?.to_owned();
+    let chat = client
+        .post(format!("{}/v1/chat/completions", server.base_url))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"model": "demo-text", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .map_err(|e| e.to_string())?;
+    assert_eq!(chat.status(), 200);
+    let scrape = |token: Option<&str>| {
+        let mut request = client.get(format!("{}/metrics", server.base_url));
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        let response = request.send().map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        Ok::<_, String>((status, response.text().map_err(|e| e.to_string())?))
+    };
+    assert_eq!(scrape(None)?.0, 401);
+    assert_eq!(
+        scrape(Some(&key))?.0,
+        401,
+        "an agent's key is not an admin key"
+    );
+    assert_eq!(scrape(Some("metrics-token-but-not-the-right-one"))?.0, 401);
+    for token in [metrics_token, support::ADMIN_TOKEN] {
+        let (status, text) = scrape(Some(token))?;
+        assert_eq!(status, 200, "{text}");
+        let requests = text
+            .lines()
+            .find(|l| {
+                l.starts_with("molts_http_requests_total{")
+                    && l.contains(r#"route="/v1/chat/completions""#)
+                    && l.contains(r#"status="2xx""#)
+                    && l.contains(r#"provider="demo""#)
+                    && l.contains(r#"model="demo-text""#)
+            })
+            .ok_or_else(|| format!("no chat request counted:\n{text}"))?;
+        assert!(requests.ends_with(" 1"), "{requests}");
+        for series in [
+            "molts_http_request_duration_seconds_bucket{",
+            r#"molts_provider_attempts_total{provider="demo",model="demo-text",outcome="ok"} 1"#,
+            r#"molts_units_charged_total{unit="text_token",instance="default"}"#,
+        ] {
+            assert!(
+                text.lines().any(|l| l.starts_with(series)),
+                "no {series} in:\n{text}"
+            );
+        }
+        assert!(!text.contains(&key), "a key in the metrics");
+    }
+    Ok(())
+}
