@@ -24,6 +24,7 @@ mod catalog;
 mod convert;
 mod entity;
 mod error;
+mod forget;
 mod idle_checkpointer;
 mod jobs;
 mod keys;
