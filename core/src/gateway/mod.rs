@@ -82,7 +82,18 @@ pub struct GatewayConfig {
     pub webhooks: WebhookSettings,
     /// How rounds of scheduled work are bounded (concurrency, time budget, deadlines).
     pub scheduled: ScheduledSettings,
+    /// How long a closed (settled or refunded) quota reservation is kept before the scheduled
+    /// work forgets it; the per-period counters keep what it charged. See
+    /// [`DEFAULT_RESERVATION_RETENTION`].
+    pub reservation_retention: Duration,
 }
+
+/// Closed reservations are kept two days by default: a day's counter can then be checked
+/// against the reservations that made it until the end of the next day (the oldest of them is
+/// 48 hours old then), and a log line naming a reservation finds it for as long. Nothing else
+/// reads a closed reservation. Longer costs rows in proportion to traffic: every metered call
+/// leaves one, about 200 bytes on SQLite with its index entry.
+pub const DEFAULT_RESERVATION_RETENTION: Duration = Duration::from_secs(2 * 24 * 60 * 60);
 
 impl Default for GatewayConfig {
     fn default() -> Self {
@@ -95,6 +106,7 @@ impl Default for GatewayConfig {
             jobs: JobTiming::default(),
             webhooks: WebhookSettings::default(),
             scheduled: ScheduledSettings::default(),
+            reservation_retention: DEFAULT_RESERVATION_RETENTION,
         }
     }
 }

@@ -47,6 +47,8 @@ pub const SCHEDULED_CONCURRENCY: &str = "MOLTS_SCHEDULED_CONCURRENCY";
 pub const SCHEDULED_ROUND_SECONDS: &str = "MOLTS_SCHEDULED_ROUND_SECONDS";
 /// `MOLTS_SCHEDULED_ITEM_SECONDS`: the longest one item of the scheduled work may run.
 pub const SCHEDULED_ITEM_SECONDS: &str = "MOLTS_SCHEDULED_ITEM_SECONDS";
+/// `MOLTS_RESERVATION_RETENTION_DAYS`: how long closed quota reservations are kept.
+pub const RESERVATION_RETENTION_DAYS: &str = "MOLTS_RESERVATION_RETENTION_DAYS";
 /// `HEYGEN_WEBHOOK_SECRET`: the secret HeyGen signs its account webhooks with.
 pub const HEYGEN_WEBHOOK_SECRET: &str = "HEYGEN_WEBHOOK_SECRET";
 
@@ -68,6 +70,7 @@ pub const SHARED_SETTINGS: &[&str] = &[
     SCHEDULED_CONCURRENCY,
     SCHEDULED_ROUND_SECONDS,
     SCHEDULED_ITEM_SECONDS,
+    RESERVATION_RETENTION_DAYS,
     HEYGEN_WEBHOOK_SECRET,
 ];
 
@@ -147,6 +150,15 @@ impl<F: Fn(&str) -> Option<String>> Lookup<F> {
         Ok(self
             .number::<u64>(name, "a whole number of seconds")?
             .map_or(fallback, |s| Duration::from_secs(s.max(1))))
+    }
+
+    /// Whole days, zero allowed, or `fallback` when unset (a century at most: beyond that
+    /// nothing would ever be forgotten anyway).
+    fn days(&self, name: &'static str, fallback: Duration) -> Result<Duration> {
+        const DAY: u64 = 24 * 60 * 60;
+        Ok(self
+            .number::<u64>(name, "a whole number of days")?
+            .map_or(fallback, |d| Duration::from_secs(d.min(36_500) * DAY)))
     }
 
     fn flag(&self, name: &'static str, fallback: bool) -> Result<bool> {
@@ -264,6 +276,8 @@ impl GatewayConfig {
             jobs,
             webhooks,
             scheduled,
+            reservation_retention: get
+                .days(RESERVATION_RETENTION_DAYS, defaults.reservation_retention)?,
             ..defaults
         })
     }
@@ -314,6 +328,7 @@ mod tests {
             (SCHEDULED_CONCURRENCY, "3"),
             (SCHEDULED_ROUND_SECONDS, "20"),
             (SCHEDULED_ITEM_SECONDS, "90"),
+            (RESERVATION_RETENTION_DAYS, "0"),
             (HEYGEN_WEBHOOK_SECRET, "hg-secret"),
         ])?;
         assert_eq!(
@@ -338,6 +353,12 @@ mod tests {
         assert_eq!(g.scheduled.concurrency, 3);
         assert_eq!(g.scheduled.round_budget, Duration::from_secs(20));
         assert_eq!(g.scheduled.item_deadline, Duration::from_secs(90));
+        assert_eq!(g.reservation_retention, Duration::ZERO, "zero is allowed");
+        let week = read(&[(RESERVATION_RETENTION_DAYS, "7")])?;
+        assert_eq!(
+            week.gateway.reservation_retention,
+            Duration::from_secs(7 * 24 * 3600)
+        );
         Ok(())
     }
 
@@ -357,6 +378,7 @@ mod tests {
             (JOB_SUBMIT_ATTEMPTS, "many"),
             (SCHEDULED_CONCURRENCY, "lots"),
             (SCHEDULED_ITEM_SECONDS, "-5"),
+            (RESERVATION_RETENTION_DAYS, "1.5"),
         ] {
             let Err(e) = read(&[(name, value)]) else {
                 return Err(format!("{name}={value} was accepted"));

@@ -120,6 +120,11 @@ pub(crate) struct ServeOptions {
     /// round (default 300).
     #[arg(long, env = "MOLTS_SCHEDULED_ITEM_SECONDS")]
     pub(crate) scheduled_item_seconds: Option<u64>,
+    /// Days a closed (settled or refunded) quota reservation is kept before the scheduled work
+    /// forgets it; the usage counters keep what it charged (default 2; 0 forgets at the next
+    /// round).
+    #[arg(long, env = "MOLTS_RESERVATION_RETENTION_DAYS")]
+    pub(crate) reservation_retention_days: Option<u64>,
     /// Seconds one webhook delivery attempt may take (default 10).
     #[arg(long, env = "MOLTS_WEBHOOK_TIMEOUT_SECONDS")]
     pub(crate) webhook_timeout_seconds: Option<u64>,
@@ -161,6 +166,7 @@ struct FileConfig {
     scheduled_concurrency: Option<usize>,
     scheduled_round_seconds: Option<u64>,
     scheduled_item_seconds: Option<u64>,
+    reservation_retention_days: Option<u64>,
     webhook_timeout_seconds: Option<u64>,
     sqlite_checkpoint_ms: Option<u64>,
     worker_threads: Option<usize>,
@@ -241,6 +247,11 @@ fn shared_lookup<'a>(
         shared::SCHEDULED_ITEM_SECONDS => {
             text(serve.scheduled_item_seconds.or(file.scheduled_item_seconds))
         }
+        shared::RESERVATION_RETENTION_DAYS => text(
+            serve
+                .reservation_retention_days
+                .or(file.reservation_retention_days),
+        ),
         shared::HEYGEN_WEBHOOK_SECRET => std::env::var(name).ok(),
         _ => None,
     }
@@ -423,6 +434,7 @@ mod tests {
             scheduled_concurrency = 4
             scheduled_round_seconds = 20
             scheduled_item_seconds = 90
+            reservation_retention_days = 7
             "#,
         )
         .map_err(|e| e.to_string())?;
@@ -450,6 +462,10 @@ mod tests {
         assert_eq!(s.gateway.default_instance, "acme");
         assert_eq!(s.gateway.scheduled.concurrency, 4);
         assert_eq!(s.gateway.scheduled.item_deadline, Duration::from_secs(90));
+        assert_eq!(
+            s.gateway.reservation_retention,
+            Duration::from_secs(7 * 24 * 3600)
+        );
         Ok(())
     }
 
