@@ -15,9 +15,14 @@
 //!   (when the log is long) stays at normal priority on the pool, under the writer turn, and is
 //!   only started once this thread has answered — a starved checkpoint is never in the way of
 //!   one that writers wait for.
-//! - **Starved means later, not lost.** When every core is busy the checkpoint runs late: the
-//!   log grows meanwhile and commits become durable against power loss later (they survive a
-//!   crash of the process at once, as always).
+//! - **Never waited for.** When every core is busy this thread may not run for seconds. The
+//!   checkpoint loop (`checkpoints.rs`) reads its answers at its next tick instead of awaiting
+//!   them; one that does not come soon sends the checkpoints to the pool at normal priority,
+//!   interrupts the checkpoint this thread may be in the middle of (it holds SQLite's
+//!   checkpoint lock until it lets go), and asks this thread only pings — which take no lock —
+//!   until it answers them promptly again.
+//! - **Starved means later, not lost.** Commits survive a crash of the process at once, as
+//!   always; a checkpoint run late only makes them durable against power loss later.
 //! - **Ends with the store.** The thread serves one queue; when the checkpoint loop that holds
 //!   the queue stops, the queue closes and the thread ends, closing its connection.
 
@@ -25,7 +30,7 @@ use std::path::Path;
 use std::sync::mpsc;
 
 use molts_core::{Error, Result};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, InterruptHandle, OpenFlags};
 use tokio::sync::oneshot;
 
 /// The thread's name, as `ps -L` and `/proc/*/task/*/comm` show it (at most 15 bytes).
@@ -35,16 +40,45 @@ const THREAD_NAME: &str = "molts-checkpt";
 #[derive(Debug)]
 pub(crate) struct Gone;
 
+/// What the thread is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ask {
+    /// `PRAGMA wal_checkpoint(PASSIVE)`; answers the pages in the log, or `None` when it
+    /// failed (another checkpoint was running, or it was interrupted).
+    Passive,
+    /// Nothing: answers `None` as soon as the thread gets a core, which is all it measures.
+    Ping,
+}
+
+/// A question and where its answer goes.
+struct Request {
+    ask: Ask,
+    reply: oneshot::Sender<Option<i64>>,
+}
+
 /// A handle to the checkpoint thread; dropping it ends the thread.
-#[derive(Debug)]
 pub(crate) struct IdleCheckpointer {
-    requests: mpsc::Sender<oneshot::Sender<Option<i64>>>,
+    requests: mpsc::Sender<Request>,
+    /// Stops the checkpoint the thread is in at its next page (SQLite checks between pages).
+    interrupt: InterruptHandle,
+}
+
+impl std::fmt::Debug for IdleCheckpointer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdleCheckpointer").finish_non_exhaustive()
+    }
 }
 
 impl IdleCheckpointer {
     /// Opens a connection of its own to `path` (already created in WAL mode) and starts the
     /// thread.
     pub(crate) fn start(path: &Path) -> Result<Self> {
+        Self::start_gated(path, None)
+    }
+
+    /// [`IdleCheckpointer::start`], with a thread that serves nothing until `gate` gives a
+    /// message or closes: tests use it for a thread that never gets a core.
+    pub(crate) fn start_gated(path: &Path, gate: Option<mpsc::Receiver<()>>) -> Result<Self> {
         let unavailable = |e: &dyn std::fmt::Display| {
             Error::unavailable(format!("cannot start the checkpoint thread: {e}"))
         };
@@ -55,36 +89,62 @@ impl IdleCheckpointer {
         // The checkpoint's syncs follow the connection's setting: the same as the pool's.
         .and_then(|c| c.execute_batch("PRAGMA synchronous = NORMAL;").map(|()| c))
         .map_err(|e| unavailable(&e))?;
+        let interrupt = conn.get_interrupt_handle();
         let (requests, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name(THREAD_NAME.to_owned())
-            .spawn(move || serve(&conn, &queue))
+            .spawn(move || {
+                if let Some(gate) = gate {
+                    let _ = gate.recv();
+                }
+                serve(&conn, &queue);
+            })
             .map_err(|e| unavailable(&e))?;
-        Ok(Self { requests })
+        Ok(Self {
+            requests,
+            interrupt,
+        })
     }
 
-    /// Runs `PRAGMA wal_checkpoint(PASSIVE)` on the thread: the pages in the log, or `None`
-    /// when it failed (another checkpoint was running; tried again next time).
-    pub(crate) async fn passive(&self) -> std::result::Result<Option<i64>, Gone> {
+    /// Asks the thread `ask`; the answer comes on the receiver once the thread has run.
+    pub(crate) fn ask(
+        &self,
+        ask: Ask,
+    ) -> std::result::Result<oneshot::Receiver<Option<i64>>, Gone> {
         let (reply, answer) = oneshot::channel();
-        self.requests.send(reply).map_err(|_| Gone)?;
-        answer.await.map_err(|_| Gone)
+        self.requests
+            .send(Request { ask, reply })
+            .map_err(|_| Gone)?;
+        Ok(answer)
+    }
+
+    /// Makes the checkpoint the thread is in, if any, give up at its next page, releasing
+    /// SQLite's checkpoint lock. (One the thread starts later is not affected: SQLite clears
+    /// the flag when the connection next starts a statement with none running.)
+    pub(crate) fn interrupt(&self) {
+        self.interrupt.interrupt();
     }
 }
 
 /// The thread: lowers its own priority, then checkpoints once per request until the queue
 /// closes.
-fn serve(conn: &Connection, queue: &mpsc::Receiver<oneshot::Sender<Option<i64>>>) {
+fn serve(conn: &Connection, queue: &mpsc::Receiver<Request>) {
     lower_own_priority();
-    while let Ok(reply) = queue.recv() {
-        let pages = conn
-            .prepare_cached("PRAGMA wal_checkpoint(PASSIVE)")
-            // (busy, log pages, checkpointed pages)
-            .and_then(|mut s| s.query_row([], |row| row.get::<_, i64>(1)));
-        if let Err(e) = &pages {
-            tracing::debug!(error = %e, "background checkpoint skipped");
-        }
-        let _ = reply.send(pages.ok());
+    while let Ok(Request { ask, reply }) = queue.recv() {
+        let answer = match ask {
+            Ask::Ping => None,
+            Ask::Passive => {
+                let pages = conn
+                    .prepare_cached("PRAGMA wal_checkpoint(PASSIVE)")
+                    // (busy, log pages, checkpointed pages)
+                    .and_then(|mut s| s.query_row([], |row| row.get::<_, i64>(1)));
+                if let Err(e) = &pages {
+                    tracing::debug!(error = %e, "background checkpoint skipped");
+                }
+                pages.ok()
+            }
+        };
+        let _ = reply.send(answer);
     }
 }
 
@@ -157,10 +217,8 @@ mod tests {
         )?;
 
         let thread = IdleCheckpointer::start(&path)?;
-        let pages = thread
-            .passive()
-            .await
-            .map_err(|_| "the thread ended early")?;
+        let ended = |_| "the thread ended early";
+        let pages = thread.ask(Ask::Passive).map_err(ended)?.await?;
         assert!(pages.is_some_and(|p| p > 0), "log pages: {pages:?}");
         drop(writer);
         assert!(wal.exists(), "the thread's connection keeps the log");
