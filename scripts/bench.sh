@@ -30,8 +30,14 @@ if [ "$MODE" = soak ]; then
   [ -n "$others" ] && pin_rest=(taskset -c "$others")
 fi
 
-cargo build --release -q -p molts -p molts-fakes -p molts-bench
-bin="$CARGO_TARGET_DIR/release"
+# BENCH_BIN=dir runs the binaries in dir as they are (say, a copy of an earlier build, to
+# compare two builds alternately) instead of building this checkout's.
+if [ -n "${BENCH_BIN:-}" ]; then
+  bin="$BENCH_BIN"
+else
+  cargo build --release -q -p molts -p molts-fakes -p molts-bench
+  bin="$CARGO_TARGET_DIR/release"
+fi
 work=$(mktemp -d)
 cleanup() { kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
