@@ -14,19 +14,22 @@
 //! 3. and every connection has `journal_size_limit` at that size, so the writer that starts
 //!    the log afresh also cuts a file that grew past it back.
 //!
-//! **The idle thread is never waited for.** When molts keeps its core busy, a `SCHED_IDLE`
-//! thread may not run for seconds. A loop that awaited its answer before deciding to restart
-//! the log let the log grow without bound: 342 MB to 1.76 GB in ten minutes of saturated load
-//! on one core (issue 20). So the question is asked at one tick and its answer read at the
-//! next ones; unanswered after [`STARVED_AFTER`], the thread is taken to be starved:
-//! - the passive checkpoints run on the pool from then on (what they did before the seventh
-//!   look: under full load there is no idle CPU to save them for anyway);
-//! - the checkpoint the thread may be in the middle of is interrupted. It holds SQLite's
-//!   checkpoint lock, so until it lets go no other checkpoint can run (they report busy and
-//!   are tried again next tick); interrupted, it stops at its next page once it gets a core;
-//! - the thread is asked only pings, which take no lock, and gets the checkpoints back once
-//!   it has answered every ping by the next tick for [`PROMPT_FOR`] — once there is idle CPU
-//!   again, as at concurrency 1, where the seventh look measured what it is worth.
+//! **The idle thread is never waited for, nor given work it cannot do.** When molts keeps its
+//! cores busy, a `SCHED_IDLE` thread may not run for seconds. A loop that awaited its answer
+//! before deciding to restart the log let the log grow without bound: 342 MB to 1.76 GB in ten
+//! minutes of saturated load on one core (issue 20). Worse, a checkpoint the thread started and
+//! cannot finish holds SQLite's checkpoint lock, and no other checkpoint, the `RESTART`
+//! included, can run until it lets go. So:
+//! - the thread is asked only while the CPUs molts may run on have idle time (`cpu_idle.rs`,
+//!   the kernel's count, looked at every [`SAMPLE_EVERY`]): idle under [`BUSY_BELOW`] of the
+//!   time, the checkpoints go to the pool at normal priority — under full load there is no
+//!   idle CPU to save them for anyway, and that is what they did before the seventh look;
+//! - its answer is read at the next ticks, not awaited; unanswered after [`STARVED_AFTER`]
+//!   (a load that came faster than the look), the checkpoints go to the pool too, and its
+//!   checkpoint is interrupted, so that it stops at its next page once it gets a core;
+//! - they go back to the thread after [`CALM_FOR`] of looks finding the CPUs idle at least
+//!   [`CALM_FROM`] of the time — as at concurrency 1, where the seventh look measured what
+//!   the idle priority is worth.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +37,8 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 use tokio::sync::{Mutex, oneshot};
 
-use crate::idle_checkpointer::{Ask, IdleCheckpointer};
+use crate::cpu_idle::CpuIdle;
+use crate::idle_checkpointer::IdleCheckpointer;
 
 /// Log pages beyond which the checkpoint also restarts the log, briefly holding writers, so the
 /// file stays bounded under writes that never pause (4 KiB pages: 32 MiB).
@@ -42,27 +46,37 @@ pub(crate) const WAL_RESTART_PAGES: i64 = 8192;
 /// `PRAGMA journal_size_limit` on every connection: the log file is cut back to this when the
 /// log starts afresh after growing past it (the size the restart aims for).
 pub(crate) const WAL_SIZE_LIMIT_BYTES: i64 = WAL_RESTART_PAGES * 4096;
-/// How long the idle thread may leave a question unanswered before it is taken to be starved.
-/// Unstarved, it answers within a millisecond; 100 ms of log at full load is a few MiB.
+/// How long the idle thread may leave a checkpoint unanswered before it is taken to be
+/// starved. Unstarved, it answers within a millisecond; 100 ms of log at full load is a few MiB.
 const STARVED_AFTER: Duration = Duration::from_millis(100);
-/// How long the idle thread must answer every ping promptly to get the checkpoints back.
-const PROMPT_FOR: Duration = Duration::from_secs(1);
+/// How often the CPUs' idle time is looked at (ten clock ticks a CPU).
+const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+/// Idle less than this share of a look, the CPUs are busy: no work for the idle thread.
+const BUSY_BELOW: f64 = 0.1;
+/// Idle at least this share of every look for [`CALM_FOR`], the idle thread gets work again.
+const CALM_FROM: f64 = 0.3;
+/// See [`CALM_FROM`].
+const CALM_FOR: Duration = Duration::from_secs(1);
 
-/// `PRAGMA wal_checkpoint(mode)` on the pool; the pages in the log (-1 when another
-/// checkpoint held the lock, or not in WAL mode).
+/// `PRAGMA wal_checkpoint(mode)` on the pool: whether it was kept from finishing (another
+/// checkpoint held the lock, or readers stayed in the log past the busy timeout), and the
+/// pages in the log (-1 when it could not start, or not in WAL mode).
 pub(crate) async fn checkpoint(
     db: &DatabaseConnection,
     mode: &str,
-) -> std::result::Result<i64, sea_orm::DbErr> {
+) -> std::result::Result<(bool, i64), sea_orm::DbErr> {
     let sql = format!("PRAGMA wal_checkpoint({mode})");
     let row = db
         .query_one(sea_orm::Statement::from_string(DbBackend::Sqlite, sql))
         .await?;
     // (busy, log pages, checkpointed pages)
-    Ok(row
-        .map(|r| r.try_get_by_index::<i64>(1))
-        .transpose()?
-        .unwrap_or(0))
+    let Some(row) = row else {
+        return Ok((false, 0));
+    };
+    Ok((
+        row.try_get_by_index::<i64>(0)? != 0,
+        row.try_get_by_index::<i64>(1)?,
+    ))
 }
 
 /// Where the passive checkpoints run.
@@ -70,76 +84,80 @@ pub(crate) async fn checkpoint(
 enum Place {
     /// On the idle thread.
     Idle,
-    /// On the pool: the idle thread was starved. `prompt` counts the ticks in a row whose
-    /// ping it answered by the next tick.
-    Pool { prompt: u32 },
+    /// On the pool. `calm` counts the looks in a row that found the CPUs idle enough.
+    Pool { calm: u32 },
 }
 
-/// What the loop knows of its last question to the idle thread, at a tick.
+/// What the loop knows of its last checkpoint asked of the idle thread, at a tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Heard {
-    /// No question out (none asked, or the thread is gone).
+    /// None out (none asked, or the thread is gone).
     Nothing,
-    /// Its answer, found `late` ticks after the first tick it could have been found at.
-    Answer {
-        ask: Ask,
-        pages: Option<i64>,
-        late: u32,
-    },
+    /// Its answer: the pages in the log, or `None` if it failed.
+    Answer(Option<i64>),
     /// No answer yet, `ticks` ticks on.
     Waiting { ticks: u32 },
 }
 
-/// The ticks each threshold lasts at the loop's interval.
+/// What a tick learned of the CPUs' idle time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Looked {
+    /// Not looked at this tick.
+    Not,
+    /// Looked, but there is nothing to read (not Linux): the thread keeps its normal
+    /// priority there, so it is never starved for long.
+    Unknown,
+    /// The share of the time since the last look they were idle.
+    Share(f64),
+}
+
+/// The ticks each duration lasts at the loop's interval.
 #[derive(Debug, Clone, Copy)]
 struct Limits {
     starved_after: u32,
-    prompt_pings: u32,
+    sample_every: u32,
+    calm_looks: u32,
 }
 
 impl Limits {
     fn at(every: Duration) -> Self {
-        let ticks = |d: Duration| {
-            let n = d.as_micros().div_ceil(every.as_micros().max(1));
+        let ticks = |d: Duration, of: Duration| {
+            let n = d.as_micros().div_ceil(of.as_micros().max(1));
             u32::try_from(n).unwrap_or(u32::MAX).max(1)
         };
+        let sample_every = ticks(SAMPLE_EVERY, every);
         Self {
-            starved_after: ticks(STARVED_AFTER),
-            prompt_pings: ticks(PROMPT_FOR).max(3),
+            starved_after: ticks(STARVED_AFTER, every),
+            sample_every,
+            calm_looks: ticks(CALM_FOR, every * sample_every),
         }
     }
 }
 
-/// Where the checkpoints go after hearing `heard` at a tick.
-fn next_place(place: Place, heard: Heard, limits: Limits) -> Place {
-    match (place, heard) {
-        (Place::Idle, Heard::Waiting { ticks }) if ticks >= limits.starved_after => {
-            Place::Pool { prompt: 0 }
+/// Where the checkpoints go after a tick that heard `heard` and looked `looked`.
+fn next_place(place: Place, heard: Heard, looked: Looked, limits: Limits) -> Place {
+    match place {
+        Place::Idle => {
+            let starved =
+                matches!(heard, Heard::Waiting { ticks } if ticks >= limits.starved_after);
+            let busy = matches!(looked, Looked::Share(s) if s < BUSY_BELOW);
+            if starved || busy {
+                Place::Pool { calm: 0 }
+            } else {
+                Place::Idle
+            }
         }
-        (Place::Idle, _) => Place::Idle,
-        (
-            Place::Pool { prompt },
-            Heard::Answer {
-                ask: Ask::Ping,
-                late: 0,
-                ..
-            },
-        ) => match prompt + 1 {
-            n if n >= limits.prompt_pings => Place::Idle,
-            n => Place::Pool { prompt: n },
+        Place::Pool { calm } => match looked {
+            Looked::Not => place,
+            Looked::Share(s) if s < CALM_FROM => Place::Pool { calm: 0 },
+            Looked::Share(_) | Looked::Unknown if calm + 1 >= limits.calm_looks => Place::Idle,
+            Looked::Share(_) | Looked::Unknown => Place::Pool { calm: calm + 1 },
         },
-        // A ping answered late, or not yet: start counting again.
-        (Place::Pool { .. }, Heard::Answer { ask: Ask::Ping, .. } | Heard::Waiting { .. }) => {
-            Place::Pool { prompt: 0 }
-        }
-        // The interrupted checkpoint's answer, or nothing asked.
-        (pool @ Place::Pool { .. }, _) => pool,
     }
 }
 
-/// A question out to the idle thread.
+/// A checkpoint asked of the idle thread, not yet answered.
 struct Question {
-    ask: Ask,
     answer: oneshot::Receiver<Option<i64>>,
     ticks: u32,
 }
@@ -152,10 +170,12 @@ pub(crate) struct Checkpointer {
     question: Option<Question>,
     place: Place,
     limits: Limits,
+    cpus: CpuIdle,
+    ticks: u32,
 }
 
 impl Checkpointer {
-    /// Checkpoints `db` (a SQLite file) every `every`, passively on `idle` while it keeps up.
+    /// Checkpoints `db` (a SQLite file) every `every`, passively on `idle` while it can.
     pub(crate) fn new(
         db: DatabaseConnection,
         writers: Arc<Mutex<()>>,
@@ -169,6 +189,8 @@ impl Checkpointer {
             question: None,
             place: Place::Idle,
             limits: Limits::at(every),
+            cpus: CpuIdle::new(),
+            ticks: 0,
         }
     }
 
@@ -182,65 +204,74 @@ impl Checkpointer {
         }
     }
 
-    /// One tick: the passive checkpoint, the restart if the log is long, the next question to
-    /// the idle thread. Never waits for the idle thread. A failure (busy, pool closed) is tried
-    /// again next time; SQLite's own checkpoint on commit remains as the fallback.
+    /// One tick: the passive checkpoint, the restart if the log is long, the next checkpoint
+    /// asked of the idle thread. Never waits for the idle thread. A failure (busy, pool closed)
+    /// is tried again next time; SQLite's own checkpoint on commit remains as the fallback.
     pub(crate) async fn tick(&mut self) {
+        self.ticks = self.ticks.wrapping_add(1);
+        let looked = if self.ticks % self.limits.sample_every == 0 {
+            self.cpus
+                .share_since_last()
+                .map_or(Looked::Unknown, Looked::Share)
+        } else {
+            Looked::Not
+        };
+        self.tick_seeing(looked).await;
+    }
+
+    /// [`Checkpointer::tick`], with what it found of the CPUs given.
+    async fn tick_seeing(&mut self, looked: Looked) {
         let heard = self.listen();
-        let place = next_place(self.place, heard, self.limits);
-        if (self.place, place) == (Place::Idle, Place::Pool { prompt: 0 }) {
-            tracing::debug!("the idle checkpoint thread is starved; checkpointing on the pool");
+        let place = match &self.idle {
+            Some(_) => next_place(self.place, heard, looked, self.limits),
+            None => Place::Pool { calm: 0 },
+        };
+        if self.place == Place::Idle && place != Place::Idle {
+            tracing::debug!(?heard, ?looked, "checkpointing on the pool");
             if let Some(idle) = &self.idle {
+                // It may be in a checkpoint it cannot finish, holding the checkpoint lock.
                 idle.interrupt();
             }
         }
         self.place = place;
-        let pages = match (&self.idle, place, heard) {
-            (Some(_), Place::Idle, Heard::Answer { ask, pages, .. }) => {
-                pages.filter(|_| ask == Ask::Passive)
-            }
-            (Some(_), Place::Idle, _) => None,
-            _ => checkpoint(&self.db, "PASSIVE").await.ok(),
+        let pages = match (place, heard) {
+            (Place::Idle, Heard::Answer(pages)) => pages,
+            (Place::Idle, _) => None,
+            (Place::Pool { .. }, _) => checkpoint(&self.db, "PASSIVE")
+                .await
+                .ok()
+                .map(|(_, log)| log),
         };
-        if pages.is_some_and(|pages| pages >= WAL_RESTART_PAGES) {
+        if let Some(pages) = pages.filter(|pages| *pages >= WAL_RESTART_PAGES) {
+            let asked = std::time::Instant::now();
             let _turn = self.writers.lock().await;
-            let _ = checkpoint(&self.db, "RESTART").await;
+            let began = std::time::Instant::now();
+            let restarted = checkpoint(&self.db, "RESTART").await;
+            // Writers wait for all of `held`: for anyone chasing a stall.
+            let busy = !matches!(restarted, Ok((false, _)));
+            let (waited, held) = (began - asked, began.elapsed());
+            tracing::debug!(pages, busy, ?waited, ?held, "log restart");
         }
         // Asked after the restart, so the restart never waits on a checkpoint of the thread's.
-        if self.question.is_none() {
-            let ask = match self.place {
-                Place::Idle => Ask::Passive,
-                Place::Pool { .. } => Ask::Ping,
-            };
+        if self.place == Place::Idle && self.question.is_none() {
             if let Some(idle) = &self.idle {
-                match idle.ask(ask) {
-                    Ok(answer) => {
-                        self.question = Some(Question {
-                            ask,
-                            answer,
-                            ticks: 0,
-                        });
-                    }
+                match idle.passive() {
+                    Ok(answer) => self.question = Some(Question { answer, ticks: 0 }),
                     Err(_) => self.thread_gone(),
                 }
             }
         }
     }
 
-    /// What became of the question out to the idle thread.
+    /// What became of the checkpoint asked of the idle thread.
     fn listen(&mut self) -> Heard {
         let Some(question) = &mut self.question else {
             return Heard::Nothing;
         };
         match question.answer.try_recv() {
             Ok(pages) => {
-                let heard = Heard::Answer {
-                    ask: question.ask,
-                    pages,
-                    late: question.ticks,
-                };
                 self.question = None;
-                heard
+                Heard::Answer(pages)
             }
             Err(oneshot::error::TryRecvError::Empty) => {
                 question.ticks += 1;
@@ -259,7 +290,7 @@ impl Checkpointer {
         tracing::warn!("the checkpoint thread ended; checkpointing on the pool");
         self.idle = None;
         self.question = None;
-        self.place = Place::Pool { prompt: 0 };
+        self.place = Place::Pool { calm: 0 };
     }
 }
 
@@ -271,61 +302,63 @@ mod tests {
 
     const LIMITS: Limits = Limits {
         starved_after: 10,
-        prompt_pings: 100,
+        sample_every: 10,
+        calm_looks: 10,
     };
 
     #[test]
-    fn the_thresholds_are_counted_in_ticks_of_the_interval() {
+    fn the_durations_are_counted_in_ticks_of_the_interval() {
         let at_10ms = Limits::at(Duration::from_millis(10));
-        assert_eq!((at_10ms.starved_after, at_10ms.prompt_pings), (10, 100));
-        let at_1s = Limits::at(Duration::from_secs(1));
-        assert_eq!((at_1s.starved_after, at_1s.prompt_pings), (1, 3));
+        let counts = |l: Limits| (l.starved_after, l.sample_every, l.calm_looks);
+        assert_eq!(counts(at_10ms), (10, 10, 10));
+        assert_eq!(counts(Limits::at(Duration::from_secs(1))), (1, 1, 1));
     }
 
     #[test]
-    fn an_unanswered_question_sends_the_checkpoints_to_the_pool() {
+    fn busy_cpus_or_an_unanswered_checkpoint_send_the_checkpoints_to_the_pool() {
+        let pool = Place::Pool { calm: 0 };
         let waiting = |ticks| Heard::Waiting { ticks };
-        assert_eq!(next_place(Place::Idle, waiting(9), LIMITS), Place::Idle);
+        let calm = Looked::Share(0.5);
         assert_eq!(
-            next_place(Place::Idle, waiting(10), LIMITS),
-            Place::Pool { prompt: 0 }
+            next_place(Place::Idle, waiting(9), calm, LIMITS),
+            Place::Idle
         );
-        let late = Heard::Answer {
-            ask: Ask::Passive,
-            pages: Some(5),
-            late: 9,
-        };
-        assert_eq!(next_place(Place::Idle, late, LIMITS), Place::Idle);
+        assert_eq!(
+            next_place(Place::Idle, waiting(10), Looked::Not, LIMITS),
+            pool
+        );
+        let busy = Looked::Share(0.05);
+        assert_eq!(next_place(Place::Idle, Heard::Nothing, busy, LIMITS), pool);
+        let answered = Heard::Answer(Some(5));
+        assert_eq!(next_place(Place::Idle, answered, busy, LIMITS), pool);
+        assert_eq!(
+            next_place(Place::Idle, answered, Looked::Unknown, LIMITS),
+            Place::Idle
+        );
     }
 
     #[test]
-    fn only_prompt_pings_bring_the_checkpoints_back() {
-        let ping = |late| Heard::Answer {
-            ask: Ask::Ping,
-            pages: None,
-            late,
-        };
-        let mut place = Place::Pool { prompt: 0 };
-        for _ in 0..99 {
-            place = next_place(place, ping(0), LIMITS);
+    fn only_a_second_of_idle_time_brings_the_checkpoints_back() {
+        let calm = Looked::Share(0.4);
+        let mut place = Place::Pool { calm: 0 };
+        for _ in 0..9 {
+            place = next_place(place, Heard::Nothing, calm, LIMITS);
+            place = next_place(place, Heard::Nothing, Looked::Not, LIMITS);
         }
-        assert_eq!(place, Place::Pool { prompt: 99 });
+        assert_eq!(place, Place::Pool { calm: 9 });
+        let busier = Looked::Share(0.2);
         assert_eq!(
-            next_place(place, ping(1), LIMITS),
-            Place::Pool { prompt: 0 },
-            "a late ping starts the count again"
+            next_place(place, Heard::Nothing, busier, LIMITS),
+            Place::Pool { calm: 0 },
+            "a look under 30 % idle starts the count again"
         );
+        assert_eq!(next_place(place, Heard::Nothing, calm, LIMITS), Place::Idle);
+        let unknown = next_place(place, Heard::Nothing, Looked::Unknown, LIMITS);
         assert_eq!(
-            next_place(place, Heard::Waiting { ticks: 1 }, LIMITS),
-            Place::Pool { prompt: 0 }
+            unknown,
+            Place::Idle,
+            "where nothing can be read, after a second"
         );
-        let interrupted = Heard::Answer {
-            ask: Ask::Passive,
-            pages: None,
-            late: 40,
-        };
-        assert_eq!(next_place(place, interrupted, LIMITS), place);
-        assert_eq!(next_place(place, ping(0), LIMITS), Place::Idle);
     }
 
     fn wal_bytes(path: &std::path::Path) -> u64 {
@@ -404,9 +437,13 @@ mod tests {
         let mut largest = 0;
         for _ in 0..150 {
             round()?;
-            tokio::time::timeout(Duration::from_secs(30), loop_.tick())
-                .await
-                .map_err(|_| "a tick waited for the idle thread")?;
+            // The CPUs are said to be idle: the thread is asked, and never answers.
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                loop_.tick_seeing(Looked::Share(1.0)),
+            )
+            .await
+            .map_err(|_| "a tick waited for the idle thread")?;
             let now = wal_bytes(&path);
             largest = largest.max(now);
         }

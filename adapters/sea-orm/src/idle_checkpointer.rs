@@ -15,12 +15,12 @@
 //!   (when the log is long) stays at normal priority on the pool, under the writer turn, and is
 //!   only started once this thread has answered — a starved checkpoint is never in the way of
 //!   one that writers wait for.
-//! - **Never waited for.** When every core is busy this thread may not run for seconds. The
-//!   checkpoint loop (`checkpoints.rs`) reads its answers at its next tick instead of awaiting
-//!   them; one that does not come soon sends the checkpoints to the pool at normal priority,
-//!   interrupts the checkpoint this thread may be in the middle of (it holds SQLite's
-//!   checkpoint lock until it lets go), and asks this thread only pings — which take no lock —
-//!   until it answers them promptly again.
+//! - **Never waited for, nor asked when it cannot run.** When every core is busy this thread
+//!   may not run for seconds, holding SQLite's checkpoint lock if it was in a checkpoint. The
+//!   checkpoint loop (`checkpoints.rs`) asks it only while molts' CPUs have idle time, reads
+//!   its answers at its next tick instead of awaiting them, and when one does not come soon
+//!   checkpoints on the pool instead and interrupts this thread's checkpoint, so it lets go
+//!   at its next page.
 //! - **Starved means later, not lost.** Commits survive a crash of the process at once, as
 //!   always; a checkpoint run late only makes them durable against power loss later.
 //! - **Ends with the store.** The thread serves one queue; when the checkpoint loop that holds
@@ -40,25 +40,9 @@ const THREAD_NAME: &str = "molts-checkpt";
 #[derive(Debug)]
 pub(crate) struct Gone;
 
-/// What the thread is asked to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ask {
-    /// `PRAGMA wal_checkpoint(PASSIVE)`; answers the pages in the log, or `None` when it
-    /// failed (another checkpoint was running, or it was interrupted).
-    Passive,
-    /// Nothing: answers `None` as soon as the thread gets a core, which is all it measures.
-    Ping,
-}
-
-/// A question and where its answer goes.
-struct Request {
-    ask: Ask,
-    reply: oneshot::Sender<Option<i64>>,
-}
-
 /// A handle to the checkpoint thread; dropping it ends the thread.
 pub(crate) struct IdleCheckpointer {
-    requests: mpsc::Sender<Request>,
+    requests: mpsc::Sender<oneshot::Sender<Option<i64>>>,
     /// Stops the checkpoint the thread is in at its next page (SQLite checks between pages).
     interrupt: InterruptHandle,
 }
@@ -106,15 +90,12 @@ impl IdleCheckpointer {
         })
     }
 
-    /// Asks the thread `ask`; the answer comes on the receiver once the thread has run.
-    pub(crate) fn ask(
-        &self,
-        ask: Ask,
-    ) -> std::result::Result<oneshot::Receiver<Option<i64>>, Gone> {
+    /// Asks the thread for `PRAGMA wal_checkpoint(PASSIVE)`; the answer, the pages in the log
+    /// (`None` when it failed: another checkpoint was running, or it was interrupted), comes
+    /// on the receiver once the thread has run.
+    pub(crate) fn passive(&self) -> std::result::Result<oneshot::Receiver<Option<i64>>, Gone> {
         let (reply, answer) = oneshot::channel();
-        self.requests
-            .send(Request { ask, reply })
-            .map_err(|_| Gone)?;
+        self.requests.send(reply).map_err(|_| Gone)?;
         Ok(answer)
     }
 
@@ -128,23 +109,17 @@ impl IdleCheckpointer {
 
 /// The thread: lowers its own priority, then checkpoints once per request until the queue
 /// closes.
-fn serve(conn: &Connection, queue: &mpsc::Receiver<Request>) {
+fn serve(conn: &Connection, queue: &mpsc::Receiver<oneshot::Sender<Option<i64>>>) {
     lower_own_priority();
-    while let Ok(Request { ask, reply }) = queue.recv() {
-        let answer = match ask {
-            Ask::Ping => None,
-            Ask::Passive => {
-                let pages = conn
-                    .prepare_cached("PRAGMA wal_checkpoint(PASSIVE)")
-                    // (busy, log pages, checkpointed pages)
-                    .and_then(|mut s| s.query_row([], |row| row.get::<_, i64>(1)));
-                if let Err(e) = &pages {
-                    tracing::debug!(error = %e, "background checkpoint skipped");
-                }
-                pages.ok()
-            }
-        };
-        let _ = reply.send(answer);
+    while let Ok(reply) = queue.recv() {
+        let pages = conn
+            .prepare_cached("PRAGMA wal_checkpoint(PASSIVE)")
+            // (busy, log pages, checkpointed pages)
+            .and_then(|mut s| s.query_row([], |row| row.get::<_, i64>(1)));
+        if let Err(e) = &pages {
+            tracing::debug!(error = %e, "background checkpoint skipped");
+        }
+        let _ = reply.send(pages.ok());
     }
 }
 
@@ -218,7 +193,7 @@ mod tests {
 
         let thread = IdleCheckpointer::start(&path)?;
         let ended = |_| "the thread ended early";
-        let pages = thread.ask(Ask::Passive).map_err(ended)?.await?;
+        let pages = thread.passive().map_err(ended)?.await?;
         assert!(pages.is_some_and(|p| p > 0), "log pages: {pages:?}");
         drop(writer);
         assert!(wal.exists(), "the thread's connection keeps the log");

@@ -23,6 +23,7 @@ mod artifacts;
 mod catalog;
 mod checkpoints;
 mod convert;
+mod cpu_idle;
 mod entity;
 mod error;
 mod forget;
@@ -93,9 +94,9 @@ pub struct StoreOptions {
     ///
     /// The passive checkpoints run on a thread of their own at `SCHED_IDLE` on Linux
     /// ("Seventh look"; `idle_checkpointer.rs`), the `RESTART` at normal priority on the pool.
-    /// When every core is busy that thread may not run at all; the checkpoints then move to
-    /// the pool, at normal priority, until it answers promptly again, so the log stays bounded
-    /// (about 32 MiB) under any load ("Ninth look"; `checkpoints.rs`).
+    /// When molts' cores are busy that thread may not run at all; the checkpoints then run on
+    /// the pool, at normal priority, until the cores have idle time again, so the log stays
+    /// bounded (about 32 MiB) under any load ("Ninth look"; `checkpoints.rs`).
     pub sqlite_checkpoint_every: Option<Duration>,
 }
 

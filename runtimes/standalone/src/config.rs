@@ -130,8 +130,8 @@ pub(crate) struct ServeOptions {
     pub(crate) webhook_timeout_seconds: Option<u64>,
     /// On SQLite, milliseconds between background checkpoints of the write-ahead log (default
     /// 10): how long a commit waits to be durable against power loss, a little longer while
-    /// every core is busy, as the checkpoints run at idle priority until they are kept waiting
-    /// (a crash of molts itself loses nothing either way). 0 leaves checkpoints to SQLite,
+    /// every core is busy, as the checkpoints run at idle priority while the cores have idle
+    /// time (a crash of molts itself loses nothing either way). 0 leaves checkpoints to SQLite,
     /// inside the commit that fills 1000 log pages.
     #[arg(long, env = "MOLTS_SQLITE_CHECKPOINT_MS")]
     pub(crate) sqlite_checkpoint_ms: Option<u64>,
