@@ -262,6 +262,7 @@ async fn main() -> Result<(), String> {
             minutes,
             pid: args.pid,
             database: args.database.clone(),
+            latencies: args.latencies.clone(),
         };
         return soak.run().await;
     }

@@ -26,12 +26,17 @@ pub(crate) struct Soak<'a> {
     pub(crate) pid: Option<u32>,
     /// molts' SQLite file; its `-wal` beside it.
     pub(crate) database: Option<PathBuf>,
+    /// Where to write every request's start (ms since the soak began) and latency, as
+    /// `--latencies` does for the latency benchmark: to see whether slow requests come
+    /// together (something every request waits for) and how often.
+    pub(crate) latencies: Option<PathBuf>,
 }
 
-/// The latencies of one minute's answered requests, and its failures.
+/// The answered requests of one minute (when each started, since the soak began, and how
+/// long it took), and its failures.
 #[derive(Default)]
 struct Minute {
-    latencies: Vec<Duration>,
+    requests: Vec<(Duration, Duration)>,
     errors: u64,
 }
 
@@ -70,6 +75,16 @@ impl Soak<'_> {
         );
         let minute = Arc::new(Mutex::new(Minute::default()));
         let stop = Arc::new(AtomicBool::new(false));
+        let began = Instant::now();
+        let mut csv = match &self.latencies {
+            Some(path) => {
+                use std::io::Write;
+                let mut file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+                writeln!(file, "start_ms,latency_ms").map_err(|e| e.to_string())?;
+                Some(file)
+            }
+            None => None,
+        };
         let sent = Arc::new(AtomicU64::new(0));
         let workers: Vec<_> = (0..self.concurrency)
             .map(|_| {
@@ -81,19 +96,32 @@ impl Soak<'_> {
                     minute: minute.clone(),
                     stop: stop.clone(),
                     sent: sent.clone(),
+                    began,
                 };
                 tokio::spawn(worker.run())
             })
             .collect();
         for n in 1..=self.minutes {
-            let began = Instant::now();
+            let minute_began = Instant::now();
             let mut wal_max = 0u64;
-            while began.elapsed() < Duration::from_secs(60) {
+            while minute_began.elapsed() < Duration::from_secs(60) {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 wal_max = wal_max.max(self.wal().unwrap_or(0));
             }
             let done = std::mem::take(&mut *minute.lock().unwrap_or_else(PoisonError::into_inner));
-            self.print(n, done, began.elapsed(), wal_max);
+            if let Some(file) = &mut csv {
+                use std::io::Write;
+                let mut text = String::new();
+                for (start, latency) in &done.requests {
+                    text.push_str(&format!(
+                        "{:.3},{:.3}\n",
+                        crate::ms(*start),
+                        crate::ms(*latency)
+                    ));
+                }
+                file.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+            }
+            self.print(n, done, minute_began.elapsed(), wal_max);
         }
         stop.store(true, Ordering::Relaxed);
         for worker in workers {
@@ -103,11 +131,12 @@ impl Soak<'_> {
         Ok(())
     }
 
-    fn print(&self, n: u64, mut done: Minute, took: Duration, wal_max: u64) {
-        done.latencies.sort();
-        let count = done.latencies.len();
+    fn print(&self, n: u64, done: Minute, took: Duration, wal_max: u64) {
+        let mut latencies: Vec<Duration> = done.requests.iter().map(|&(_, l)| l).collect();
+        latencies.sort();
+        let count = latencies.len();
         let at = |q: f64| {
-            done.latencies
+            latencies
                 .get(((count.max(1) as f64 - 1.0) * q).round() as usize)
                 .map_or(0.0, |d| crate::ms(*d))
         };
@@ -156,6 +185,7 @@ struct Worker {
     minute: Arc<Mutex<Minute>>,
     stop: Arc<AtomicBool>,
     sent: Arc<AtomicU64>,
+    began: Instant,
 }
 
 impl Worker {
@@ -180,7 +210,9 @@ impl Worker {
             self.sent.fetch_add(1, Ordering::Relaxed);
             let mut minute = self.minute.lock().unwrap_or_else(PoisonError::into_inner);
             if ok {
-                minute.latencies.push(latency);
+                minute
+                    .requests
+                    .push((t.duration_since(self.began), latency));
             } else {
                 minute.errors += 1;
             }
