@@ -4,6 +4,12 @@
 # quota accounting all on). Prints figures and ratios; changes nothing. Loopback only.
 # RUNS measurements per concurrency (default 5), then their medians: a shared machine's runs
 # differ by tens of percent.
+#
+# `./scripts/bench.sh soak` instead holds molts under saturated load and prints, minute by
+# minute, throughput, p50/p99/p99.9, molts' RSS and the SQLite log's and database's sizes:
+# SOAK_MINUTES (default 10) at SOAK_CONCURRENCY (default 32), molts pinned to one core
+# (SOAK_CORE, default 0) with `taskset`, the fake and the load generator on the others;
+# SOAK_LATENCIES=file.csv also writes every request's start and latency.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/molts/target}"
@@ -11,24 +17,57 @@ REQUESTS="${REQUESTS:-2000}"
 RUNS="${RUNS:-5}"
 # BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test measures PostgreSQL instead of SQLite.
 # MOLTS_WORKER_THREADS=1 measures molts on one worker thread (only molts reads it).
+# BENCH_RUST_LOG sets molts' RUST_LOG (default warn); its log is kept as $BENCH_KEEP_LOG if set.
 DATABASE_URL="${BENCH_DATABASE_URL:-}"
+MODE="${1:-latency}"
+case "$MODE" in latency|soak) ;; *) echo "usage: $0 [latency|soak]" >&2; exit 2 ;; esac
+SOAK_MINUTES="${SOAK_MINUTES:-10}"
+SOAK_CONCURRENCY="${SOAK_CONCURRENCY:-32}"
+SOAK_CORE="${SOAK_CORE:-0}"
+# In a soak, molts gets one core and everything else the rest.
+pin_molts=() pin_rest=()
+if [ "$MODE" = soak ]; then
+  others=$(seq 0 $(($(nproc) - 1)) | grep -vx "$SOAK_CORE" | paste -sd, -)
+  pin_molts=(taskset -c "$SOAK_CORE")
+  [ -n "$others" ] && pin_rest=(taskset -c "$others")
+fi
 
-cargo build --release -q -p molts -p molts-fakes -p molts-bench
-bin="$CARGO_TARGET_DIR/release"
+# BENCH_BIN=dir runs the binaries in dir as they are (say, a copy of an earlier build, to
+# compare two builds alternately) instead of building this checkout's.
+if [ -n "${BENCH_BIN:-}" ]; then
+  bin="$BENCH_BIN"
+else
+  cargo build --release -q -p molts -p molts-fakes -p molts-bench
+  bin="$CARGO_TARGET_DIR/release"
+fi
 work=$(mktemp -d)
-cleanup() { kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  kill $(jobs -p) 2>/dev/null || true
+  if [ -n "${BENCH_KEEP_LOG:-}" ]; then cp "$work/molts.err" "$BENCH_KEEP_LOG"; fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
-"$bin/molts-fakes" --listen 127.0.0.1:0 --print-env > "$work/fakes.out" &
+"${pin_rest[@]}" "$bin/molts-fakes" --listen 127.0.0.1:0 --print-env > "$work/fakes.out" &
 for _ in $(seq 1 100); do grep -q '^OPENAI_BASE_URL=' "$work/fakes.out" 2>/dev/null && break; sleep 0.1; done
 set -a; . <(grep '_' "$work/fakes.out" | grep '=') ; set +a
 
 token="bench-operator-token-0123456789abcdef"
-MOLTS_ADMIN_TOKEN="$token" RUST_LOG=warn "$bin/molts" serve --listen 127.0.0.1:0 \
+MOLTS_ADMIN_TOKEN="$token" RUST_LOG="${BENCH_RUST_LOG:-warn}" "${pin_molts[@]}" "$bin/molts" serve --listen 127.0.0.1:0 \
   --database-url "${DATABASE_URL:-sqlite://$work/molts.db?mode=rwc}" > "$work/molts.out" 2> "$work/molts.err" &
+molts_pid=$!
 for _ in $(seq 1 100); do grep -q 'listening on' "$work/molts.out" 2>/dev/null && break; sleep 0.1; done
 molts_url=$(sed -n 's/^molts listening on //p' "$work/molts.out")
 
+if [ "$MODE" = soak ]; then
+  echo "machine: $(nproc) cores, $(uname -m); molts on core $SOAK_CORE ($([ -n "$DATABASE_URL" ] && echo PostgreSQL || echo SQLite)), the rest on ${others:-the same core}"
+  "${pin_rest[@]}" "$bin/molts-bench" --molts "$molts_url" --admin-token "$token" \
+    --direct "$OPENAI_BASE_URL" --direct-key "$OPENAI_API_KEY" \
+    --soak-minutes "$SOAK_MINUTES" --concurrency "$SOAK_CONCURRENCY" --pid "$molts_pid" \
+    $([ -z "$DATABASE_URL" ] && echo --database "$work/molts.db") \
+    $([ -n "${SOAK_LATENCIES:-}" ] && echo --latencies "$SOAK_LATENCIES")
+  exit
+fi
 echo "machine: $(nproc) cores, $(uname -m); fake at $OPENAI_BASE_URL, molts at $molts_url ($([ -n "$DATABASE_URL" ] && echo PostgreSQL || echo SQLite))"
 "$bin/molts-bench" --molts "$molts_url" --admin-token "$token" \
   --direct "$OPENAI_BASE_URL" --direct-key "$OPENAI_API_KEY" --requests "$REQUESTS" --runs "$RUNS"

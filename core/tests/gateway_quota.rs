@@ -436,3 +436,56 @@ fn the_scheduled_work_closes_holds_left_open_charging_them_as_held() {
         );
     });
 }
+
+#[test]
+fn the_scheduled_work_forgets_closed_reservations_after_their_retention_keeping_the_counts() {
+    run(async {
+        // The clock starts at the host's time: reservation ids are made by the host's clock
+        // (UUIDv7), and stores find old ones by them.
+        let start = chrono::Utc::now();
+        let h = Harness::start_at(start).await;
+        let (_, agent) = h.agent("Ada").await;
+        let settled = hold(&h.gateway, &agent, Unit::Image, 2).await;
+        h.gateway.settle(&settled, 2).await.expect("settle");
+        let refunded = hold(&h.gateway, &agent, Unit::Image, 1).await;
+        h.gateway.refund(&refunded).await.expect("refund");
+        // A hold open for longer than the retention (as a long job's is) stays open.
+        let open = h
+            .gateway
+            .reserve_for(&agent, Unit::Image, 3, Duration::days(30))
+            .await
+            .expect("hold");
+        let month = [(Period::Month, molts_core::clock::month_key(start))];
+        let counted = h.stores().quota.usage(&agent.agent.id, &month).await;
+        let counted = counted.expect("usage");
+        assert_eq!(counted.iter().map(|c| c.used).sum::<u64>(), 2 + 3);
+
+        let retention = Duration::from_std(molts_core::gateway::DEFAULT_RESERVATION_RETENTION)
+            .expect("a retention chrono can hold");
+        h.advance(retention - Duration::minutes(1));
+        let report = h.gateway.run_scheduled_work().await.expect("round");
+        assert_eq!(
+            report.reservations_forgotten, 0,
+            "still within the retention"
+        );
+
+        h.advance(Duration::minutes(2));
+        let report = h.gateway.run_scheduled_work().await.expect("round");
+        assert_eq!(report.reservations_forgotten, 2);
+        let quota = &h.stores().quota;
+        for gone in [&settled, &refunded] {
+            let stored = quota.get_reservation(&gone.reservation_id).await;
+            assert_eq!(stored.expect("get"), None);
+        }
+        let stored = quota.get_reservation(&open.reservation_id).await;
+        let stored = stored.expect("get").expect("an open hold is kept");
+        assert_eq!(stored.state, ReservationState::Reserved);
+        assert_eq!(
+            quota.usage(&agent.agent.id, &month).await.expect("usage"),
+            counted,
+            "the counters keep what the forgotten reservations charged"
+        );
+        let report = h.gateway.run_scheduled_work().await.expect("round");
+        assert_eq!(report.reservations_forgotten, 0, "nothing left to forget");
+    });
+}

@@ -15,10 +15,16 @@
 //!   reservation is still `reserved` (a sub-select on it), then flip it with a conditional
 //!   `UPDATE … AND state = 'reserved'`. Whichever batch flips first wins; a second finds
 //!   nothing to do and is told `Conflict`.
+//! - `forget_closed_reservations` is one `DELETE` per id range of `reservation_ids_before`:
+//!   the rows it takes are the first closed ones of the range in primary-key order (ids are
+//!   UUIDv7, so the oldest), found by walking the key rather than by an index on time, which
+//!   every call would pay to write. The state and the cutoff are in the statement, so an open
+//!   hold is never taken.
 
 use async_trait::async_trait;
 use molts_core::domain::{
     Period, Reservation, ReservationState, ReserveOutcome, ReserveRequest, UsageCounter,
+    reservation_ids_before,
 };
 use molts_core::ports::QuotaStore;
 use molts_core::{Error, Result, Timestamp};
@@ -255,6 +261,29 @@ impl QuotaStore for D1Store {
             self.db.rows(&sql, values).await?,
             ReservationRow::into_domain,
         )
+    }
+
+    async fn forget_closed_reservations(&self, before: Timestamp, limit: u32) -> Result<u32> {
+        let mut forgotten: u32 = 0;
+        for (low, high) in reservation_ids_before(before) {
+            let left = limit.saturating_sub(forgotten);
+            if left == 0 {
+                break;
+            }
+            // `state` as a literal, as in the expiry sweep.
+            let deleted = self
+                .db
+                .run(
+                    "DELETE FROM quota_reservations WHERE id IN (\
+                     SELECT id FROM quota_reservations WHERE id >= ?1 AND id < ?2 \
+                     AND state <> 'reserved' AND closed_at < ?3 ORDER BY id LIMIT ?4)",
+                    params![low, high, ms(before), i64::from(left)],
+                    |_| String::new(),
+                )
+                .await?;
+            forgotten = forgotten.saturating_add(u32::try_from(deleted).unwrap_or(u32::MAX));
+        }
+        Ok(forgotten)
     }
 
     async fn usage(

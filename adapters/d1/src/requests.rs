@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use molts_core::domain::{
     Caller, Provider, RequestQuery, RequestRecord, Unit, attempts_from_json, attempts_to_json,
 };
-use molts_core::ids::first_id_at;
+use molts_core::ids::id_floor;
 use molts_core::ports::RequestLogStore;
 use molts_core::{ErrorCode, Result, Timestamp};
 use serde::Deserialize;
@@ -170,7 +170,7 @@ impl RequestLogStore for D1Store {
             i64::from(high),
             q.error_code.map(ErrorCode::as_str),
             q.from.map(ms),
-            q.from.map(|f| first_id_at("req", f)),
+            q.from.map(|f| id_floor("req", f)),
             q.to.map(ms),
             q.before.clone(),
             i64::from(q.limit),
@@ -184,7 +184,7 @@ impl RequestLogStore for D1Store {
             .run(
                 "DELETE FROM request_log WHERE id IN (SELECT id FROM request_log \
                  WHERE id < ?1 AND at < ?2 ORDER BY id LIMIT ?3)",
-                params![first_id_at("req", before), ms(before), i64::from(limit)],
+                params![id_floor("req", before), ms(before), i64::from(limit)],
                 |_| String::new(),
             )
             .await?;

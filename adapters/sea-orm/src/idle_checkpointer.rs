@@ -15,9 +15,14 @@
 //!   (when the log is long) stays at normal priority on the pool, under the writer turn, and is
 //!   only started once this thread has answered — a starved checkpoint is never in the way of
 //!   one that writers wait for.
-//! - **Starved means later, not lost.** When every core is busy the checkpoint runs late: the
-//!   log grows meanwhile and commits become durable against power loss later (they survive a
-//!   crash of the process at once, as always).
+//! - **Never waited for, nor asked when it cannot run.** When every core is busy this thread
+//!   may not run for seconds, holding SQLite's checkpoint lock if it was in a checkpoint. The
+//!   checkpoint loop (`checkpoints.rs`) asks it only while molts' CPUs have idle time, reads
+//!   its answers at its next tick instead of awaiting them, and when one does not come soon
+//!   checkpoints on the pool instead and interrupts this thread's checkpoint, so it lets go
+//!   at its next page.
+//! - **Starved means later, not lost.** Commits survive a crash of the process at once, as
+//!   always; a checkpoint run late only makes them durable against power loss later.
 //! - **Ends with the store.** The thread serves one queue; when the checkpoint loop that holds
 //!   the queue stops, the queue closes and the thread ends, closing its connection.
 
@@ -25,7 +30,7 @@ use std::path::Path;
 use std::sync::mpsc;
 
 use molts_core::{Error, Result};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, InterruptHandle, OpenFlags};
 use tokio::sync::oneshot;
 
 /// The thread's name, as `ps -L` and `/proc/*/task/*/comm` show it (at most 15 bytes).
@@ -36,15 +41,28 @@ const THREAD_NAME: &str = "molts-checkpt";
 pub(crate) struct Gone;
 
 /// A handle to the checkpoint thread; dropping it ends the thread.
-#[derive(Debug)]
 pub(crate) struct IdleCheckpointer {
     requests: mpsc::Sender<oneshot::Sender<Option<i64>>>,
+    /// Stops the checkpoint the thread is in at its next page (SQLite checks between pages).
+    interrupt: InterruptHandle,
+}
+
+impl std::fmt::Debug for IdleCheckpointer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdleCheckpointer").finish_non_exhaustive()
+    }
 }
 
 impl IdleCheckpointer {
     /// Opens a connection of its own to `path` (already created in WAL mode) and starts the
     /// thread.
     pub(crate) fn start(path: &Path) -> Result<Self> {
+        Self::start_gated(path, None)
+    }
+
+    /// [`IdleCheckpointer::start`], with a thread that serves nothing until `gate` gives a
+    /// message or closes: tests use it for a thread that never gets a core.
+    pub(crate) fn start_gated(path: &Path, gate: Option<mpsc::Receiver<()>>) -> Result<Self> {
         let unavailable = |e: &dyn std::fmt::Display| {
             Error::unavailable(format!("cannot start the checkpoint thread: {e}"))
         };
@@ -55,20 +73,37 @@ impl IdleCheckpointer {
         // The checkpoint's syncs follow the connection's setting: the same as the pool's.
         .and_then(|c| c.execute_batch("PRAGMA synchronous = NORMAL;").map(|()| c))
         .map_err(|e| unavailable(&e))?;
+        let interrupt = conn.get_interrupt_handle();
         let (requests, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name(THREAD_NAME.to_owned())
-            .spawn(move || serve(&conn, &queue))
+            .spawn(move || {
+                if let Some(gate) = gate {
+                    let _ = gate.recv();
+                }
+                serve(&conn, &queue);
+            })
             .map_err(|e| unavailable(&e))?;
-        Ok(Self { requests })
+        Ok(Self {
+            requests,
+            interrupt,
+        })
     }
 
-    /// Runs `PRAGMA wal_checkpoint(PASSIVE)` on the thread: the pages in the log, or `None`
-    /// when it failed (another checkpoint was running; tried again next time).
-    pub(crate) async fn passive(&self) -> std::result::Result<Option<i64>, Gone> {
+    /// Asks the thread for `PRAGMA wal_checkpoint(PASSIVE)`; the answer, the pages in the log
+    /// (`None` when it failed: another checkpoint was running, or it was interrupted), comes
+    /// on the receiver once the thread has run.
+    pub(crate) fn passive(&self) -> std::result::Result<oneshot::Receiver<Option<i64>>, Gone> {
         let (reply, answer) = oneshot::channel();
         self.requests.send(reply).map_err(|_| Gone)?;
-        answer.await.map_err(|_| Gone)
+        Ok(answer)
+    }
+
+    /// Makes the checkpoint the thread is in, if any, give up at its next page, releasing
+    /// SQLite's checkpoint lock. (One the thread starts later is not affected: SQLite clears
+    /// the flag when the connection next starts a statement with none running.)
+    pub(crate) fn interrupt(&self) {
+        self.interrupt.interrupt();
     }
 }
 
@@ -157,10 +192,8 @@ mod tests {
         )?;
 
         let thread = IdleCheckpointer::start(&path)?;
-        let pages = thread
-            .passive()
-            .await
-            .map_err(|_| "the thread ended early")?;
+        let ended = |_| "the thread ended early";
+        let pages = thread.passive().map_err(ended)?.await?;
         assert!(pages.is_some_and(|p| p > 0), "log pages: {pages:?}");
         drop(writer);
         assert!(wal.exists(), "the thread's connection keeps the log");

@@ -21,9 +21,12 @@ mod accounts;
 mod agents;
 mod artifacts;
 mod catalog;
+mod checkpoints;
 mod convert;
+mod cpu_idle;
 mod entity;
 mod error;
+mod forget;
 mod idle_checkpointer;
 mod jobs;
 mod keys;
@@ -42,7 +45,8 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use idle_checkpointer::{Gone, IdleCheckpointer};
+use checkpoints::{Checkpointer, WAL_SIZE_LIMIT_BYTES};
+use idle_checkpointer::IdleCheckpointer;
 use molts_core::{Error, Result, Stores};
 use molts_migrations::{Migrator, MigratorTrait};
 use sea_orm::sea_query::{Expr, SimpleExpr};
@@ -65,9 +69,6 @@ const POSTGRES_POOL: u32 = 10;
 /// How long a caller waits for a pooled connection (including opening one, so also how long
 /// `connect` tries an unreachable server) before the store answers `Unavailable`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Log pages beyond which the background checkpoint also restarts the log, briefly holding
-/// writers, so the file stays bounded under writes that never pause (4 KiB pages: 32 MiB).
-const WAL_RESTART_PAGES: i64 = 8192;
 /// SQLite's own checkpoint-on-commit threshold while background checkpoints run: a fallback
 /// for when they cannot (a runtime frozen between Lambda invocations), above the restart size.
 const WAL_FALLBACK_AUTOCHECKPOINT: u32 = 10_000;
@@ -92,9 +93,11 @@ pub struct StoreOptions {
     /// load (docs/BENCHMARKS.md, "Sixth look"). A checkpoint with nothing to do is one
     /// query: an idle server spends well under 0.1 % of a core on them.
     ///
-    /// The passive checkpoints run on a thread of their own at `SCHED_IDLE` on Linux (so when
-    /// every core is busy they run late, and the window above stretches), the `RESTART` at
-    /// normal priority on the pool ("Seventh look"; `idle_checkpointer.rs`).
+    /// The passive checkpoints run on a thread of their own at `SCHED_IDLE` on Linux
+    /// ("Seventh look"; `idle_checkpointer.rs`), the `RESTART` at normal priority on the pool.
+    /// When molts' cores are busy that thread may not run at all; the checkpoints then run on
+    /// the pool, at normal priority, until the cores have idle time again, so the log stays
+    /// bounded (about 32 MiB) under any load ("Ninth look"; `checkpoints.rs`).
     pub sqlite_checkpoint_every: Option<Duration>,
 }
 
@@ -128,59 +131,6 @@ struct Checkpoints(tokio::task::JoinHandle<()>);
 impl Drop for Checkpoints {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// `PRAGMA wal_checkpoint(mode)`; the pages in the log.
-async fn checkpoint(
-    db: &DatabaseConnection,
-    mode: &str,
-) -> std::result::Result<i64, sea_orm::DbErr> {
-    let sql = format!("PRAGMA wal_checkpoint({mode})");
-    let row = db
-        .query_one(sea_orm::Statement::from_string(DbBackend::Sqlite, sql))
-        .await?;
-    // (busy, log pages, checkpointed pages); -1 when not in WAL mode.
-    Ok(row
-        .map(|r| r.try_get_by_index::<i64>(1))
-        .transpose()?
-        .unwrap_or(0))
-}
-
-/// Checkpoints every `every`: passively (writers carry on; the syncs happen here, not in a
-/// request) and, given `idle`, on that thread at idle priority; and with `RESTART` once the log
-/// is long, since a passive checkpoint that writers keep overtaking never lets SQLite start the
-/// log afresh. `RESTART` holds writers off while it runs, so it runs at normal priority on the
-/// pool and takes this process's writer turn first: they then wait in the queue, woken the
-/// moment it is done, rather than in SQLite's busy handler, whose sleeps of 1, 2, 5 ms… would
-/// turn a 2 ms stall into 8.
-async fn checkpoint_loop(
-    db: DatabaseConnection,
-    writers: Arc<Mutex<()>>,
-    every: Duration,
-    mut idle: Option<IdleCheckpointer>,
-) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        // A failure (busy, pool closed) is tried again next time; SQLite's own checkpoint on
-        // commit remains as the fallback.
-        let pages = match &idle {
-            Some(thread) => match thread.passive().await {
-                Ok(pages) => pages,
-                Err(Gone) => {
-                    tracing::warn!("the checkpoint thread ended; checkpointing on the pool");
-                    idle = None;
-                    continue;
-                }
-            },
-            None => checkpoint(&db, "PASSIVE").await.ok(),
-        };
-        if pages.is_some_and(|pages| pages >= WAL_RESTART_PAGES) {
-            let _turn = writers.lock().await;
-            let _ = checkpoint(&db, "RESTART").await;
-        }
     }
 }
 
@@ -220,6 +170,7 @@ impl SeaOrmStore {
                         .synchronous(SqliteSynchronous::Normal)
                         .busy_timeout(SQLITE_BUSY_TIMEOUT)
                         .pragma("wal_autocheckpoint", autocheckpoint.to_string())
+                        .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES.to_string())
                 });
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             options.max_connections(POSTGRES_POOL);
@@ -251,12 +202,8 @@ impl SeaOrmStore {
                     .inspect_err(|e| tracing::warn!(error = %e, "checkpointing on the pool"))
                     .ok()
             });
-            Arc::new(Checkpoints(tokio::spawn(checkpoint_loop(
-                db.clone(),
-                writers,
-                every,
-                idle,
-            ))))
+            let checkpointer = Checkpointer::new(db.clone(), writers, every, idle);
+            Arc::new(Checkpoints(tokio::spawn(checkpointer.run(every))))
         });
         let settle_batches = ledger.as_ref().map(|_| Arc::new(SettleBatches::default()));
         Ok(Self {

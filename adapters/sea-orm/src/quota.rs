@@ -497,6 +497,10 @@ impl QuotaStore for SeaOrmStore {
             .collect()
     }
 
+    async fn forget_closed_reservations(&self, before: Timestamp, limit: u32) -> Result<u32> {
+        self.forget_closed(before, limit).await
+    }
+
     async fn usage(
         &self,
         agent_id: &str,

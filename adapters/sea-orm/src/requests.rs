@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use molts_core::domain::{
     Caller, RequestQuery, RequestRecord, Unit, attempts_from_json, attempts_to_json,
 };
-use molts_core::ids::first_id_at;
+use molts_core::ids::id_floor;
 use molts_core::ports::RequestLogStore;
 use molts_core::{ErrorCode, Result, Timestamp};
 use sea_orm::sea_query::Expr;
@@ -137,7 +137,7 @@ impl RequestLogStore for SeaOrmStore {
         if let Some(from) = q.from {
             select = select
                 .filter(C::At.gte(ms(from)))
-                .filter(Expr::expr(sort_key(backend, C::Id)).gte(first_id_at("req", from)));
+                .filter(Expr::expr(sort_key(backend, C::Id)).gte(id_floor("req", from)));
         }
         if let Some(to) = q.to {
             select = select.filter(C::At.lt(ms(to)));
@@ -160,7 +160,7 @@ impl RequestLogStore for SeaOrmStore {
         let old: Vec<String> = row::Entity::find()
             .select_only()
             .column(C::Id)
-            .filter(Expr::expr(sort_key(backend, C::Id)).lt(first_id_at("req", before)))
+            .filter(Expr::expr(sort_key(backend, C::Id)).lt(id_floor("req", before)))
             .filter(C::At.lt(ms(before)))
             .order_by(sort_key(backend, C::Id), Order::Asc)
             .limit(u64::from(limit))

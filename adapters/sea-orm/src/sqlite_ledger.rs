@@ -29,6 +29,8 @@ use molts_core::{Error, Result};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use sea_orm::{Statement, Value};
 
+use crate::checkpoints::WAL_SIZE_LIMIT_BYTES;
+
 /// How a transaction's work ends.
 pub(crate) enum Finish<T> {
     Commit(T),
@@ -66,7 +68,8 @@ impl SqliteLedger {
                 c.busy_timeout(std::time::Duration::ZERO)?;
                 c.execute_batch(&format!(
                     "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA wal_autocheckpoint = {wal_autocheckpoint};"
+                     PRAGMA wal_autocheckpoint = {wal_autocheckpoint}; \
+                     PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES};"
                 ))?;
                 Ok(c)
             })

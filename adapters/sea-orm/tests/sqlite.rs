@@ -68,6 +68,11 @@ async fn sqlite_checkpoints_in_the_background() -> TestResult {
         pragma(&store, "PRAGMA wal_autocheckpoint").await?,
         vec![10_000]
     );
+    // A log that grew past the restart size is cut back to it when it starts afresh.
+    assert_eq!(
+        pragma(&store, "PRAGMA journal_size_limit").await?,
+        vec![32 * 1024 * 1024]
+    );
     common::ledger_paths(&store.clone().into_stores()).await?;
     let reservations = pragma(&store, "SELECT count(*) FROM quota_reservations").await?;
     // Within a few rounds the committed rows (the reservations) are in the database file

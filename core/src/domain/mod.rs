@@ -21,7 +21,8 @@ pub use key::{AdminKey, AdminScope, ApiKey};
 pub use model::{Modality, ModelConfig, ModelFilter, ModelStatus, Provider};
 pub use provider_key::InstanceProviderKey;
 pub use quota::{
-    PeriodLimit, Reservation, ReservationState, ReserveOutcome, ReserveRequest, UsageCounter,
+    PeriodLimit, RESERVATION_ID_PREFIXES, Reservation, ReservationState, ReserveOutcome,
+    ReserveRequest, UsageCounter, reservation_ids_before,
 };
 pub use request_log::{
     Caller, ProviderAttempt, RequestQuery, RequestRecord, StatusFilter, attempts_from_json,

@@ -9,6 +9,18 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::domain::{Period, Unit};
+use crate::ids::id_floor;
+
+/// The prefixes reservation ids are made with: a durable job holds under its own id (`job_…`),
+/// every other hold under a fresh `rsv_…`. Both are `Ids` ids, so they sort by creation time.
+pub const RESERVATION_ID_PREFIXES: [&str; 2] = ["job", "rsv"];
+
+/// The id ranges, `low <= id < high`, that hold every reservation made before `at`: one per
+/// prefix of [`RESERVATION_ID_PREFIXES`], in order. Each is a range of the primary key, so a
+/// store can walk its oldest reservations in id order without an index on time.
+pub fn reservation_ids_before(at: Timestamp) -> [(String, String); 2] {
+    RESERVATION_ID_PREFIXES.map(|prefix| (format!("{prefix}_"), id_floor(prefix, at)))
+}
 
 /// One period's cap for a reservation, with the counter key it lands in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +126,18 @@ pub struct Reservation {
     pub closed_at: Option<Timestamp>,
     /// When an open hold is swept by the scheduled work.
     pub expires_at: Timestamp,
+}
+
+impl Reservation {
+    /// Whether `QuotaStore::forget_closed_reservations(before, _)` forgets it: closed (never an
+    /// open hold), closed before `before`, and with an id in [`reservation_ids_before`]`(before)`.
+    pub fn forgotten_before(&self, before: Timestamp) -> bool {
+        self.state != ReservationState::Reserved
+            && self.closed_at.is_some_and(|at| at < before)
+            && reservation_ids_before(before)
+                .iter()
+                .any(|(low, high)| low.as_str() <= self.id.as_str() && self.id < *high)
+    }
 }
 
 /// Units used (settled plus held) by an agent in one unit and period.

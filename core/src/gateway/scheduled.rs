@@ -2,8 +2,9 @@
 //! binary, a cron trigger on Workers, an EventBridge schedule on Lambda). Today it closes quota
 //! holds whose closing was lost (a client that hung up mid-stream, a crash between the provider
 //! call and the settle), charging them as held; pushes every due durable job forward; attempts
-//! due webhook deliveries; has the rate limiter forget windows that have ended; and deletes
-//! generated outputs past their retention (`retention.rs`).
+//! due webhook deliveries; has the rate limiter forget windows that have ended; deletes
+//! generated outputs past their retention (`retention.rs`); and forgets quota reservations
+//! closed longer ago than [`GatewayConfig::reservation_retention`].
 //!
 //! One round is fair and bounded, so no tenant can stall another's background work:
 //! - the due items (holds, jobs, deliveries) are taken round-robin across agents
@@ -14,6 +15,13 @@
 //!   inside it for each outbound attempt, `deadline.rs`), and a panic in one is caught and
 //!   logged: either way the item is left as its claim made it, due again later, and the others
 //!   go on. (On Workers a panic aborts the isolate: wasm cannot unwind.)
+//!
+//! Forgetting closed reservations is housekeeping after the items: a batch at a time (each a
+//! short write, so requests' reservations go between batches), at least one a round and more
+//! while the budget lasts, up to [`FORGET_BATCHES_PER_ROUND`]. A failure there is logged, not
+//! the round's: it costs rows kept a little longer, never a refused request.
+//!
+//! [`GatewayConfig::reservation_retention`]: super::GatewayConfig::reservation_retention
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -42,6 +50,8 @@ pub struct ScheduledReport {
     pub outputs_expired: u32,
     /// Request log records forgotten for being older than their retention window.
     pub requests_forgotten: u64,
+    /// Closed quota reservations past their retention forgotten.
+    pub reservations_forgotten: u64,
     /// Items that failed, panicked or were cut by their deadline (each is logged).
     pub items_failed: u32,
     /// Items left for the next round because this one's time budget was spent.
@@ -78,6 +88,12 @@ const HOLDS_PER_ROUND: u32 = 500;
 const JOBS_PER_ROUND: u32 = 200;
 /// Deliveries attempted per round.
 const DELIVERIES_PER_ROUND: u32 = 200;
+/// Closed reservations forgotten per batch. On SQLite a batch holds the write lock while it
+/// deletes: a few milliseconds for this many, so a reservation waits at most that behind one.
+const FORGET_BATCH: u32 = 500;
+/// Batches per round at most, however much budget is left: 200 000 rows, so rounds every 10 s
+/// keep up with 20 000 metered calls a second (an old backlog goes over several rounds).
+const FORGET_BATCHES_PER_ROUND: u32 = 400;
 
 /// One piece of due work.
 enum Item {
@@ -168,6 +184,7 @@ impl Gateway {
             Ok(n) => report.rate_windows_forgotten = n,
             Err(e) => tracing::warn!(error = %e, "forgetting finished rate windows failed"),
         }
+        report.reservations_forgotten = self.forget_closed_reservations(started).await;
         // Records a runtime without a spawner could not write yet (a stream's, answered after
         // its flush) are written now.
         self.flush_request_log().await;
@@ -185,6 +202,38 @@ impl Gateway {
             }
         }
         Ok(report)
+    }
+
+    /// Forgets reservations closed before the retention window, a batch at a time: at least
+    /// one batch, then more while each comes back full and the round's budget lasts.
+    async fn forget_closed_reservations(&self, started: crate::clock::Timestamp) -> u64 {
+        let retention = self.inner.config.reservation_retention;
+        let Some(before) = chrono::Duration::from_std(retention)
+            .ok()
+            .and_then(|r| started.checked_sub_signed(r))
+        else {
+            return 0;
+        };
+        let quota = &self.inner.ports.stores.quota;
+        let mut forgotten = 0u64;
+        for batch in 0..FORGET_BATCHES_PER_ROUND {
+            if batch > 0 && self.budget_spent(started) {
+                break;
+            }
+            match quota.forget_closed_reservations(before, FORGET_BATCH).await {
+                Ok(n) => {
+                    forgotten += u64::from(n);
+                    if n < FORGET_BATCH {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "forgetting closed reservations failed");
+                    break;
+                }
+            }
+        }
+        forgotten
     }
 
     /// Works through `items` fairly, a few at once, starting none once the round's budget is

@@ -55,6 +55,8 @@ pub const REQUEST_LOG: &str = "MOLTS_REQUEST_LOG";
 pub const REQUEST_LOG_PROMPTS: &str = "MOLTS_REQUEST_LOG_PROMPTS";
 /// `MOLTS_REQUEST_LOG_RETENTION_DAYS`: how long request records are kept (0: forever).
 pub const REQUEST_LOG_RETENTION_DAYS: &str = "MOLTS_REQUEST_LOG_RETENTION_DAYS";
+/// `MOLTS_RESERVATION_RETENTION_DAYS`: how long closed quota reservations are kept.
+pub const RESERVATION_RETENTION_DAYS: &str = "MOLTS_RESERVATION_RETENTION_DAYS";
 /// `HEYGEN_WEBHOOK_SECRET`: the secret HeyGen signs its account webhooks with.
 pub const HEYGEN_WEBHOOK_SECRET: &str = "HEYGEN_WEBHOOK_SECRET";
 
@@ -80,6 +82,7 @@ pub const SHARED_SETTINGS: &[&str] = &[
     REQUEST_LOG,
     REQUEST_LOG_PROMPTS,
     REQUEST_LOG_RETENTION_DAYS,
+    RESERVATION_RETENTION_DAYS,
     HEYGEN_WEBHOOK_SECRET,
 ];
 
@@ -162,12 +165,25 @@ impl<F: Fn(&str) -> Option<String>> Lookup<F> {
     }
 
     /// Whole days as a retention window (`0`: keep forever), or `fallback` when unset.
-    fn days(&self, name: &'static str, fallback: Option<Duration>) -> Result<Option<Duration>> {
+    fn retention_days(
+        &self,
+        name: &'static str,
+        fallback: Option<Duration>,
+    ) -> Result<Option<Duration>> {
         Ok(match self.number::<u64>(name, "a whole number of days")? {
             None => fallback,
             Some(0) => None,
             Some(days) => Some(Duration::from_secs(days.saturating_mul(24 * 3600))),
         })
+    }
+
+    /// Whole days, zero allowed, or `fallback` when unset (a century at most: beyond that
+    /// nothing would ever be forgotten anyway).
+    fn days(&self, name: &'static str, fallback: Duration) -> Result<Duration> {
+        const DAY: u64 = 24 * 60 * 60;
+        Ok(self
+            .number::<u64>(name, "a whole number of days")?
+            .map_or(fallback, |d| Duration::from_secs(d.min(36_500) * DAY)))
     }
 
     fn flag(&self, name: &'static str, fallback: bool) -> Result<bool> {
@@ -286,7 +302,8 @@ impl GatewayConfig {
         let request_log = RequestLogSettings {
             enabled: get.flag(REQUEST_LOG, defaults.request_log.enabled)?,
             keep_prompts: get.flag(REQUEST_LOG_PROMPTS, defaults.request_log.keep_prompts)?,
-            retention: get.days(REQUEST_LOG_RETENTION_DAYS, defaults.request_log.retention)?,
+            retention: get
+                .retention_days(REQUEST_LOG_RETENTION_DAYS, defaults.request_log.retention)?,
         };
         Ok(Self {
             default_instance: get
@@ -298,6 +315,8 @@ impl GatewayConfig {
             scheduled,
             artifact_retention,
             request_log,
+            reservation_retention: get
+                .days(RESERVATION_RETENTION_DAYS, defaults.reservation_retention)?,
             ..defaults
         })
     }
@@ -352,6 +371,7 @@ mod tests {
             (REQUEST_LOG, "false"),
             (REQUEST_LOG_PROMPTS, "true"),
             (REQUEST_LOG_RETENTION_DAYS, "0"),
+            (RESERVATION_RETENTION_DAYS, "0"),
             (HEYGEN_WEBHOOK_SECRET, "hg-secret"),
         ])?;
         assert_eq!(
@@ -395,6 +415,12 @@ mod tests {
                 retention: None
             }
         );
+        assert_eq!(g.reservation_retention, Duration::ZERO, "zero is allowed");
+        let week = read(&[(RESERVATION_RETENTION_DAYS, "7")])?;
+        assert_eq!(
+            week.gateway.reservation_retention,
+            Duration::from_secs(7 * 24 * 3600)
+        );
         Ok(())
     }
 
@@ -417,6 +443,7 @@ mod tests {
             (ARTIFACT_RETENTION_DAYS, "30d"),
             (REQUEST_LOG, "on"),
             (REQUEST_LOG_RETENTION_DAYS, "-1"),
+            (RESERVATION_RETENTION_DAYS, "1.5"),
         ] {
             let Err(e) = read(&[(name, value)]) else {
                 return Err(format!("{name}={value} was accepted"));

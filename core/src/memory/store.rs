@@ -461,6 +461,22 @@ impl QuotaStore for MemoryStore {
         Ok(expired)
     }
 
+    async fn forget_closed_reservations(&self, before: Timestamp, limit: u32) -> Result<u32> {
+        let mut state = self.lock();
+        // In id order, as the SQL stores walk their primary key.
+        let forgotten: Vec<String> = state
+            .reservations
+            .values()
+            .filter(|r| r.forgotten_before(before))
+            .take(limit as usize)
+            .map(|r| r.id.clone())
+            .collect();
+        for id in &forgotten {
+            state.reservations.remove(id);
+        }
+        Ok(u32::try_from(forgotten.len()).unwrap_or(u32::MAX))
+    }
+
     async fn usage(
         &self,
         agent_id: &str,

@@ -135,6 +135,16 @@ pub trait TierStore: Send + Sync {
 ///   were checked against the hold), in the counters the reservation touched;
 ///   `refund` removes it. Each works once: on a reservation that is not `Reserved` it fails with
 ///   `Conflict` and changes nothing; on a missing id, `NotFound`.
+/// - `forget_closed_reservations(before, limit)` deletes up to `limit` reservations for which
+///   [`Reservation::forgotten_before`]`(before)` holds — closed (settled or refunded) before
+///   `before`, with an id in [`reservation_ids_before`]`(before)` — and answers how many. It
+///   never deletes an open hold, however old, and never changes a counter: what the forgotten
+///   reservations charged stays in the per-period counters, which are the ledger's totals.
+///   The rows are found by walking each id range in order (ids are UUIDv7, so creation order),
+///   a bounded scan of the primary key; which of the eligible rows go first is unspecified. A
+///   forgotten reservation is then missing: closing it again is `NotFound`, not `Conflict`.
+///
+/// [`reservation_ids_before`]: crate::domain::reservation_ids_before
 #[async_trait]
 pub trait QuotaStore: Send + Sync {
     /// Holds units, or reports the period that is full.
@@ -149,6 +159,8 @@ pub trait QuotaStore: Send + Sync {
     /// Up to `limit` holds still `Reserved` whose `expires_at` is at or before `now`, oldest
     /// expiry first.
     async fn expired_reservations(&self, now: Timestamp, limit: u32) -> Result<Vec<Reservation>>;
+    /// Deletes up to `limit` closed reservations closed before `before`; how many it deleted.
+    async fn forget_closed_reservations(&self, before: Timestamp, limit: u32) -> Result<u32>;
     /// The agent's counters for the given periods' keys (only counters that exist).
     async fn usage(
         &self,

@@ -32,7 +32,8 @@ pub use jobs::{
     jobs_idempotency_race, jobs_listing,
 };
 pub use quota::{
-    quota_concurrent_exactness, quota_expiry, quota_invariant_random_mix, quota_ledger,
+    quota_concurrent_exactness, quota_expiry, quota_forgetting, quota_invariant_random_mix,
+    quota_ledger,
 };
 pub use rate::{rate_concurrent_exactness, rate_forget_finished, rate_windows, run_rate_suite};
 pub use requests::request_log;
@@ -61,6 +62,7 @@ pub async fn run_all(stores: &Stores) -> Result<()> {
     quota_expiry(stores).await?;
     quota_concurrent_exactness(stores, 200, 10).await?;
     quota_invariant_random_mix(stores, 0x5eed, 120).await?;
+    quota_forgetting(stores).await?;
     jobs(stores).await?;
     jobs_idempotency(stores).await?;
     jobs_idempotency_race(stores, 20).await?;

@@ -1,5 +1,6 @@
 //! Contract checks for the quota ledger, including exactness under concurrency.
 
+use crate::Timestamp;
 use crate::domain::{Period, PeriodLimit, ReservationState, ReserveOutcome, ReserveRequest, Unit};
 use crate::error::{ErrorKind, Result};
 use crate::ports::Stores;
@@ -299,5 +300,96 @@ pub async fn quota_invariant_random_mix(stores: &Stores, seed: u64, ops: usize) 
             );
         }
     }
+    Ok(())
+}
+
+/// An id as `Ids` would have made it at `at`.
+fn id_made_at(prefix: &str, at: Timestamp) -> String {
+    let secs = u64::try_from(at.timestamp()).unwrap_or(0);
+    let stamp = uuid::Timestamp::from_unix(uuid::NoContext, secs, at.timestamp_subsec_nanos());
+    format!("{prefix}_{}", uuid::Uuid::new_v7(stamp).simple())
+}
+
+/// Forgetting closed reservations: only closed ones closed before the cutoff go (holds of
+/// calls and of jobs alike), never an open hold however old, at most `limit` a call, and the
+/// counters stay as they were. The rows are made years in the past, at an hour of their own
+/// for this run, so no other test's reservations are old enough to be forgotten here.
+pub async fn quota_forgetting(stores: &Stores) -> Result<()> {
+    let inst = sample_instance();
+    stores.instances.insert_instance(&inst).await?;
+    let agent = sample_agent(&inst.id, None);
+    stores.agents.insert_agent(&agent).await?;
+    // An hour somewhere in 2001–2006, chosen by this run's random id.
+    let seed = unique("run");
+    let hours = u64::from_str_radix(&seed[seed.len() - 8..], 16).unwrap_or(0) % (5 * 365 * 24);
+    let base = Timestamp::from_timestamp_millis(978_307_200_000).unwrap_or_default()
+        + chrono::Duration::hours(i64::try_from(hours).unwrap_or(0));
+    let minute = |m: i64| base + chrono::Duration::minutes(m);
+    let hold = |prefix: &str, made: i64| {
+        let mut r = request(&agent.id, Unit::Image, 2, None, None);
+        r.reservation_id = id_made_at(prefix, minute(made));
+        r.at = minute(made);
+        r.expires_at = minute(made + 15);
+        r
+    };
+    let settled = hold("rsv", 0);
+    let refunded = hold("rsv", 1);
+    let open = hold("rsv", 2);
+    let closed_late = hold("rsv", 3);
+    let job_hold = hold("job", 4);
+    for r in [&settled, &refunded, &open, &closed_late, &job_hold] {
+        assert_eq!(stores.quota.reserve(r).await?, ReserveOutcome::Reserved);
+    }
+    let q = &stores.quota;
+    q.settle(&settled.reservation_id, 1, minute(1)).await?;
+    q.refund(&refunded.reservation_id, minute(2)).await?;
+    q.settle(&closed_late.reservation_id, 2, minute(20)).await?;
+    q.settle(&job_hold.reservation_id, 2, minute(5)).await?;
+    let used_before = used(stores, &agent.id, Unit::Image, Period::Month).await?;
+    assert_eq!(
+        used_before,
+        1 + 2 + 2 + 2,
+        "settled, open, closed late, job"
+    );
+
+    let cutoff = minute(10);
+    assert_eq!(q.forget_closed_reservations(cutoff, 0).await?, 0);
+    assert_eq!(
+        q.forget_closed_reservations(cutoff, 2).await?,
+        2,
+        "at most the limit"
+    );
+    let mut forgotten = 2;
+    loop {
+        let n = q.forget_closed_reservations(cutoff, 100).await?;
+        if n == 0 {
+            break;
+        }
+        forgotten += n;
+    }
+    assert!(forgotten >= 3, "forgot {forgotten}");
+    for gone in [&settled, &refunded, &job_hold] {
+        let left = q.get_reservation(&gone.reservation_id).await?;
+        assert_eq!(left, None, "{} was kept", gone.reservation_id);
+        let again = q.refund(&gone.reservation_id, cutoff).await;
+        assert_eq!(again.err().map(|e| e.kind()), Some(ErrorKind::NotFound));
+    }
+    let kept = q.get_reservation(&open.reservation_id).await?;
+    assert_eq!(
+        kept.map(|r| r.state),
+        Some(ReservationState::Reserved),
+        "an open hold is never forgotten"
+    );
+    let kept = q.get_reservation(&closed_late.reservation_id).await?;
+    assert_eq!(kept.map(|r| r.closed_at), Some(Some(minute(20))));
+    assert_eq!(
+        used(stores, &agent.id, Unit::Image, Period::Month).await?,
+        used_before,
+        "the counters keep what was charged"
+    );
+    // A later cutoff takes the one closed late, and still not the open hold.
+    while q.forget_closed_reservations(minute(30), 100).await? > 0 {}
+    assert_eq!(q.get_reservation(&closed_late.reservation_id).await?, None);
+    assert!(q.get_reservation(&open.reservation_id).await?.is_some());
     Ok(())
 }

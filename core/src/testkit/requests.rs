@@ -8,7 +8,7 @@ use crate::domain::{
     Caller, Provider, ProviderAttempt, RequestQuery, RequestRecord, StatusFilter, Unit,
 };
 use crate::error::{ErrorKind, Result};
-use crate::ids::first_id_at;
+use crate::ids::id_floor;
 use crate::ports::Stores;
 
 use super::{kind, unique};
@@ -21,7 +21,7 @@ fn at(base: i64, minutes: i64) -> Timestamp {
 
 /// An id made "at" `t`, as `SystemIds` would: the time's first id with a unique tail.
 fn id_at(t: Timestamp) -> String {
-    let first = first_id_at("req", t);
+    let first = id_floor("req", t);
     let tail = unique("x");
     let tail = &tail[tail.len() - 12..];
     format!("{}{tail}", &first[..first.len() - 12])

@@ -38,6 +38,7 @@ pub(crate) const CHECKS: &[&str] = &[
     "quota_expiry",
     "quota_concurrent_exactness",
     "quota_invariant_random_mix",
+    "quota_forgetting",
     "jobs",
     "jobs_idempotency",
     "jobs_idempotency_race",
@@ -111,6 +112,7 @@ async fn run(name: &str, env: &Env) -> Result<()> {
         "quota_invariant_random_mix" => {
             testkit::quota_invariant_random_mix(&stores()?, 0x5eed, 120).await
         }
+        "quota_forgetting" => testkit::quota_forgetting(&stores()?).await,
         "jobs" => testkit::jobs(&stores()?).await,
         "jobs_idempotency" => testkit::jobs_idempotency(&stores()?).await,
         "jobs_idempotency_race" => testkit::jobs_idempotency_race(&stores()?, 20).await,

@@ -138,13 +138,19 @@ pub(crate) struct ServeOptions {
     /// Days request records are kept (default 30; 0 keeps them forever).
     #[arg(long, env = "MOLTS_REQUEST_LOG_RETENTION_DAYS")]
     pub(crate) request_log_retention_days: Option<u64>,
+    /// Days a closed (settled or refunded) quota reservation is kept before the scheduled work
+    /// forgets it; the usage counters keep what it charged (default 2; 0 forgets at the next
+    /// round).
+    #[arg(long, env = "MOLTS_RESERVATION_RETENTION_DAYS")]
+    pub(crate) reservation_retention_days: Option<u64>,
     /// Seconds one webhook delivery attempt may take (default 10).
     #[arg(long, env = "MOLTS_WEBHOOK_TIMEOUT_SECONDS")]
     pub(crate) webhook_timeout_seconds: Option<u64>,
     /// On SQLite, milliseconds between background checkpoints of the write-ahead log (default
-    /// 10): how long a commit waits to be durable against power loss, longer while every core
-    /// is busy, as the checkpoints run at idle priority (a crash of molts itself loses nothing
-    /// either way). 0 leaves checkpoints to SQLite, inside the commit that fills 1000 log pages.
+    /// 10): how long a commit waits to be durable against power loss, a little longer while
+    /// every core is busy, as the checkpoints run at idle priority while the cores have idle
+    /// time (a crash of molts itself loses nothing either way). 0 leaves checkpoints to SQLite,
+    /// inside the commit that fills 1000 log pages.
     #[arg(long, env = "MOLTS_SQLITE_CHECKPOINT_MS")]
     pub(crate) sqlite_checkpoint_ms: Option<u64>,
     /// Threads serving requests (default: one per core). One is faster per request on a small
@@ -184,6 +190,7 @@ struct FileConfig {
     request_log: Option<bool>,
     request_log_prompts: Option<bool>,
     request_log_retention_days: Option<u64>,
+    reservation_retention_days: Option<u64>,
     webhook_timeout_seconds: Option<u64>,
     sqlite_checkpoint_ms: Option<u64>,
     worker_threads: Option<usize>,
@@ -277,6 +284,11 @@ fn shared_lookup<'a>(
             serve
                 .request_log_retention_days
                 .or(file.request_log_retention_days),
+        ),
+        shared::RESERVATION_RETENTION_DAYS => text(
+            serve
+                .reservation_retention_days
+                .or(file.reservation_retention_days),
         ),
         shared::HEYGEN_WEBHOOK_SECRET => std::env::var(name).ok(),
         _ => None,
@@ -471,6 +483,7 @@ mod tests {
             request_log = true
             request_log_prompts = false
             request_log_retention_days = 14
+            reservation_retention_days = 7
             "#,
         )
         .map_err(|e| e.to_string())?;
@@ -498,6 +511,10 @@ mod tests {
         assert_eq!(s.gateway.default_instance, "acme");
         assert_eq!(s.gateway.scheduled.concurrency, 4);
         assert_eq!(s.gateway.scheduled.item_deadline, Duration::from_secs(90));
+        assert_eq!(
+            s.gateway.reservation_retention,
+            Duration::from_secs(7 * 24 * 3600)
+        );
         Ok(())
     }
 

@@ -5,7 +5,10 @@
 //! concurrency 1 and 32, and prints p50/p99 latency, throughput, and molts' added latency as
 //! figures and ratios. With `--runs n` each concurrency is measured n times (direct and through
 //! molts alternating) and the medians are printed too: on a shared machine one run says little.
-//! Run it through `scripts/bench.sh`, which starts the fake and molts.
+//! Run it through `scripts/bench.sh`, which starts the fake and molts. With `--soak-minutes`
+//! it instead holds molts under load for that long and prints it minute by minute (`soak.rs`).
+
+mod soak;
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +44,16 @@ struct Args {
     /// is background work, not the request path).
     #[arg(long)]
     latencies: Option<std::path::PathBuf>,
+    /// Instead of measuring added latency, send requests through molts at the first
+    /// `--concurrency` for this many minutes, printing figures each minute.
+    #[arg(long)]
+    soak_minutes: Option<u64>,
+    /// With `--soak-minutes`: molts' process id, to print its resident memory.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// With `--soak-minutes`: molts' SQLite file, to print its size and its log's.
+    #[arg(long)]
+    database: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy)]
@@ -237,6 +250,22 @@ async fn main() -> Result<(), String> {
     let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello in five words."}], "max_tokens": 32});
     let direct_url = format!("{}/chat/completions", args.direct.trim_end_matches('/'));
     let molts_url = format!("{}/v1/chat/completions", args.molts.trim_end_matches('/'));
+
+    if let Some(minutes) = args.soak_minutes {
+        run(&client, &molts_url, &key, &body, 300, 8).await?;
+        let soak = soak::Soak {
+            client: &client,
+            url: &molts_url,
+            key: &key,
+            body: &body,
+            concurrency: args.concurrency.first().copied().unwrap_or(32).max(1),
+            minutes,
+            pid: args.pid,
+            database: args.database.clone(),
+            latencies: args.latencies.clone(),
+        };
+        return soak.run().await;
+    }
 
     // Warm both paths (connections, caches, SQLite pages).
     run(&client, &direct_url, &args.direct_key, &body, 300, 8).await?;
