@@ -3,7 +3,8 @@
 # release `molts serve` on SQLite pointed at them, then runs `molts-bench` (auth, rate limit and
 # quota accounting all on). Prints figures and ratios; changes nothing. Loopback only.
 # RUNS measurements per concurrency (default 5), then their medians: a shared machine's runs
-# differ by tens of percent.
+# differ by tens of percent. Measured twice, with the request log on and off, and the two
+# compared (BENCH_LOG=on|off for one only).
 #
 # `./scripts/bench.sh soak` instead holds molts under saturated load and prints, minute by
 # minute, throughput, p50/p99/p99.9, molts' RSS and the SQLite log's and database's sizes:
@@ -53,13 +54,18 @@ for _ in $(seq 1 100); do grep -q '^OPENAI_BASE_URL=' "$work/fakes.out" 2>/dev/n
 set -a; . <(grep '_' "$work/fakes.out" | grep '=') ; set +a
 
 token="bench-operator-token-0123456789abcdef"
-MOLTS_ADMIN_TOKEN="$token" RUST_LOG="${BENCH_RUST_LOG:-warn}" "${pin_molts[@]}" "$bin/molts" serve --listen 127.0.0.1:0 \
-  --database-url "${DATABASE_URL:-sqlite://$work/molts.db?mode=rwc}" > "$work/molts.out" 2> "$work/molts.err" &
-molts_pid=$!
-for _ in $(seq 1 100); do grep -q 'listening on' "$work/molts.out" 2>/dev/null && break; sleep 0.1; done
-molts_url=$(sed -n 's/^molts listening on //p' "$work/molts.out")
+# Starts molts (the request log on or off, as $1 says) and sets molts_pid and molts_url.
+start_molts() {
+  rm -f "$work/molts.db" "$work/molts.db-wal" "$work/molts.db-shm" "$work/molts.out"
+  MOLTS_REQUEST_LOG="$1" MOLTS_ADMIN_TOKEN="$token" RUST_LOG="${BENCH_RUST_LOG:-warn}" "${pin_molts[@]}" "$bin/molts" serve --listen 127.0.0.1:0 \
+    --database-url "${DATABASE_URL:-sqlite://$work/molts.db?mode=rwc}" > "$work/molts.out" 2> "$work/molts.err" &
+  molts_pid=$!
+  for _ in $(seq 1 100); do grep -q 'listening on' "$work/molts.out" 2>/dev/null && break; sleep 0.1; done
+  molts_url=$(sed -n 's/^molts listening on //p' "$work/molts.out")
+}
 
 if [ "$MODE" = soak ]; then
+  start_molts "${MOLTS_REQUEST_LOG:-true}"
   echo "machine: $(nproc) cores, $(uname -m); molts on core $SOAK_CORE ($([ -n "$DATABASE_URL" ] && echo PostgreSQL || echo SQLite)), the rest on ${others:-the same core}"
   "${pin_rest[@]}" "$bin/molts-bench" --molts "$molts_url" --admin-token "$token" \
     --direct "$OPENAI_BASE_URL" --direct-key "$OPENAI_API_KEY" \
@@ -68,6 +74,35 @@ if [ "$MODE" = soak ]; then
     $([ -n "${SOAK_LATENCIES:-}" ] && echo --latencies "$SOAK_LATENCIES")
   exit
 fi
-echo "machine: $(nproc) cores, $(uname -m); fake at $OPENAI_BASE_URL, molts at $molts_url ($([ -n "$DATABASE_URL" ] && echo PostgreSQL || echo SQLite))"
-"$bin/molts-bench" --molts "$molts_url" --admin-token "$token" \
-  --direct "$OPENAI_BASE_URL" --direct-key "$OPENAI_API_KEY" --requests "$REQUESTS" --runs "$RUNS"
+# The same measurement with the request log on (the default) and off (MOLTS_REQUEST_LOG=false),
+# each against a fresh database, then the added latency of one over the other. BENCH_LOG=on or
+# off measures only that one.
+modes="on off"
+case "${BENCH_LOG:-both}" in on) modes=on ;; off) modes=off ;; esac
+for mode in $modes; do
+  start_molts "$([ "$mode" = on ] && echo true || echo false)"
+  echo
+  echo "== request log $mode"
+  echo "machine: $(nproc) cores, $(uname -m); fake at $OPENAI_BASE_URL, molts at $molts_url ($([ -n "$DATABASE_URL" ] && echo PostgreSQL || echo SQLite))"
+  "$bin/molts-bench" --molts "$molts_url" --admin-token "$token" \
+    --direct "$OPENAI_BASE_URL" --direct-key "$OPENAI_API_KEY" --requests "$REQUESTS" --runs "$RUNS" \
+    | tee "$work/bench-$mode.out"
+  kill "$molts_pid" 2>/dev/null || true
+  wait "$molts_pid" 2>/dev/null || true
+done
+if [ "$modes" = "on off" ]; then
+  echo
+  echo "== the request log's cost: added latency (median over runs), log on / log off"
+  # A "<c> median" row's last two columns are the added p50 and p99 (with RUNS=1, the "<c>" row).
+  added() {
+    awk -v c="$2" '$1 == c && ($2 == "median" || ($2 == "|" && p50 == "")) {p50 = $(NF - 1); p99 = $NF}
+      END {gsub("ms", "", p50); gsub("ms", "", p99); print p50, p99}' "$work/bench-$1.out"
+  }
+  for c in $(awk '$1 ~ /^[0-9]+$/ && ($2 == "median" || $2 == "|") {print $1}' "$work/bench-on.out" | sort -un); do
+    read -r on50 on99 < <(added on "$c")
+    read -r off50 off99 < <(added off "$c")
+    awk -v c="$c" -v a="$on50" -v b="$off50" -v x="$on99" -v y="$off99" 'BEGIN {
+      printf "concurrency %s: added p50 %.3f ms on, %.3f ms off (%.2fx); added p99 %.3f ms on, %.3f ms off (%.2fx)\n",
+        c, a, b, (b > 0 ? a / b : 0), x, y, (y > 0 ? x / y : 0) }'
+  done
+fi
