@@ -63,6 +63,16 @@ pub(crate) fn install() -> Option<PrometheusHandle> {
     }
 }
 
+/// Drains the recorder's histogram samples into their buckets every few seconds, as the
+/// exporter asks of whoever installs it without its own listener: between scrapes they would
+/// otherwise pile up.
+pub(crate) async fn upkeep(handle: PrometheusHandle) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        handle.run_upkeep();
+    }
+}
+
 #[derive(Clone)]
 struct MetricsState {
     handle: PrometheusHandle,

@@ -180,12 +180,26 @@ fn the_worker_thread_setting_is_how_many_threads_serve() -> Result<(), String> {
     let (url, _dir) = sqlite_url()?;
     let server = support::serve_with_env(&url, None, &[("MOLTS_WORKER_THREADS", "5")])?;
     let tasks = format!("/proc/{}/task", server.child.id());
-    let mut workers = 0;
-    for task in std::fs::read_dir(&tasks).map_err(|e| e.to_string())? {
-        let comm = task.map_err(|e| e.to_string())?.path().join("comm");
-        if std::fs::read_to_string(comm).is_ok_and(|name| name.trim() == "tokio-rt-worker") {
-            workers += 1;
+    let count = || -> Result<usize, String> {
+        let mut workers = 0;
+        for task in std::fs::read_dir(&tasks).map_err(|e| e.to_string())? {
+            let comm = task.map_err(|e| e.to_string())?.path().join("comm");
+            if std::fs::read_to_string(comm).is_ok_and(|name| name.trim() == "tokio-rt-worker") {
+                workers += 1;
+            }
         }
+        Ok(workers)
+    };
+    // tokio names its blocking-pool threads like its workers, and one a dependency started
+    // (a file or name lookup at start) lingers for ten seconds after its work: wait for the
+    // count to settle rather than read it once. Six workers would never settle at five.
+    let mut workers = count()?;
+    for _ in 0..80 {
+        if workers == 5 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        workers = count()?;
     }
     assert_eq!(workers, 5, "worker threads in {tasks}");
     Ok(())
