@@ -140,6 +140,7 @@ impl Soak<'_> {
                 .get(((count.max(1) as f64 - 1.0) * q).round() as usize)
                 .map_or(0.0, |d| crate::ms(*d))
         };
+        let wal_end = self.wal();
         let errors = if done.errors > 0 {
             format!(" ({} failed)", done.errors)
         } else {
@@ -153,7 +154,11 @@ impl Soak<'_> {
             at(0.999),
             at(1.0),
             mib(self.rss()),
-            format!("{} / {}", mib(Some(wal_max)), mib(self.wal())),
+            format!(
+                "{} / {}",
+                mib(wal_end.map(|end| end.max(wal_max))),
+                mib(wal_end)
+            ),
             mib(self.database_bytes()),
         );
     }
