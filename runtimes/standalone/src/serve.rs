@@ -59,6 +59,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
     }
     let ticker = tokio::spawn(scheduled_work(gateway.clone(), settings.schedule_every));
     let metrics = crate::metrics::install().map(|handle| {
+        tokio::spawn(crate::metrics::upkeep(handle.clone()));
         crate::metrics::routes(handle, gateway.clone(), settings.metrics_token.clone())
     });
     let state = ApiState {
