@@ -139,8 +139,20 @@ impl Gateway {
 
     /// Writes every queued record now, after any flush under way. The scheduled work calls it,
     /// and so does a list of the log (what was answered a moment ago is listed too).
+    ///
+    /// Without a spawner (Lambda, Workers) a flush under way is not waited for: its drain takes
+    /// what is queued, and on Workers a request waiting on another request's work is canceled
+    /// by the runtime as hung.
     pub async fn flush_request_log(&self) {
-        let _writer = self.inner.log_queue.writer.lock().await;
+        let queue = &self.inner.log_queue;
+        let _writer = if self.inner.spawner.is_some() {
+            queue.writer.lock().await
+        } else {
+            match queue.writer.try_lock() {
+                Some(writer) => writer,
+                None => return,
+            }
+        };
         self.drain_log().await;
     }
 
