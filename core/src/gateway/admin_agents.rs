@@ -79,14 +79,7 @@ impl Gateway {
     pub async fn admin_get_agent(&self, admin: &AdminPrincipal, id: &str) -> Result<AgentDetail> {
         let agent = self.visible_agent(admin, id).await?;
         let tier = self.tier_of(&agent).await?;
-        let instance = self
-            .inner
-            .ports
-            .stores
-            .instances
-            .get_instance(&agent.instance_id)
-            .await?
-            .ok_or_else(|| Error::not_found("instance", &agent.instance_id))?;
+        let instance = self.instance_of(&agent).await?;
         let usage = self.usage_for(&agent.id, &instance, &tier).await?;
         Ok(AgentDetail { agent, usage })
     }

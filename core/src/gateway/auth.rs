@@ -139,14 +139,7 @@ impl Gateway {
             );
         }
         let tier = self.tier_of(&agent).await?;
-        let instance = self
-            .inner
-            .ports
-            .stores
-            .instances
-            .get_instance(&agent.instance_id)
-            .await?
-            .ok_or_else(|| Error::internal(format!("agent {} has no instance", agent.id)))?;
+        let instance = self.instance_of(&agent).await?;
         Ok(AgentPrincipal {
             agent,
             key_id: key.id,
@@ -222,5 +215,16 @@ impl Gateway {
                     agent.id, agent.tier_id
                 ))
             })
+    }
+
+    /// The agent's instance (its absence is corrupt data, not the caller's mistake).
+    pub(super) async fn instance_of(&self, agent: &Agent) -> Result<Instance> {
+        self.inner
+            .ports
+            .stores
+            .instances
+            .get_instance(&agent.instance_id)
+            .await?
+            .ok_or_else(|| Error::internal(format!("agent {} has no instance", agent.id)))
     }
 }

@@ -121,6 +121,27 @@ impl Gateway {
             .ok_or_else(|| Error::not_found("file", name))
     }
 
+    /// A page of the caller's versions of `name`, newest first, before `before`.
+    async fn file_versions(
+        &self,
+        principal: &AgentPrincipal,
+        name: &str,
+        before: Option<String>,
+    ) -> Result<Vec<Artifact>> {
+        self.inner
+            .ports
+            .stores
+            .artifacts
+            .list_artifacts(&ArtifactQuery {
+                agent_id: principal.agent.id.clone(),
+                kind: Some(ArtifactKind::Upload),
+                name: Some(name.to_owned()),
+                before,
+                limit: DELETE_BATCH,
+            })
+            .await
+    }
+
     async fn file_version(
         &self,
         principal: &AgentPrincipal,
@@ -130,19 +151,7 @@ impl Gateway {
         let mut before = None;
         // Newest first: page until the version is found or passed.
         loop {
-            let page = self
-                .inner
-                .ports
-                .stores
-                .artifacts
-                .list_artifacts(&ArtifactQuery {
-                    agent_id: principal.agent.id.clone(),
-                    kind: Some(ArtifactKind::Upload),
-                    name: Some(name.to_owned()),
-                    before: before.take(),
-                    limit: DELETE_BATCH,
-                })
-                .await?;
+            let page = self.file_versions(principal, name, before.take()).await?;
             let last = page.len() < DELETE_BATCH as usize;
             before = page.last().map(|a| a.id.clone());
             if let Some(found) = page.into_iter().find(|a| a.version == version) {
@@ -257,19 +266,7 @@ impl Gateway {
                 }
             }
             None => loop {
-                let page = self
-                    .inner
-                    .ports
-                    .stores
-                    .artifacts
-                    .list_artifacts(&ArtifactQuery {
-                        agent_id: principal.agent.id.clone(),
-                        kind: Some(ArtifactKind::Upload),
-                        name: Some(name.to_owned()),
-                        before: None,
-                        limit: DELETE_BATCH,
-                    })
-                    .await?;
+                let page = self.file_versions(principal, name, None).await?;
                 if page.is_empty() {
                     break;
                 }
